@@ -1,0 +1,3 @@
+from watchdog_agent.cli import main
+
+raise SystemExit(main())

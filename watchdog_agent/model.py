@@ -1,0 +1,194 @@
+"""Frozen, slotted value types: the only types that cross package boundaries.
+
+Absent, zero and unlimited are different values: ``None`` always means "not known" or
+"unlimited" as the field's doc says, never 0.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+class CgroupMode(enum.StrEnum):
+    """How the host mounts cgroups."""
+
+    V2 = "v2"  # unified: one cgroup2 hierarchy at the cgroup root
+    HYBRID = "hybrid"  # v1 controllers plus a cgroup2 mount at <root>/unified
+    V1 = "v1"  # legacy: v1 controllers only
+
+
+@dataclass(frozen=True, slots=True)
+class CgroupLocation:
+    """Where one container's cgroup lives: absolute directories."""
+
+    mode: CgroupMode
+    unified: str | None  # the cgroup2 directory (v2, or hybrid's unified mount)
+    v1: Mapping[str, str] = field(default_factory=dict)  # controller -> directory
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerRef:
+    """What the agent knows of a container besides its numbers."""
+
+    id: str
+    name: str | None = None  # without the leading "/"; None when Docker is not reachable
+    image: str | None = None  # the reference the user asked for (Config.Image)
+    image_id: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    state: str | None = None  # created, running, paused, restarting, exited, removing, dead
+    pid: int | None = None  # host PID of the init process; None when not running
+    started_at: float | None = None  # unix seconds
+    created: float | None = None  # unix seconds
+    tty: bool | None = None
+    restart_count: int | None = None
+    exit_code: int | None = None
+    oom_killed: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PsiLine:
+    avg10: float
+    avg60: float
+    avg300: float
+    total_usec: int
+
+
+@dataclass(frozen=True, slots=True)
+class Pressure:
+    some: PsiLine | None
+    full: PsiLine | None
+
+
+@dataclass(frozen=True, slots=True)
+class NetInterface:
+    name: str
+    rx_bytes: int
+    rx_packets: int
+    rx_errors: int
+    rx_dropped: int
+    tx_bytes: int
+    tx_packets: int
+    tx_errors: int
+    tx_dropped: int
+
+
+@dataclass(frozen=True, slots=True)
+class IoDevice:
+    major: int
+    minor: int
+    read_bytes: int
+    write_bytes: int
+    read_ios: int | None = None
+    write_ios: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CgroupSample:
+    """Raw counters of one container at one moment, from either cgroup mode.
+
+    Every field but the identity and times may be None: the file was absent or could not
+    be read this cycle (``errors`` counts the latter).
+    """
+
+    container_id: str
+    monotonic: float  # time.monotonic() when the read started
+    wall: float  # time.time() when the read started
+    # CPU (nanoseconds)
+    cpu_usage_ns: int | None = None
+    cpu_user_ns: int | None = None
+    cpu_system_ns: int | None = None
+    cpu_periods: int | None = None
+    cpu_throttled_periods: int | None = None
+    cpu_throttled_ns: int | None = None
+    cpu_quota_us: int | None = None  # None: no quota
+    cpu_period_us: int | None = None
+    cpu_weight: int | None = None  # v2 cpu.weight, or v1 cpu.shares
+    # memory (bytes)
+    memory_usage_bytes: int | None = None  # memory.current / memory.usage_in_bytes (with cache)
+    memory_limit_bytes: int | None = None  # None: unlimited or unknown
+    memory_high_bytes: int | None = None
+    memory_peak_bytes: int | None = None
+    memory_swap_bytes: int | None = None
+    memory_failcnt: int | None = None
+    memory_rss_bytes: int | None = None  # v2 anon, v1 total_rss
+    memory_cache_bytes: int | None = None  # v2 file, v1 total_cache
+    memory_mapped_file_bytes: int | None = None
+    memory_inactive_file_bytes: int | None = None
+    memory_active_file_bytes: int | None = None
+    memory_stat: Mapping[str, int] = field(default_factory=dict)
+    memory_events: Mapping[str, int] = field(default_factory=dict)
+    oom_kills: int | None = None
+    # pids (tasks)
+    pids_current: int | None = None
+    pids_limit: int | None = None  # None: unlimited
+    pids_peak: int | None = None
+    # block I/O, pressure, network
+    io: tuple[IoDevice, ...] | None = None
+    psi_cpu: Pressure | None = None
+    psi_memory: Pressure | None = None
+    psi_io: Pressure | None = None
+    net: tuple[NetInterface, ...] | None = None
+    netns: int | None = None  # inode of the network namespace the counters came from
+    # host CPU at the same moment, for docker-stats CPU %
+    system_cpu_ns: int | None = None
+    online_cpus: int | None = None
+    errors: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerStats:
+    """One container's numbers with rates, as served (DESIGN.md stats field names)."""
+
+    id: str
+    sampled_at: float
+    sample: CgroupSample
+    name: str | None = None
+    image: str | None = None
+    cpu_percent: float | None = None
+    cpu_usage_seconds_total: float | None = None
+    cpu_throttled_seconds_total: float | None = None
+    cpu_throttled_percent: float | None = None  # share of CFS periods throttled, last interval
+    memory_usage_bytes: int | None = None  # docker stats semantics: usage - inactive_file
+    memory_working_set_bytes: int | None = None
+    memory_limit_bytes: int | None = None
+    memory_percent: float | None = None
+    pids: int | None = None
+    pids_limit: int | None = None
+    net_rx_bytes: int | None = None  # all interfaces but lo
+    net_tx_bytes: int | None = None
+    blk_read_bytes: int | None = None
+    blk_write_bytes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The result of one sampling pass over every container."""
+
+    taken_at: float  # unix seconds
+    mode: CgroupMode
+    containers: Mapping[str, ContainerStats]
+    duration_seconds: float = 0.0
+    errors: int = 0  # files that could not be read in this pass
+    gone: tuple[str, ...] = ()  # containers that vanished during this pass
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessInfo:
+    """One process of a container, with host and in-container identities."""
+
+    pid: int  # host PID (as seen by the agent's procfs)
+    ppid: int
+    ns_pid: int | None  # PID inside the container's PID namespace
+    ns_ppid: int | None  # parent's PID inside the container (None: parent outside it)
+    user: str
+    uid: int | None
+    state: str
+    threads: int
+    cpu_seconds: float
+    cpu_percent: float | None
+    rss_bytes: int | None
+    started_at: float | None  # unix seconds
+    cmd: str
+    children: tuple[ProcessInfo, ...] = ()
