@@ -1,0 +1,1 @@
+"""The kernel side: cgroup mode and discovery, pure parsers, readers, process trees, sampler."""

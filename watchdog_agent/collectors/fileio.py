@@ -1,0 +1,104 @@
+"""The one place the collectors open files.
+
+Reading a small cgroup file costs 10-30 µs with open/read/close but 1.5-3 µs with pread on
+a file descriptor kept open, so descriptors are kept per path (up to a budget derived
+from RLIMIT_NOFILE) and closed when their container goes away. seq_file and kernfs files
+regenerate their content on a read at offset 0.
+
+OS errors are translated here, once: a missing file is ``None`` (the field is absent);
+a vanished cgroup or process raises ContainerGone; a permission problem raises
+AccessDenied; any other OSError is counted and reported as ``None``.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import resource
+
+from watchdog_agent.errors import AccessDenied, ContainerGone
+
+_CHUNK = 65536
+_GONE = {errno.ENODEV, errno.ESRCH}
+_DENIED = {errno.EACCES, errno.EPERM}
+
+
+def fd_budget() -> int:
+    """How many descriptors the reader may keep: half the soft limit, raised to the hard
+    limit first when allowed."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    return max(0, min(soft, 1 << 20) // 2 - 64)
+
+
+class FileReader:
+    """Reads whole small files, keeping descriptors open. Not thread-safe: one owner."""
+
+    def __init__(self, keep: int | None = None) -> None:
+        self._fds: dict[str, int] = {}
+        self._keep = fd_budget() if keep is None else keep
+        self.errors = 0  # unexpected OS errors since creation
+
+    @property
+    def open_files(self) -> int:
+        return len(self._fds)
+
+    def read(self, path: str) -> bytes | None:
+        """The file's bytes; None when it does not exist (or an unexpected error, counted)."""
+        fd = self._fds.get(path)
+        try:
+            if fd is None:
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                if len(self._fds) < self._keep:
+                    self._fds[path] = fd
+                else:
+                    try:
+                        return _read_all(fd)
+                    finally:
+                        os.close(fd)
+            return _read_all(fd)
+        except FileNotFoundError:
+            self._drop(path)
+            return None
+        except OSError as exc:
+            self._drop(path)
+            if exc.errno in _GONE:
+                raise ContainerGone(path) from exc
+            if exc.errno in _DENIED:
+                raise AccessDenied(path) from exc
+            self.errors += 1
+            return None
+
+    def forget(self, prefix: str) -> None:
+        """Close every kept descriptor whose path starts with ``prefix``."""
+        for path in [p for p in self._fds if p.startswith(prefix)]:
+            self._drop(path)
+
+    def close(self) -> None:
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
+
+    def _drop(self, path: str) -> None:
+        fd = self._fds.pop(path, None)
+        if fd is not None:
+            os.close(fd)
+
+
+def _read_all(fd: int) -> bytes:
+    data = os.pread(fd, _CHUNK, 0)
+    if len(data) < _CHUNK:
+        return data
+    parts = [data]
+    offset = len(data)
+    while True:
+        more = os.pread(fd, _CHUNK, offset)
+        if not more:
+            return b"".join(parts)
+        parts.append(more)
+        offset += len(more)

@@ -1,0 +1,45 @@
+"""Per-container network counters from /proc/<pid>/net/dev of a process in the container.
+
+/proc/<pid>/net shows the network namespace of *that* process (proc(5)); the agent's own
+/proc/net would show its own. Each namespace is read once per cycle, so containers that
+share one (``--network container:X``, pods) get the same counters from one read, and a
+container in the host's namespace (``--network host``) gets none: those are the host's
+counters, not the container's.
+"""
+
+from __future__ import annotations
+
+import os
+
+from watchdog_agent.model import NetInterface
+
+from .parse_proc import parse_net_dev
+from .readers import FieldReader
+
+
+def netns_inode(proc_root: str, pid: int | str) -> int | None:
+    try:
+        return os.stat(f"{proc_root}/{pid}/ns/net").st_ino
+    except OSError:
+        return None
+
+
+class NetReader:
+    """Reads net/dev once per namespace per cycle. ``begin_cycle`` resets the cache."""
+
+    def __init__(self, proc_root: str) -> None:
+        self.proc_root = proc_root
+        self.host_netns = netns_inode(proc_root, 1)
+        self._cycle: dict[int, tuple[NetInterface, ...] | None] = {}
+
+    def begin_cycle(self) -> None:
+        self._cycle = {}
+
+    def read(self, f: FieldReader, pid: int, netns: int) -> tuple[NetInterface, ...] | None:
+        if netns == self.host_netns:
+            return None
+        if netns in self._cycle:
+            return self._cycle[netns]
+        value = f.get(f"{self.proc_root}/{pid}/net/dev", parse_net_dev)
+        self._cycle[netns] = value
+        return value

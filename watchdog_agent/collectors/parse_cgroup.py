@@ -1,0 +1,211 @@
+"""Pure parsers for cgroup v1 and v2 interface files.
+
+Every function takes the file's bytes and returns a value, or raises ParseError; nothing
+else escapes (hypothesis checks that). Keyed files are parsed by key, never by position,
+because kernels add keys (cgroup-v2.rst "Conventions").
+"""
+
+from __future__ import annotations
+
+from watchdog_agent.errors import ParseError
+from watchdog_agent.model import IoDevice, Pressure, PsiLine
+
+# cgroup v1 reports "no limit" as PAGE_COUNTER_MAX * PAGE_SIZE (0x7FFFFFFFFFFFF000 on
+# 4 KiB pages) and Docker maps v2 "max" to 2**64-1: anything this large is no limit.
+V1_UNLIMITED_FLOOR = 1 << 62
+
+
+def parse_int(data: bytes, what: str = "integer file") -> int:
+    """A file holding one integer (memory.current, pids.current, cpuacct.usage ...)."""
+    try:
+        return int(data.strip())
+    except ValueError as exc:
+        raise ParseError(what, repr(data[:40])) from exc
+
+
+def parse_limit(data: bytes, what: str = "limit file") -> int | None:
+    """A v2 limit: an integer, or ``max`` for no limit (returned as None)."""
+    value = data.strip()
+    if value == b"max":
+        return None
+    return parse_int(value, what)
+
+
+def parse_v1_limit(data: bytes, what: str = "v1 limit file") -> int | None:
+    """A v1 byte or count limit: huge values and -1 mean no limit (None)."""
+    value = data.strip()
+    if value == b"max":  # v1 pids.max uses the v2 token
+        return None
+    number = parse_int(value, what)
+    if number < 0 or number >= V1_UNLIMITED_FLOOR:
+        return None
+    return number
+
+
+def parse_int_list(data: bytes, what: str = "integer list") -> tuple[int, ...]:
+    """Space- or newline-separated integers (cpuacct.usage_percpu)."""
+    try:
+        return tuple(int(tok) for tok in data.split())
+    except ValueError as exc:
+        raise ParseError(what, repr(data[:40])) from exc
+
+
+def parse_pid_list(data: bytes, what: str = "cgroup.procs") -> tuple[int, ...]:
+    """cgroup.procs / cgroup.threads: one PID a line; 0 (not visible, being reaped) skipped."""
+    pids = parse_int_list(data, what)
+    if any(pid < 0 for pid in pids):
+        raise ParseError(what, "negative pid")
+    return tuple(pid for pid in pids if pid)
+
+
+def parse_flat_keyed(data: bytes, what: str = "flat-keyed file") -> dict[str, int]:
+    """``KEY VALUE`` lines (cpu.stat, memory.stat, memory.events, cgroup.events, v1
+    memory.oom_control and cpuacct.stat)."""
+    lines = data.splitlines()
+    out: dict[str, int] = {}
+    try:
+        for line in lines:
+            if not line.strip():
+                continue
+            key, value = line.split()
+            out[key.decode("ascii")] = int(value)
+    except ValueError as exc:  # wrong field count, bad number, non-ASCII key
+        raise ParseError(what, repr(data[:40])) from exc
+    return out
+
+
+def parse_cpu_max(data: bytes, what: str = "cpu.max") -> tuple[int | None, int]:
+    """cpu.max ``$MAX $PERIOD``: (quota in µs or None for ``max``, period in µs)."""
+    parts = data.split()
+    if len(parts) != 2:
+        raise ParseError(what, repr(data[:40]))
+    quota = None if parts[0] == b"max" else parse_int(parts[0], what)
+    period = parse_int(parts[1], what)
+    if period <= 0 or (quota is not None and quota <= 0):
+        raise ParseError(what, "non-positive quota or period")
+    return quota, period
+
+
+def parse_v1_quota(data: bytes, what: str = "cpu.cfs_quota_us") -> int | None:
+    """v1 cpu.cfs_quota_us: -1 means no quota."""
+    quota = parse_int(data, what)
+    return None if quota < 0 else quota
+
+
+def _parse_psi_line(fields: list[bytes], what: str) -> PsiLine:
+    values: dict[bytes, bytes] = {}
+    for item in fields:
+        key, sep, value = item.partition(b"=")
+        if not sep:
+            raise ParseError(what, repr(item[:40]))
+        values[key] = value
+    try:
+        return PsiLine(
+            avg10=float(values[b"avg10"]),
+            avg60=float(values[b"avg60"]),
+            avg300=float(values[b"avg300"]),
+            total_usec=int(values[b"total"]),
+        )
+    except (KeyError, ValueError) as exc:
+        raise ParseError(what, repr(b" ".join(fields)[:60])) from exc
+
+
+def parse_pressure(data: bytes, what: str = "pressure file") -> Pressure:
+    """PSI ``some``/``full`` lines (cpu.pressure, memory.pressure, io.pressure)."""
+    some: PsiLine | None = None
+    full: PsiLine | None = None
+    for line in data.splitlines():
+        fields = line.split()
+        if not fields:
+            continue
+        if fields[0] == b"some":
+            some = _parse_psi_line(fields[1:], what)
+        elif fields[0] == b"full":
+            full = _parse_psi_line(fields[1:], what)
+        else:
+            raise ParseError(what, repr(line[:40]))
+    if some is None and full is None:
+        raise ParseError(what, "no some/full line")
+    return Pressure(some=some, full=full)
+
+
+def _parse_device(token: bytes, what: str) -> tuple[int, int]:
+    major, sep, minor = token.partition(b":")
+    if not sep:
+        raise ParseError(what, repr(token[:40]))
+    return parse_int(major, what), parse_int(minor, what)
+
+
+def parse_io_stat(data: bytes, what: str = "io.stat") -> tuple[IoDevice, ...]:
+    """v2 io.stat: ``MAJ:MIN rbytes=.. wbytes=.. rios=.. wios=.. ...``; extra keys ignored."""
+    devices: list[IoDevice] = []
+    for line in data.splitlines():
+        fields = line.split()
+        if not fields:
+            continue
+        major, minor = _parse_device(fields[0], what)
+        keys: dict[bytes, bytes] = {}
+        for item in fields[1:]:
+            key, sep, value = item.partition(b"=")
+            if not sep:
+                raise ParseError(what, repr(item[:40]))
+            keys[key] = value
+        try:
+            devices.append(
+                IoDevice(
+                    major=major,
+                    minor=minor,
+                    read_bytes=int(keys.get(b"rbytes", b"0")),
+                    write_bytes=int(keys.get(b"wbytes", b"0")),
+                    read_ios=int(keys[b"rios"]) if b"rios" in keys else None,
+                    write_ios=int(keys[b"wios"]) if b"wios" in keys else None,
+                )
+            )
+        except ValueError as exc:
+            raise ParseError(what, repr(line[:60])) from exc
+    return tuple(devices)
+
+
+def parse_blkio_ops(data: bytes, what: str = "blkio.throttle file") -> dict[
+    tuple[int, int], dict[str, int]
+]:
+    """v1 blkio.throttle.io_service_bytes(_recursive) / io_serviced: ``MAJ:MIN Op Value``
+    lines plus a final ``Total N``. Returns {(major, minor): {op lower-cased: value}}."""
+    out: dict[tuple[int, int], dict[str, int]] = {}
+    for line in data.splitlines():
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) == 2 and fields[0] == b"Total":
+            parse_int(fields[1], what)
+            continue
+        if len(fields) != 3:
+            raise ParseError(what, repr(line[:60]))
+        device = _parse_device(fields[0], what)
+        try:
+            op = fields[1].decode("ascii").lower()
+        except UnicodeDecodeError as exc:
+            raise ParseError(what, repr(line[:60])) from exc
+        out.setdefault(device, {})[op] = parse_int(fields[2], what)
+    return out
+
+
+def blkio_devices(
+    service_bytes: dict[tuple[int, int], dict[str, int]],
+    serviced: dict[tuple[int, int], dict[str, int]] | None = None,
+) -> tuple[IoDevice, ...]:
+    """Combine v1 byte and count tables into IoDevice values (read/write ops only)."""
+    devices = []
+    for (major, minor), ops in sorted(service_bytes.items()):
+        counts = (serviced or {}).get((major, minor), {})
+        devices.append(
+            IoDevice(
+                major=major,
+                minor=minor,
+                read_bytes=ops.get("read", 0),
+                write_bytes=ops.get("write", 0),
+                read_ios=counts.get("read"),
+                write_ios=counts.get("write"),
+            )
+        )
+    return tuple(devices)

@@ -1,0 +1,162 @@
+"""A container's processes as a tree: host PID and in-container PID side by side.
+
+Members come from ``cgroup.procs`` of the container's cgroup and every cgroup below it;
+each process is read from /proc/<pid>/{stat,status,cmdline}. No ``ps``, no Docker /top
+(which shells out to ps and emits a ``top`` event). A process that exits between the
+listing and the read is simply left out.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+from watchdog_agent.errors import AccessDenied, ContainerGone, ParseError
+from watchdog_agent.model import CgroupLocation, ProcessInfo
+
+from .parse_cgroup import parse_pid_list
+from .parse_proc import PidStat, PidStatus, parse_cmdline, parse_pid_stat, parse_pid_status
+from .readers import CLK_TCK
+
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
+@dataclass(frozen=True, slots=True)
+class CpuMark:
+    """A process's CPU time at a moment, to compute a percentage from the next read."""
+
+    ticks: int
+    starttime: int  # tells a reused PID apart
+    monotonic: float
+
+
+def member_pids(location: CgroupLocation) -> list[int]:
+    """Every PID in the container's cgroup and its descendants, sorted."""
+    top = location.unified or location.v1.get("pids") or location.v1.get("memory")
+    if top is None:
+        top = next(iter(location.v1.values()), None)
+    if top is None or not os.path.isdir(top):
+        raise ContainerGone(str(location))
+    pids: set[int] = set()
+    for dirpath, _dirs, _files in os.walk(top):
+        try:
+            with open(os.path.join(dirpath, "cgroup.procs"), "rb") as fh:
+                pids.update(parse_pid_list(fh.read()))
+        except (OSError, ParseError):
+            continue  # a child cgroup removed while walking, or a threaded one
+    return sorted(pids)
+
+
+@lru_cache(maxsize=1024)
+def user_name(uid: int) -> str:
+    """The host's name for a uid (as ``docker top`` shows it), or the number."""
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def boot_time(proc_root: str) -> float | None:
+    try:
+        with open(f"{proc_root}/stat", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"btime "):
+                    return float(int(line[6:]))
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def _read(path: str) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except (FileNotFoundError, ProcessLookupError) as exc:
+        raise ContainerGone(path) from exc
+    except PermissionError as exc:
+        raise AccessDenied(path) from exc
+
+
+def read_process(proc_root: str, pid: int) -> tuple[PidStat, PidStatus, tuple[str, ...]]:
+    base = f"{proc_root}/{pid}"
+    stat = parse_pid_stat(_read(base + "/stat"))
+    status = parse_pid_status(_read(base + "/status"))
+    cmdline = parse_cmdline(_read(base + "/cmdline"))
+    return stat, status, cmdline
+
+
+def read_processes(
+    proc_root: str,
+    pids: list[int],
+    marks: Mapping[int, CpuMark] | None = None,
+) -> tuple[list[ProcessInfo], dict[int, CpuMark]]:
+    """Flat list of the processes that could be read, and CPU marks for the next call."""
+    btime = boot_time(proc_root)
+    now = time.monotonic()
+    flat: list[ProcessInfo] = []
+    new_marks: dict[int, CpuMark] = {}
+    for pid in pids:
+        try:
+            stat, status, cmdline = read_process(proc_root, pid)
+        except (ContainerGone, AccessDenied, ParseError, OSError):
+            continue  # exited (or unreadable) between listing and reading
+        ticks = stat.utime_ticks + stat.stime_ticks
+        mark = CpuMark(ticks, stat.starttime_ticks, now)
+        new_marks[pid] = mark
+        before = (marks or {}).get(pid)
+        percent: float | None = None
+        if before is not None and before.starttime == mark.starttime and now > before.monotonic:
+            delta = max(0, ticks - before.ticks) / CLK_TCK
+            percent = delta / (now - before.monotonic) * 100.0
+        rss = status.vm_rss_bytes
+        if rss is None and stat.rss_pages > 0:
+            rss = stat.rss_pages * PAGE_SIZE
+        flat.append(
+            ProcessInfo(
+                pid=pid,
+                ppid=stat.ppid,
+                ns_pid=status.ns_pids[-1] if status.ns_pids else None,
+                ns_ppid=None,
+                user=user_name(status.uid) if status.uid is not None else "?",
+                uid=status.uid,
+                state=stat.state,
+                threads=stat.num_threads,
+                cpu_seconds=ticks / CLK_TCK,
+                cpu_percent=percent,
+                rss_bytes=rss,
+                started_at=None if btime is None else btime + stat.starttime_ticks / CLK_TCK,
+                cmd=" ".join(cmdline) if cmdline else f"[{stat.comm}]",
+            )
+        )
+    return _with_ns_ppids(flat), new_marks
+
+
+def _with_ns_ppids(flat: list[ProcessInfo]) -> list[ProcessInfo]:
+    """Parent's in-container PID; 0 when the parent is outside the container, which is
+    what the kernel shows inside the namespace (the init and ``docker exec`` processes)."""
+    by_pid = {p.pid: p for p in flat}
+    out = []
+    for p in flat:
+        parent = by_pid.get(p.ppid)
+        ns_ppid = parent.ns_pid if parent is not None else (0 if p.ns_pid is not None else None)
+        out.append(replace(p, ns_ppid=ns_ppid))
+    return out
+
+
+def build_tree(flat: list[ProcessInfo]) -> tuple[ProcessInfo, ...]:
+    """Nest processes under their parents; those whose parent is not in the list are roots."""
+    children: dict[int, list[ProcessInfo]] = {}
+    pids = {p.pid for p in flat}
+    for p in flat:
+        children.setdefault(p.ppid if p.ppid in pids else -1, []).append(p)
+
+    def attach(p: ProcessInfo, seen: frozenset[int]) -> ProcessInfo:
+        kids = [c for c in children.get(p.pid, []) if c.pid not in seen]
+        inner = seen | {p.pid}
+        return replace(p, children=tuple(attach(c, inner) for c in kids))
+
+    return tuple(attach(p, frozenset()) for p in children.get(-1, []))

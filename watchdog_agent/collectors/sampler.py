@@ -1,0 +1,156 @@
+"""One sampling pass over every target container, producing an immutable Snapshot.
+
+The sampler is synchronous and owns its file descriptors; the server runs it off the
+event loop (one pass per interval). A container that vanishes mid-read, or whose cgroup
+holds no process any more, is left out of the snapshot (a gap), never reported as zeros.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from watchdog_agent.errors import ContainerGone
+from watchdog_agent.model import (
+    CgroupLocation,
+    CgroupMode,
+    CgroupSample,
+    ContainerRef,
+    ContainerStats,
+    Snapshot,
+)
+
+from .fileio import FileReader
+from .network import NetReader, netns_inode
+from .parse_cgroup import parse_pid_list
+from .parse_proc import SystemCpu, parse_proc_stat
+from .rates import derive
+from .readers import CLK_TCK, FieldReader, read_v1, read_v2
+
+NS = 1_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A container to sample: where its cgroup is and, when known, a PID inside it."""
+
+    id: str
+    location: CgroupLocation
+    pid: int | None = None
+    ref: ContainerRef | None = None
+
+
+@dataclass(slots=True)
+class _State:
+    target: Target
+    prev: CgroupSample | None = None
+    net_pid: int | None = None
+    netns: int | None = None
+
+
+class Sampler:
+    def __init__(self, proc_root: str = "/proc", mode: CgroupMode = CgroupMode.V2) -> None:
+        self.proc_root = proc_root
+        self.mode = mode
+        self.files = FileReader()
+        self.net = NetReader(proc_root)
+        self._states: dict[str, _State] = {}
+        self.passes = 0
+        self.errors_total = 0
+
+    def close(self) -> None:
+        self.files.close()
+        self._states.clear()
+
+    def system_cpu(self, f: FieldReader) -> SystemCpu | None:
+        return f.get(self.proc_root + "/stat", parse_proc_stat)
+
+    def sample(self, targets: Mapping[str, Target]) -> Snapshot:
+        started = time.monotonic()
+        wall = time.time()
+        f = FieldReader(self.files)
+        self.net.begin_cycle()
+        host = self.system_cpu(f)
+        system_ns = None if host is None else host.total_ticks * (NS // CLK_TCK)
+        online = None if host is None else host.online_cpus
+        for cid in [c for c in self._states if c not in targets]:
+            self._forget(cid)
+        out: dict[str, ContainerStats] = {}
+        gone: list[str] = []
+        for cid, target in targets.items():
+            state = self._states.get(cid)
+            if state is None or state.target.location != target.location:
+                if state is not None:
+                    self._forget(cid)
+                state = self._states[cid] = _State(target)
+            state.target = target
+            errors_before = f.errors
+            mono = time.monotonic()
+            now = time.time()
+            try:
+                fields = self._read(f, state)
+            except ContainerGone:
+                fields = None
+            if fields is None:
+                gone.append(cid)
+                self._forget(cid, keep_state=True)
+                continue
+            sample = CgroupSample(
+                container_id=cid,
+                monotonic=mono,
+                wall=now,
+                system_cpu_ns=system_ns,
+                online_cpus=online,
+                errors=f.errors - errors_before,
+                **fields,
+            )
+            out[cid] = derive(state.prev, sample, target.ref)
+            state.prev = sample
+        self.passes += 1
+        self.errors_total += f.errors
+        return Snapshot(
+            taken_at=wall,
+            mode=self.mode,
+            containers=out,
+            duration_seconds=time.monotonic() - started,
+            errors=f.errors,
+            gone=tuple(gone),
+        )
+
+    def _read(self, f: FieldReader, state: _State) -> dict[str, Any] | None:
+        loc = state.target.location
+        fields = read_v2(f, loc) if loc.mode is CgroupMode.V2 else read_v1(f, loc)
+        if fields is None:
+            return None
+        if state.netns is None:
+            pid = state.target.pid or self._first_pid(f, loc)
+            if pid is not None:
+                state.net_pid, state.netns = pid, netns_inode(self.proc_root, pid)
+        if state.net_pid is not None and state.netns is not None:
+            fields["net"] = self.net.read(f, state.net_pid, state.netns)
+            fields["netns"] = state.netns
+        return fields
+
+    def _first_pid(self, f: FieldReader, loc: CgroupLocation) -> int | None:
+        d = loc.unified or next(iter(loc.v1.values()), None)
+        if d is None:
+            return None
+        pids = f.get(d + "/cgroup.procs", parse_pid_list)
+        return min(pids) if pids else None
+
+    def _forget(self, cid: str, keep_state: bool = False) -> None:
+        state = self._states.get(cid)
+        if state is None:
+            return
+        loc = state.target.location
+        for d in (loc.unified, *loc.v1.values()):
+            if d is not None:
+                self.files.forget(d + "/")
+        if state.net_pid is not None:
+            self.files.forget(f"{self.proc_root}/{state.net_pid}/")
+        if keep_state:
+            state.net_pid = state.netns = None
+        else:
+            del self._states[cid]

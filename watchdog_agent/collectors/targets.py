@@ -1,0 +1,66 @@
+"""Turn what is known about containers into sampling targets.
+
+With Docker, a running container's cgroup is found from /proc/<State.Pid>/cgroup, so
+any cgroup driver or parent works. Without Docker, containers are discovered by path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from watchdog_agent.errors import ParseError
+from watchdog_agent.model import ContainerRef
+
+from .cgroupfs import Layout
+from .parse_proc import parse_pid_cgroup
+from .sampler import Target
+
+
+def target_for(layout: Layout, proc_root: str, ref: ContainerRef) -> Target | None:
+    """The target of a running container, or None when it has no process to anchor on."""
+    if ref.pid is None:
+        return None
+    try:
+        with open(f"{proc_root}/{ref.pid}/cgroup", "rb") as fh:
+            lines = parse_pid_cgroup(fh.read())
+    except (OSError, ParseError):
+        return None  # exited since it was listed: normal flow
+    location = layout.location_from_lines(lines)
+    if location is None:
+        return None
+    return Target(id=ref.id, location=location, pid=ref.pid, ref=ref)
+
+
+class TargetCache:
+    """Keeps targets per (container id, init PID) so /proc/<pid>/cgroup is read once."""
+
+    def __init__(self, layout: Layout, proc_root: str) -> None:
+        self.layout = layout
+        self.proc_root = proc_root
+        self._known: dict[tuple[str, int], Target] = {}
+
+    def targets(self, refs: Iterable[ContainerRef]) -> dict[str, Target]:
+        out: dict[str, Target] = {}
+        keep: dict[tuple[str, int], Target] = {}
+        for ref in refs:
+            if ref.pid is None:
+                continue
+            key = (ref.id, ref.pid)
+            target = self._known.get(key)
+            if target is None or target.ref != ref:
+                located = target_for(self.layout, self.proc_root, ref)
+                if located is None:
+                    continue
+                target = located
+            keep[key] = target
+            out[ref.id] = target
+        self._known = keep
+        return out
+
+
+def discovered_targets(layout: Layout) -> dict[str, Target]:
+    """Targets found by cgroup path alone (no Docker): reported by id."""
+    return {
+        cid: Target(id=cid, location=loc, ref=ContainerRef(id=cid))
+        for cid, loc in layout.discover().items()
+    }
