@@ -1,0 +1,96 @@
+"""Argument parsing only: builds Settings and hands over to the command modules."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from watchdog_agent import __version__
+from watchdog_agent.config import Settings, settings_from
+from watchdog_agent.errors import UsageError, WatchdogError
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--docker-host", help="Docker address (default: $DOCKER_HOST or the "
+                   "standard unix socket)")  # fmt: skip
+    p.add_argument("--proc-root", help="procfs to read (default /proc)")
+    p.add_argument("--cgroup-root", help="cgroup mount to read (default /sys/fs/cgroup)")
+    p.add_argument("--no-docker", action="store_true", default=None,
+                   help="do not ask Docker: find containers by cgroup path")  # fmt: skip
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="watchdog-agent",
+        description="Monitoring and events agent for Docker hosts.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    stats = sub.add_parser("stats", help="live resource usage per container (docker stats)")
+    stats.add_argument("containers", nargs="*", metavar="CONTAINER")
+    stats.add_argument("-a", "--all", action="store_true", help="show all containers, "
+                       "not only running ones")  # fmt: skip
+    stats.add_argument("--no-stream", action="store_true", help="print one result and exit")
+    stats.add_argument("--format", choices=("table", "json"), default="table")
+    stats.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE",
+                       help="docker ps filters (repeatable)")  # fmt: skip
+    stats.add_argument("--interval", type=float, help="seconds between refreshes (default 1)")
+    _common(stats)
+
+    top = sub.add_parser("top", help="a container's processes (host PID and in-container PID)")
+    top.add_argument("container", metavar="CONTAINER")
+    top.add_argument("--format", choices=("table", "json", "tree", "tree-json"),
+                     default="table")  # fmt: skip
+    _common(top)
+
+    sub.add_parser("version", help="print the version")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    interval = getattr(args, "interval", None)
+    if interval is not None and interval <= 0:
+        raise UsageError("--interval must be positive")
+    return settings_from(
+        docker_host=args.docker_host,
+        proc_root=args.proc_root,
+        cgroup_root=args.cgroup_root,
+        interval=interval,
+        no_docker=args.no_docker,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "stats":
+            from watchdog_agent.cmd_stats import run_stats
+            from watchdog_agent.sources import parse_filters
+
+            filters = parse_filters(args.filter)
+            return asyncio.run(
+                run_stats(_settings(args), args.containers, args.all, args.no_stream,
+                          args.format, filters)
+            )  # fmt: skip
+        if args.command == "top":
+            from watchdog_agent.cmd_top import run_top
+
+            return asyncio.run(run_top(_settings(args), args.container, args.format))
+        if args.command == "version":
+            print(f"watchdog-agent {__version__}")
+            return 0
+        parser.print_help()
+        return 2
+    except UsageError as exc:
+        print(f"watchdog-agent: {exc}", file=sys.stderr)
+        return 2
+    except WatchdogError as exc:
+        print(f"watchdog-agent: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0

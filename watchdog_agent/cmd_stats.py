@@ -1,0 +1,99 @@
+"""`watchdog-agent stats`: docker stats' columns, from the collectors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from watchdog_agent.collectors.cgroupfs import Layout
+from watchdog_agent.collectors.sampler import Sampler, Target
+from watchdog_agent.config import Settings
+from watchdog_agent.errors import NotFound
+from watchdog_agent.model import CgroupSample, ContainerRef, ContainerStats, Snapshot
+from watchdog_agent.sources import ContainerSource, Filters, open_source
+from watchdog_agent.textfmt import stats_table
+from watchdog_agent.views import stats_json
+
+# --no-stream needs two samples for CPU %: docker waits ~1 s between them; a quarter
+# second spans at least two CFS periods and keeps the command fast.
+NO_STREAM_WINDOW = 0.25
+_CLEAR = "\x1b[2J\x1b[H"
+
+
+def select(refs: list[ContainerRef], wanted: Sequence[str]) -> list[ContainerRef]:
+    """Containers named on the command line (full id, unique id prefix or name), in
+    the order given; an argument matching nothing (or several) is an error."""
+    if not wanted:
+        return refs
+    out: list[ContainerRef] = []
+    for arg in wanted:
+        hits = [r for r in refs if r.name == arg.lstrip("/") or r.id == arg]
+        if not hits:
+            hits = [r for r in refs if r.id.startswith(arg)]
+        if len(hits) != 1:
+            reason = "no such container" if not hits else "ambiguous container"
+            raise NotFound(arg, reason)
+        if hits[0] not in out:
+            out.append(hits[0])
+    return out
+
+
+def placeholder(ref: ContainerRef, at: float) -> ContainerStats:
+    """A row for a container with no sample (not running, or gone): every number absent."""
+    sample = CgroupSample(container_id=ref.id, monotonic=0.0, wall=at)
+    return ContainerStats(id=ref.id, sampled_at=at, sample=sample, name=ref.name, image=ref.image)
+
+
+def render(
+    refs: list[ContainerRef], snap: Snapshot, fmt: str, out: TextIO, clear: bool = False
+) -> None:
+    rows = [snap.containers.get(r.id) or placeholder(r, snap.taken_at) for r in refs]
+    if fmt == "json":
+        for row in rows:
+            out.write(json.dumps(stats_json(row)) + "\n")
+    else:
+        out.write((_CLEAR if clear else "") + stats_table(rows) + "\n")
+    out.flush()
+
+
+async def run_stats(
+    settings: Settings,
+    containers: Sequence[str],
+    all: bool,
+    no_stream: bool,
+    fmt: str,
+    filters: Filters,
+    out: TextIO = sys.stdout,
+) -> int:
+    layout = Layout(settings.cgroup_root)
+    sampler = Sampler(settings.proc_root, layout.mode)
+    source = await open_source(
+        settings.docker_host, layout, settings.proc_root, settings.no_docker
+    )
+    try:
+        if no_stream:
+            refs, targets = await _poll(source, containers, all, filters)
+            sampler.sample(targets)
+            await asyncio.sleep(NO_STREAM_WINDOW)
+            render(refs, sampler.sample(targets), fmt, out)
+            return 0
+        clear = fmt != "json" and out.isatty()
+        while True:
+            refs, targets = await _poll(source, containers, all, filters)
+            render(refs, sampler.sample(targets), fmt, out, clear)
+            await asyncio.sleep(settings.interval)
+    finally:
+        sampler.close()
+        await source.close()
+
+
+async def _poll(
+    source: ContainerSource, containers: Sequence[str], all: bool, filters: Filters
+) -> tuple[list[ContainerRef], dict[str, Target]]:
+    refs, targets = await source.poll(all=all or bool(containers), filters=filters)
+    chosen = select(refs, containers)
+    ids = {r.id for r in chosen}
+    return chosen, {k: t for k, t in targets.items() if k in ids}

@@ -1,0 +1,136 @@
+"""Where the list of containers comes from: Docker when it answers, cgroup paths otherwise.
+
+Both give the same thing per poll: the containers to show, and the sampling targets of
+those that have processes. Docker's inspect (for the init PID) is done once per container
+start, not per poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from watchdog_agent.collectors.cgroupfs import Layout
+from watchdog_agent.collectors.sampler import Target
+from watchdog_agent.collectors.targets import TargetCache, discovered_targets
+from watchdog_agent.docker.client import DockerClient
+from watchdog_agent.errors import DockerUnavailable, NotFound, UsageError
+from watchdog_agent.model import ContainerRef
+
+Filters = Mapping[str, Sequence[str]]
+LIVE_STATES = frozenset({"running", "paused", "restarting"})
+# keys `docker ps --filter` accepts (the Engine's /containers/json filters)
+DOCKER_FILTER_KEYS = frozenset(
+    {
+        "ancestor", "before", "expose", "exited", "health", "id", "isolation", "is-task",
+        "label", "name", "network", "publish", "since", "status", "volume",
+    }
+)  # fmt: skip
+_INSPECT_CONCURRENCY = 16
+
+
+class ContainerSource(Protocol):
+    kind: str
+
+    async def poll(
+        self, all: bool = False, filters: Filters | None = None
+    ) -> tuple[list[ContainerRef], dict[str, Target]]: ...
+
+    async def close(self) -> None: ...
+
+
+def parse_filters(items: Sequence[str]) -> dict[str, list[str]]:
+    """``k=v`` flags into Docker's filter map; unknown keys and bad shapes are errors."""
+    out: dict[str, list[str]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"bad filter {item!r}: expected KEY=VALUE")
+        if key not in DOCKER_FILTER_KEYS:
+            raise UsageError(
+                f"unknown filter key {key!r}; known: {', '.join(sorted(DOCKER_FILTER_KEYS))}"
+            )
+        out.setdefault(key, []).append(value)
+    return out
+
+
+class DockerSource:
+    kind = "docker"
+
+    def __init__(self, client: DockerClient, layout: Layout, proc_root: str) -> None:
+        self.client = client
+        self.cache = TargetCache(layout, proc_root)
+        self._inspected: dict[str, ContainerRef] = {}
+
+    async def poll(
+        self, all: bool = False, filters: Filters | None = None
+    ) -> tuple[list[ContainerRef], dict[str, Target]]:
+        listed = await self.client.list_containers(all=all, filters=filters)
+        live = [c for c in listed if c.state in LIVE_STATES]
+        stale = [c for c in live if self._needs_inspect(c)]
+        sem = asyncio.Semaphore(_INSPECT_CONCURRENCY)
+
+        async def inspect(ref: ContainerRef) -> ContainerRef | None:
+            async with sem:
+                try:
+                    return await self.client.inspect_container(ref.id)
+                except NotFound:
+                    return None  # removed since it was listed
+
+        for got in await asyncio.gather(*(inspect(c) for c in stale)):
+            if got is not None:
+                self._inspected[got.id] = got
+        live_ids = {c.id for c in live}
+        self._inspected = {k: v for k, v in self._inspected.items() if k in live_ids}
+        refs = [self._inspected.get(c.id, c) for c in listed]
+        return refs, self.cache.targets(r for r in refs if r.state in LIVE_STATES)
+
+    def _needs_inspect(self, summary: ContainerRef) -> bool:
+        known = self._inspected.get(summary.id)
+        return known is None or known.state != summary.state
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+class PathSource:
+    """No Docker: containers found by cgroup path, known by id only."""
+
+    kind = "cgroup-path"
+
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+
+    async def poll(
+        self, all: bool = False, filters: Filters | None = None
+    ) -> tuple[list[ContainerRef], dict[str, Target]]:
+        targets = discovered_targets(self.layout)
+        for key, values in (filters or {}).items():
+            if key != "id":
+                raise UsageError(f"filter {key!r} needs Docker; without it only 'id' works")
+            targets = {k: t for k, t in targets.items() if any(k.startswith(v) for v in values)}
+        refs = [ContainerRef(id=cid, state="running") for cid in sorted(targets)]
+        return refs, targets
+
+    async def close(self) -> None:
+        return None
+
+
+async def open_source(
+    docker_host: str, layout: Layout, proc_root: str, no_docker: bool = False
+) -> ContainerSource:
+    """Docker when it answers; otherwise the cgroup-path fallback, said on stderr."""
+    if not no_docker:
+        client = DockerClient(docker_host)
+        try:
+            await client.negotiate()
+            return DockerSource(client, layout, proc_root)
+        except DockerUnavailable as exc:
+            await client.close()
+            print(
+                f"watchdog-agent: {exc}; listing containers found by cgroup path (ids only)",
+                file=sys.stderr,
+            )
+    return PathSource(layout)

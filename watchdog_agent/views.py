@@ -1,0 +1,98 @@
+"""JSON views of the model: the field names users and tests rely on (DESIGN.md)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from watchdog_agent.model import ContainerStats, Pressure, ProcessInfo, PsiLine
+
+
+def rfc3339(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds").replace(
+        "+00:00", "Z"
+    )
+
+
+def _psi_line(line: PsiLine | None) -> dict[str, Any] | None:
+    if line is None:
+        return None
+    return {
+        "avg10": line.avg10,
+        "avg60": line.avg60,
+        "avg300": line.avg300,
+        "total": line.total_usec,
+    }
+
+
+def _pressure(p: Pressure | None) -> dict[str, Any] | None:
+    return None if p is None else {"some": _psi_line(p.some), "full": _psi_line(p.full)}
+
+
+def stats_json(s: ContainerStats) -> dict[str, Any]:
+    sample = s.sample
+    return {
+        "id": s.id,
+        "name": s.name,
+        "image": s.image,
+        "cpu_percent": s.cpu_percent,
+        "cpu_usage_seconds_total": s.cpu_usage_seconds_total,
+        "cpu_throttled_seconds_total": s.cpu_throttled_seconds_total,
+        "cpu_throttled_percent": s.cpu_throttled_percent,
+        "memory_usage_bytes": s.memory_usage_bytes,
+        "memory_working_set_bytes": s.memory_working_set_bytes,
+        "memory_limit_bytes": s.memory_limit_bytes,
+        "memory_percent": s.memory_percent,
+        "pids": s.pids,
+        "pids_limit": s.pids_limit,
+        "net_rx_bytes": s.net_rx_bytes,
+        "net_tx_bytes": s.net_tx_bytes,
+        "net_interfaces": (
+            None
+            if sample.net is None
+            else {
+                i.name: {
+                    "rx_bytes": i.rx_bytes,
+                    "rx_packets": i.rx_packets,
+                    "rx_errors": i.rx_errors,
+                    "rx_dropped": i.rx_dropped,
+                    "tx_bytes": i.tx_bytes,
+                    "tx_packets": i.tx_packets,
+                    "tx_errors": i.tx_errors,
+                    "tx_dropped": i.tx_dropped,
+                }
+                for i in sample.net
+            }
+        ),
+        "blk_read_bytes": s.blk_read_bytes,
+        "blk_write_bytes": s.blk_write_bytes,
+        "psi": {
+            "cpu": _pressure(sample.psi_cpu),
+            "memory": _pressure(sample.psi_memory),
+            "io": _pressure(sample.psi_io),
+        },
+        "sampled_at": rfc3339(s.sampled_at),
+    }
+
+
+def process_json(p: ProcessInfo, nested: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "pid": p.pid,
+        "ns_pid": p.ns_pid,
+        "ppid": p.ppid,
+        "ns_ppid": p.ns_ppid,
+        "user": p.user,
+        "uid": p.uid,
+        "state": p.state,
+        "threads": p.threads,
+        "cpu_seconds": p.cpu_seconds,
+        "cpu_percent": p.cpu_percent,
+        "rss_bytes": p.rss_bytes,
+        "started_at": rfc3339(p.started_at),
+        "cmd": p.cmd,
+    }
+    if nested:
+        out["children"] = [process_json(c, nested=True) for c in p.children]
+    return out
