@@ -1,0 +1,39 @@
+"""Shared fixtures. The Docker engine is the private one that scripts/test starts."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from dockercli import DEFAULT_HOST, DockerCLI
+
+# --- Docker engine -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def docker_host() -> str:
+    """The test engine's address, e.g. ``unix:///tmp/wd-engine/docker.sock``."""
+    return os.environ.get("WATCHDOG_TEST_DOCKER_HOST") or DEFAULT_HOST
+
+
+@pytest.fixture(scope="session")
+def docker_cli(docker_host: str) -> Iterator[DockerCLI]:
+    """The docker CLI on the test engine; removes the containers it started at the end.
+
+    Skips when no engine answers, but fails under CI=true (CI must run these tests).
+    """
+    cli = DockerCLI(host=docker_host)
+    reason = cli.answers(timeout=10)
+    if reason is not None:
+        msg = (
+            f"no Docker engine answers at {docker_host} ({reason}); "
+            "run scripts/test, which starts one"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(msg, pytrace=False)
+        pytest.skip(msg)
+    try:
+        yield cli
+    finally:
+        cli.cleanup()

@@ -1,0 +1,152 @@
+"""Raw Engine JSON -> model types. The only place Engine container JSON is decoded.
+
+Missing and null keys are tolerated (older and newer daemons differ) and become None
+or empty; a value of the wrong type raises ParseError.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, TypeVar
+
+from watchdog_agent.errors import ParseError
+from watchdog_agent.model import ContainerRef
+
+__all__ = ["container_from_inspect", "container_from_summary", "parse_rfc3339"]
+
+_T = TypeVar("_T")
+
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
+    r"(?:([Zz])|([+-])(\d{2}):(\d{2}))"
+)
+
+
+def parse_rfc3339(value: str | None, what: str = "timestamp") -> float | None:
+    """RFC 3339 (up to nanoseconds) -> unix seconds.
+
+    None, "" and Go's zero time ("0001-01-01T00:00:00Z", Docker's "never") give None;
+    anything else that is not RFC 3339 raises ParseError.
+    """
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ParseError(what, f"expected an RFC 3339 string, got {value!r}")
+    m = _RFC3339.fullmatch(value)
+    if m is None:
+        raise ParseError(what, f"not an RFC 3339 time: {value!r}")
+    year, month, day, hour, minute, second = (int(g) for g in m.group(1, 2, 3, 4, 5, 6))
+    if year == 1 and month == 1 and day == 1:
+        return None
+    tz = UTC
+    if m.group(9):
+        offset = timedelta(hours=int(m.group(10)), minutes=int(m.group(11)))
+        tz = timezone(-offset if m.group(9) == "-" else offset)
+    try:
+        whole = datetime(year, month, day, hour, minute, second, tzinfo=tz)
+    except ValueError as exc:
+        raise ParseError(what, f"{value!r}: {exc}") from exc
+    frac = m.group(7) or ""
+    return whole.timestamp() + (int(frac) / 10 ** len(frac) if frac else 0.0)
+
+
+def container_from_summary(raw: Mapping[str, Any]) -> ContainerRef:
+    """One item of ``GET /containers/json``. The summary has no pid: pid is None."""
+    what = "container summary"
+    _require_mapping(raw, what)
+    names = raw.get("Names")
+    if names is not None and (
+        not isinstance(names, list) or not all(isinstance(n, str) for n in names)
+    ):
+        raise ParseError(what, f"Names is {names!r}, expected a list of strings")
+    created = raw.get("Created")
+    if created is not None and (isinstance(created, bool) or not isinstance(created, int | float)):
+        raise ParseError(what, f"Created is {created!r}, expected unix seconds")
+    return ContainerRef(
+        id=_id(raw, what),
+        name=_primary_name(names or []),
+        image=_opt(raw, "Image", str, what),
+        image_id=_opt(raw, "ImageID", str, what),
+        labels=_labels(raw.get("Labels"), what),
+        state=_opt(raw, "State", str, what),
+        pid=None,
+        created=float(created) if created is not None else None,
+    )
+
+
+def container_from_inspect(raw: Mapping[str, Any]) -> ContainerRef:
+    """The document of ``GET /containers/{id}/json``."""
+    what = "container inspect"
+    _require_mapping(raw, what)
+    config = _section(raw, "Config", what)
+    state = _section(raw, "State", what)
+    name = (_opt(raw, "Name", str, what) or "").removeprefix("/")
+    pid = _opt(state, "Pid", int, what)
+    return ContainerRef(
+        id=_id(raw, what),
+        name=name or None,
+        image=_opt(config, "Image", str, what) or None,
+        image_id=_opt(raw, "Image", str, what) or None,
+        labels=_labels(config.get("Labels"), what),
+        state=_opt(state, "Status", str, what) or None,
+        pid=pid if pid else None,  # the engine reports 0 when not running
+        started_at=parse_rfc3339(_opt(state, "StartedAt", str, what), f"{what} State.StartedAt"),
+        created=parse_rfc3339(_opt(raw, "Created", str, what), f"{what} Created"),
+        tty=_opt(config, "Tty", bool, what),
+        restart_count=_opt(raw, "RestartCount", int, what),
+        exit_code=_opt(state, "ExitCode", int, what),
+        oom_killed=_opt(state, "OOMKilled", bool, what),
+    )
+
+
+def _require_mapping(raw: object, what: str) -> None:
+    if not isinstance(raw, Mapping):
+        raise ParseError(what, f"expected a JSON object, got {type(raw).__name__}")
+
+
+def _id(raw: Mapping[str, Any], what: str) -> str:
+    ident = raw.get("Id")
+    if not isinstance(ident, str) or not ident:
+        raise ParseError(what, f"Id is {ident!r}, expected a non-empty string")
+    return ident
+
+
+def _section(raw: Mapping[str, Any], key: str, what: str) -> Mapping[str, Any]:
+    value = raw.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ParseError(what, f"{key} is {value!r}, expected an object")
+    return value
+
+
+def _opt(raw: Mapping[str, Any], key: str, kind: type[_T], what: str) -> _T | None:
+    """``raw[key]`` if present and of ``kind``; None if missing or null."""
+    value = raw.get(key)
+    if value is None:
+        return None
+    # bool is an int subclass: never accept one for the other.
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ParseError(what, f"{key} is {value!r}, expected {kind.__name__}")
+    return value
+
+
+def _labels(value: object, what: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ParseError(what, f"Labels is {value!r}, expected an object of strings")
+    return dict(value)
+
+
+def _primary_name(names: list[str]) -> str | None:
+    """The container's own name: legacy links add names like ``/web/db``."""
+    stripped = [n.removeprefix("/") for n in names if n]
+    for name in stripped:
+        if "/" not in name:
+            return name
+    return stripped[0] if stripped else None
