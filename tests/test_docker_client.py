@@ -17,8 +17,9 @@ from dockercli import IMAGE, DockerCLI, unique_name
 from hypothesis import given
 from hypothesis import strategies as st
 
-from watchdog_agent.docker import DockerClient
 from watchdog_agent.docker import client as client_module
+from watchdog_agent.docker import engine as engine_module
+from watchdog_agent.docker.client import DockerClient
 from watchdog_agent.docker.decode import (
     container_from_inspect,
     container_from_summary,
@@ -150,8 +151,7 @@ async def test_non_get_is_refused_before_the_socket(method: str, tmp_path: Path)
     # No socket at this address: reaching for it would raise DockerUnavailable.
     c = DockerClient(f"unix://{tmp_path}/absent.sock")
     with pytest.raises(UsageError, match="GET-only"):
-        async with c._request(method, "/containers/x/kill"):
-            pass
+        await c.request(method, "/containers/x/kill")
     assert c._session is None and c.api_version is None
     await c.close()
 
@@ -162,8 +162,7 @@ async def test_non_get_leaves_the_container_alone(
 ) -> None:
     cid = docker_cli.start(IMAGE, "sleep", "300", name=unique_name("wd-get-only"))
     with pytest.raises(UsageError):
-        async with docker._request("POST", f"/containers/{cid}/kill"):
-            pass
+        await docker.request("POST", f"/containers/{cid}/kill")
     assert docker_cli.inspect(cid)["State"]["Running"] is True
 
 
@@ -245,7 +244,7 @@ def test_host_defaults_to_docker_host_then_the_standard_socket(
     [("1.41", "1.41"), ("1.47", "1.47"), ("1.56", "1.47"), ("1.5", "1.5"), ("2.0", "1.47")],
 )
 def test_version_comparison_is_numeric(daemon: str, expected: str) -> None:
-    assert min(client_module.API_MAX, daemon, key=client_module._version_key) == expected
+    assert min(client_module.API_MAX, daemon, key=engine_module.version_key) == expected
 
 
 async def chunks(*parts: bytes) -> AsyncIterator[bytes]:

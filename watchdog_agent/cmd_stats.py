@@ -71,7 +71,7 @@ async def run_stats(
     layout = Layout(settings.cgroup_root)
     sampler = Sampler(settings.proc_root, layout.mode)
     source = await open_source(
-        settings.docker_host, layout, settings.proc_root, settings.no_docker
+        settings.docker_host, layout, settings.proc_root, settings.no_docker, light=no_stream
     )
     try:
         if no_stream:

@@ -24,7 +24,7 @@ CPU_WINDOW = 0.25  # seconds between the two reads that give each process's CPU 
 
 async def find_target(settings: Settings, layout: Layout, ident: str) -> Target:
     source = await open_source(
-        settings.docker_host, layout, settings.proc_root, settings.no_docker
+        settings.docker_host, layout, settings.proc_root, settings.no_docker, light=True
     )
     try:
         refs, targets = await source.poll(all=True)

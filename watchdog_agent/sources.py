@@ -15,7 +15,7 @@ from typing import Protocol
 from watchdog_agent.collectors.cgroupfs import Layout
 from watchdog_agent.collectors.sampler import Target
 from watchdog_agent.collectors.targets import TargetCache, discovered_targets
-from watchdog_agent.docker.client import DockerClient
+from watchdog_agent.docker.engine import EngineAPI
 from watchdog_agent.errors import DockerUnavailable, NotFound, UsageError
 from watchdog_agent.model import ContainerRef
 
@@ -59,7 +59,7 @@ def parse_filters(items: Sequence[str]) -> dict[str, list[str]]:
 class DockerSource:
     kind = "docker"
 
-    def __init__(self, client: DockerClient, layout: Layout, proc_root: str) -> None:
+    def __init__(self, client: EngineAPI, layout: Layout, proc_root: str) -> None:
         self.client = client
         self.cache = TargetCache(layout, proc_root)
         self._inspected: dict[str, ContainerRef] = {}
@@ -119,11 +119,24 @@ class PathSource:
 
 
 async def open_source(
-    docker_host: str, layout: Layout, proc_root: str, no_docker: bool = False
+    docker_host: str,
+    layout: Layout,
+    proc_root: str,
+    no_docker: bool = False,
+    light: bool = False,
 ) -> ContainerSource:
-    """Docker when it answers; otherwise the cgroup-path fallback, said on stderr."""
+    """Docker when it answers; otherwise the cgroup-path fallback, said on stderr.
+    ``light`` picks the transport without aiohttp, for short-lived commands."""
     if not no_docker:
-        client = DockerClient(docker_host)
+        client: EngineAPI
+        if light:
+            from watchdog_agent.docker.lite import LiteDockerClient
+
+            client = LiteDockerClient(docker_host)
+        else:
+            from watchdog_agent.docker.client import DockerClient
+
+            client = DockerClient(docker_host)
         try:
             await client.negotiate()
             return DockerSource(client, layout, proc_root)
