@@ -21,7 +21,6 @@ PARSERS: dict[str, Callable[[bytes], Any]] = {
     "parse_int_list": pc.parse_int_list,
     "parse_pid_list": pc.parse_pid_list,
     "parse_flat_keyed": pc.parse_flat_keyed,
-    "parse_keyed_subset": lambda d: pc.parse_keyed_subset(d, (b"anon", b"usage_usec", b"x")),
     "parse_cpu_max": pc.parse_cpu_max,
     "parse_v1_quota": pc.parse_v1_quota,
     "parse_pressure": pc.parse_pressure,

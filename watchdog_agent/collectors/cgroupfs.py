@@ -136,7 +136,7 @@ class Layout:
 def _walk(top: str, rel: str) -> Iterator[tuple[str, str]]:
     """(relative path, id) of container directories; does not descend into them."""
     try:
-        entries = list(os.scandir(os.path.join(top, rel) if rel else top))
+        entries = list(os.scandir(top + rel))
     except OSError:
         return
     for entry in entries:

@@ -24,8 +24,8 @@ _DENIED = {errno.EACCES, errno.EPERM}
 
 
 def fd_budget() -> int:
-    """How many descriptors the reader may keep: half the soft limit, raised to the hard
-    limit first when allowed."""
+    """How many descriptors the reader may keep: the soft limit (raised to the hard limit
+    first when allowed) less a tenth, at least 1,024, left for sockets and the journal."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and soft < hard:
         try:
@@ -33,7 +33,8 @@ def fd_budget() -> int:
             soft = hard
         except (ValueError, OSError):
             pass
-    return max(0, min(soft, 1 << 20) // 2 - 64)
+    soft = min(soft, 1 << 20)
+    return max(0, soft - max(1024, soft // 10))
 
 
 class FileReader:
@@ -61,7 +62,8 @@ class FileReader:
                         return _read_all(fd)
                     finally:
                         os.close(fd)
-            return _read_all(fd)
+            data = os.pread(fd, _CHUNK, 0)
+            return data if len(data) < _CHUNK else _read_all(fd)
         except FileNotFoundError:
             self._drop(path)
             return None

@@ -61,17 +61,19 @@ def parse_pid_list(data: bytes, what: str = "cgroup.procs") -> tuple[int, ...]:
 def parse_flat_keyed(data: bytes, what: str = "flat-keyed file") -> dict[str, int]:
     """``KEY VALUE`` lines (cpu.stat, memory.stat, memory.events, cgroup.events, v1
     memory.oom_control and cpuacct.stat)."""
-    lines = data.splitlines()
-    out: dict[str, int] = {}
+    tokens = data.split()
+    lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
     try:
-        for line in lines:
-            if not line.strip():
-                continue
-            key, value = line.split()
-            out[key.decode("ascii")] = int(value)
-    except ValueError as exc:  # wrong field count, bad number, non-ASCII key
+        if 2 * lines == len(tokens):  # the kernel's shape: one pair a line (hot path)
+            return dict(zip(map(bytes.decode, tokens[0::2]), map(int, tokens[1::2]), strict=True))
+        out: dict[str, int] = {}
+        for line in data.splitlines():
+            if line.strip():
+                key, value = line.split()
+                out[key.decode("ascii")] = int(value)
+        return out
+    except ValueError as exc:  # wrong field count, bad number, undecodable key
         raise ParseError(what, repr(data[:40])) from exc
-    return out
 
 
 def parse_cpu_max(data: bytes, what: str = "cpu.max") -> tuple[int | None, int]:
@@ -93,20 +95,18 @@ def parse_v1_quota(data: bytes, what: str = "cpu.cfs_quota_us") -> int | None:
 
 
 def _parse_psi_line(fields: list[bytes], what: str) -> PsiLine:
-    values: dict[bytes, bytes] = {}
-    for item in fields:
-        key, sep, value = item.partition(b"=")
-        if not sep:
-            raise ParseError(what, repr(item[:40]))
-        values[key] = value
+    """``avg10=.. avg60=.. avg300=.. total=..`` in the kernel's fixed order."""
     try:
-        return PsiLine(
-            avg10=float(values[b"avg10"]),
-            avg60=float(values[b"avg60"]),
-            avg300=float(values[b"avg300"]),
-            total_usec=int(values[b"total"]),
-        )
-    except (KeyError, ValueError) as exc:
+        a10, a60, a300, total = fields
+        if not (
+            a10.startswith(b"avg10=")
+            and a60.startswith(b"avg60=")
+            and a300.startswith(b"avg300=")
+            and total.startswith(b"total=")
+        ):
+            raise ValueError(fields)
+        return PsiLine(float(a10[6:]), float(a60[6:]), float(a300[7:]), int(total[6:]))
+    except ValueError as exc:  # also a wrong field count
         raise ParseError(what, repr(b" ".join(fields)[:60])) from exc
 
 

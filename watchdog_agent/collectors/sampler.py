@@ -27,7 +27,7 @@ from .network import NetReader, netns_inode
 from .parse_cgroup import parse_pid_list
 from .parse_proc import SystemCpu, parse_proc_stat
 from .rates import derive
-from .readers import CLK_TCK, FieldReader, read_v1, read_v2
+from .readers import CLK_TCK, FieldReader, read_limits, read_v1, read_v2
 
 NS = 1_000_000_000
 
@@ -48,12 +48,23 @@ class _State:
     prev: CgroupSample | None = None
     net_pid: int | None = None
     netns: int | None = None
+    limits: dict[str, Any] | None = None
+    limits_age: int = 0
 
 
 class Sampler:
-    def __init__(self, proc_root: str = "/proc", mode: CgroupMode = CgroupMode.V2) -> None:
+    """Owns the descriptors and the previous sample of every target.
+
+    Limits (cpu.max, memory.max, pids.max ...) only change on ``docker update``: they are
+    read every ``limits_every`` passes, and at once after ``invalidate_limits``.
+    """
+
+    def __init__(
+        self, proc_root: str = "/proc", mode: CgroupMode = CgroupMode.V2, limits_every: int = 10
+    ) -> None:
         self.proc_root = proc_root
         self.mode = mode
+        self.limits_every = limits_every
         self.files = FileReader()
         self.net = NetReader(proc_root)
         self._states: dict[str, _State] = {}
@@ -63,6 +74,11 @@ class Sampler:
     def close(self) -> None:
         self.files.close()
         self._states.clear()
+
+    def invalidate_limits(self, cid: str) -> None:
+        state = self._states.get(cid)
+        if state is not None:
+            state.limits = None
 
     def system_cpu(self, f: FieldReader) -> SystemCpu | None:
         return f.get(self.proc_root + "/stat", parse_proc_stat)
@@ -124,6 +140,11 @@ class Sampler:
         fields = read_v2(f, loc) if loc.mode is CgroupMode.V2 else read_v1(f, loc)
         if fields is None:
             return None
+        if state.limits is None or state.limits_age >= self.limits_every:
+            state.limits = read_limits(f, loc)
+            state.limits_age = 0
+        state.limits_age += 1
+        fields.update(state.limits)
         if state.netns is None:
             pid = state.target.pid or self._first_pid(f, loc)
             if pid is not None:
@@ -152,5 +173,6 @@ class Sampler:
             self.files.forget(f"{self.proc_root}/{state.net_pid}/")
         if keep_state:
             state.net_pid = state.netns = None
+            state.limits = None
         else:
             del self._states[cid]
