@@ -111,21 +111,21 @@ def _parse_psi_line(fields: list[bytes], what: str) -> PsiLine:
 
 
 def parse_pressure(data: bytes, what: str = "pressure file") -> Pressure:
-    """PSI ``some``/``full`` lines (cpu.pressure, memory.pressure, io.pressure)."""
+    """PSI ``some``/``full`` lines (cpu.pressure, memory.pressure, io.pressure); each
+    line is five tokens, so the file is read as groups of five."""
+    tokens = data.split()
+    if not tokens or len(tokens) % 5 or data.count(b"\n") > len(tokens) // 5:
+        raise ParseError(what, repr(data[:40]))
     some: PsiLine | None = None
     full: PsiLine | None = None
-    for line in data.splitlines():
-        fields = line.split()
-        if not fields:
-            continue
-        if fields[0] == b"some":
-            some = _parse_psi_line(fields[1:], what)
-        elif fields[0] == b"full":
-            full = _parse_psi_line(fields[1:], what)
+    for i in range(0, len(tokens), 5):
+        kind = tokens[i]
+        if kind == b"some":
+            some = _parse_psi_line(tokens[i + 1 : i + 5], what)
+        elif kind == b"full":
+            full = _parse_psi_line(tokens[i + 1 : i + 5], what)
         else:
-            raise ParseError(what, repr(line[:40]))
-    if some is None and full is None:
-        raise ParseError(what, "no some/full line")
+            raise ParseError(what, repr(kind[:20]))
     return Pressure(some=some, full=full)
 
 

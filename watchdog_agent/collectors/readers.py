@@ -171,9 +171,8 @@ def read_v1(f: FieldReader, loc: CgroupLocation) -> dict[str, Any] | None:
         service = f.get(blk + "/blkio.throttle.io_service_bytes_recursive", parse_blkio_ops)
         if service is None:
             service = f.get(blk + "/blkio.throttle.io_service_bytes", parse_blkio_ops)
-        serviced = f.get(blk + "/blkio.throttle.io_serviced_recursive", parse_blkio_ops)
         if service is not None:
-            out["io"] = blkio_devices(service, serviced)
+            out["io"] = blkio_devices(service)
     pids = v1.get("pids")
     tasks = None if pids is None else f.get(pids + "/pids.current", parse_int)
     out["pids_current"] = tasks
