@@ -453,3 +453,18 @@ def test_parse_rfc3339_round_trips(moment: datetime, nanos: int, offset_min: int
     offset = local.strftime("%z")
     text = f"{local:%Y-%m-%dT%H:%M:%S}.{nanos:09d}{offset[:3]}:{offset[3:]}"
     assert parse_rfc3339(text) == pytest.approx(moment.timestamp() + nanos / 1e9, abs=2e-6)
+
+
+def test_inspect_limits_from_host_config() -> None:
+    raw: dict[str, Any] = {
+        "Id": "a" * 64,
+        "HostConfig": {"Memory": 134217728, "NanoCpus": 500000000, "PidsLimit": 50},
+    }
+    ref = container_from_inspect(raw)
+    assert (ref.memory_limit_bytes, ref.cpu_limit, ref.pids_limit) == (134217728, 0.5, 50)
+    raw["HostConfig"] = {"Memory": 0, "CpuQuota": 150000, "CpuPeriod": 100000, "PidsLimit": -1}
+    ref = container_from_inspect(raw)
+    assert (ref.memory_limit_bytes, ref.cpu_limit, ref.pids_limit) == (None, 1.5, None)
+    raw["HostConfig"] = {"PidsLimit": None}
+    ref = container_from_inspect(raw)
+    assert (ref.memory_limit_bytes, ref.cpu_limit, ref.pids_limit) == (None, None, None)

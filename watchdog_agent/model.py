@@ -45,6 +45,11 @@ class ContainerRef:
     restart_count: int | None = None
     exit_code: int | None = None
     oom_killed: bool | None = None
+    # limits as configured in Docker (HostConfig); None: no limit set. The sampled
+    # numbers read the kernel's own limit files instead.
+    memory_limit_bytes: int | None = None
+    cpu_limit: float | None = None  # in CPUs (NanoCpus, or CpuQuota / CpuPeriod)
+    pids_limit: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,7 +82,10 @@ def container_from_inspect(raw: Mapping[str, Any]) -> ContainerRef:
     _require_mapping(raw, what)
     config = _section(raw, "Config", what)
     state = _section(raw, "State", what)
+    host = _section(raw, "HostConfig", what)
     name = (_opt(raw, "Name", str, what) or "").removeprefix("/")
+    memory = _opt(host, "Memory", int, what)
+    pids_limit = _opt(host, "PidsLimit", int, what)
     pid = _opt(state, "Pid", int, what)
     return ContainerRef(
         id=_id(raw, what),
@@ -98,7 +101,21 @@ def container_from_inspect(raw: Mapping[str, Any]) -> ContainerRef:
         restart_count=_opt(raw, "RestartCount", int, what),
         exit_code=_opt(state, "ExitCode", int, what),
         oom_killed=_opt(state, "OOMKilled", bool, what),
+        memory_limit_bytes=memory if memory else None,  # 0 means unlimited
+        cpu_limit=_cpu_limit(host, what),
+        pids_limit=pids_limit if pids_limit and pids_limit > 0 else None,  # 0, -1: none
     )
+
+
+def _cpu_limit(host: Mapping[str, Any], what: str) -> float | None:
+    """CPUs from NanoCpus, else CpuQuota / (CpuPeriod or 100000 µs), else None."""
+    nano = _opt(host, "NanoCpus", int, what)
+    if nano:
+        return nano / 1e9
+    quota = _opt(host, "CpuQuota", int, what)
+    if quota and quota > 0:
+        return quota / (_opt(host, "CpuPeriod", int, what) or 100_000)
+    return None
 
 
 def _require_mapping(raw: object, what: str) -> None:
