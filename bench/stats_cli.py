@@ -36,7 +36,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     ids = [
-        run(DOCKER, "run", "-d", "--label", "watchdog.bench=1", IMAGE, "sleep", "3600").strip()
+        run(DOCKER, "run", "-d", "--network", "none", "--label", "watchdog.bench=1", IMAGE,
+            "sleep", "3600").strip()
         for _ in range(args.containers)
     ]
     try:

@@ -76,6 +76,10 @@ class DockerCLI:
         Pass the image and command in ``run_args``, e.g. ``start(IMAGE, "sleep", "60")``.
         """
         argv = ["run", "-d", "--label", TEST_LABEL, "--label", self.session_label]
+        if not any(a == "--network" or a.startswith("--network=") for a in run_args):
+            # only lo, as with --bridge=none, and no network record left behind that
+            # the next engine start must clean up one by one
+            argv += ["--network", "none"]
         if name is not None:
             argv += ["--name", name]
         out = self.run(*argv, *run_args)

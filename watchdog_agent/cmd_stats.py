@@ -66,8 +66,9 @@ async def run_stats(
     no_stream: bool,
     fmt: str,
     filters: Filters,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
 ) -> int:
+    out = sys.stdout if out is None else out  # bound per call, not at import
     layout = Layout(settings.cgroup_root)
     sampler = Sampler(settings.proc_root, layout.mode)
     source = await open_source(

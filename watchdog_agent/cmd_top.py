@@ -44,7 +44,10 @@ def read_tree(proc_root: str, target: Target, window: float) -> list[ProcessInfo
     return flat
 
 
-async def run_top(settings: Settings, ident: str, fmt: str, out: TextIO = sys.stdout) -> int:
+async def run_top(
+    settings: Settings, ident: str, fmt: str, out: TextIO | None = None
+) -> int:
+    out = sys.stdout if out is None else out  # bound per call, not at import
     layout = Layout(settings.cgroup_root)
     target = await find_target(settings, layout, ident)
     flat = await asyncio.to_thread(read_tree, settings.proc_root, target, CPU_WINDOW)

@@ -8,6 +8,7 @@ start, not per poll.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Protocol
@@ -61,6 +62,7 @@ class DockerSource:
 
     def __init__(self, client: EngineAPI, layout: Layout, proc_root: str) -> None:
         self.client = client
+        self.proc_root = proc_root
         self.cache = TargetCache(layout, proc_root)
         self._inspected: dict[str, ContainerRef] = {}
 
@@ -88,8 +90,12 @@ class DockerSource:
         return refs, self.cache.targets(r for r in refs if r.state in LIVE_STATES)
 
     def _needs_inspect(self, summary: ContainerRef) -> bool:
+        """New, changed state, or restarted (the init PID we knew has exited: a restart
+        between two polls keeps the listed state "running")."""
         known = self._inspected.get(summary.id)
-        return known is None or known.state != summary.state
+        if known is None or known.state != summary.state:
+            return True
+        return known.pid is not None and not os.path.exists(f"{self.proc_root}/{known.pid}")
 
     async def close(self) -> None:
         await self.client.close()

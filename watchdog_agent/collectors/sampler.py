@@ -101,6 +101,8 @@ class Sampler:
                 if state is not None:
                     self._forget(cid)
                 state = self._states[cid] = _State(target)
+            elif state.target.pid != target.pid:  # restarted: new init, maybe new netns
+                self._forget(cid, keep_state=True)
             state.target = target
             errors_before = f.errors
             mono = time.monotonic()
