@@ -53,7 +53,8 @@ def row(label: str, n: int, keep: bool, cpu_us: float, wall_ms: float) -> str:
 
 def generated(n: int, cycles: int) -> list[str]:
     out = []
-    with tempfile.TemporaryDirectory() as tmp:
+    shm = "/dev/shm" if os.path.isdir("/dev/shm") else None  # in memory, like cgroupfs
+    with tempfile.TemporaryDirectory(dir=shm) as tmp:
         make_tree(Path(tmp), n)
         layout = Layout(f"{tmp}/cgroup")
         targets = discovered_targets(layout)

@@ -21,6 +21,7 @@ PARSERS: dict[str, Callable[[bytes], Any]] = {
     "parse_int_list": pc.parse_int_list,
     "parse_pid_list": pc.parse_pid_list,
     "parse_flat_keyed": pc.parse_flat_keyed,
+    "parse_key": lambda data: pc.parse_key(data, b"usage_usec"),
     "parse_cpu_max": pc.parse_cpu_max,
     "parse_v1_quota": pc.parse_v1_quota,
     "parse_pressure": pc.parse_pressure,

@@ -7,7 +7,8 @@ regenerate their content on a read at offset 0.
 
 OS errors are translated here, once: a missing file is ``None`` (the field is absent);
 a vanished cgroup or process raises ContainerGone; a permission problem raises
-AccessDenied; any other OSError is counted and reported as ``None``.
+AccessDenied from ``read``; any other OSError is counted and reported as ``None``.
+``get`` also parses, and counts a file that cannot be read or parsed as an error.
 """
 
 from __future__ import annotations
@@ -15,8 +16,12 @@ from __future__ import annotations
 import errno
 import os
 import resource
+from collections.abc import Callable
+from typing import TypeVar
 
-from watchdog_agent.errors import AccessDenied, ContainerGone
+from watchdog_agent.errors import AccessDenied, ContainerGone, ParseError
+
+T = TypeVar("T")
 
 _CHUNK = 65536
 _GONE = {errno.ENODEV, errno.ESRCH}
@@ -43,19 +48,20 @@ class FileReader:
     def __init__(self, keep: int | None = None) -> None:
         self._fds: dict[str, int] = {}
         self._keep = fd_budget() if keep is None else keep
-        self.errors = 0  # unexpected OS errors since creation
+        self.errors = 0  # files that existed but could not be read or parsed
 
     @property
     def open_files(self) -> int:
         return len(self._fds)
 
-    def read(self, path: str) -> bytes | None:
-        """The file's bytes; None when it does not exist (or an unexpected error, counted)."""
+    def read(self, path: str, keep: bool = True) -> bytes | None:
+        """The file's bytes; None when it does not exist (or an unexpected error, counted).
+        ``keep=False`` for files read rarely: their descriptor is not worth keeping."""
         fd = self._fds.get(path)
         try:
             if fd is None:
                 fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-                if len(self._fds) < self._keep:
+                if keep and len(self._fds) < self._keep:
                     self._fds[path] = fd
                 else:
                     try:
@@ -73,6 +79,33 @@ class FileReader:
                 raise ContainerGone(path) from exc
             if exc.errno in _DENIED:
                 raise AccessDenied(path) from exc
+            self.errors += 1
+            return None
+
+    def get(self, path: str, parser: Callable[[bytes], T], keep: bool = True) -> T | None:
+        """The parsed file; None when absent, unreadable or unparsable (the last two
+        counted in ``errors``). A vanished container still raises ContainerGone."""
+        fd = self._fds.get(path)
+        try:
+            if fd is None:
+                data = self.read(path, keep)
+                if data is None:
+                    return None
+            else:  # the hot path, inlined: one dict lookup and one pread
+                data = os.pread(fd, _CHUNK, 0)
+                if len(data) == _CHUNK:
+                    data = _read_all(fd)
+            return parser(data)
+        except (ParseError, AccessDenied):
+            self.errors += 1
+            return None
+        except FileNotFoundError:
+            self._drop(path)
+            return None
+        except OSError as exc:
+            self._drop(path)
+            if exc.errno in _GONE:
+                raise ContainerGone(path) from exc
             self.errors += 1
             return None
 

@@ -13,8 +13,8 @@ import os
 
 from watchdog_agent.model import NetInterface
 
+from .fileio import FileReader
 from .parse_proc import parse_net_dev
-from .readers import FieldReader
 
 
 def netns_inode(proc_root: str, pid: int | str) -> int | None:
@@ -35,7 +35,7 @@ class NetReader:
     def begin_cycle(self) -> None:
         self._cycle = {}
 
-    def read(self, f: FieldReader, pid: int, netns: int) -> tuple[NetInterface, ...] | None:
+    def read(self, f: FileReader, pid: int, netns: int) -> tuple[NetInterface, ...] | None:
         if netns == self.host_netns:
             return None
         if netns in self._cycle:

@@ -7,6 +7,9 @@ because kernels add keys (cgroup-v2.rst "Conventions").
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator, Mapping
+
 from watchdog_agent.errors import ParseError
 from watchdog_agent.model import IoDevice, Pressure, PsiLine
 
@@ -76,6 +79,50 @@ def parse_flat_keyed(data: bytes, what: str = "flat-keyed file") -> dict[str, in
         raise ParseError(what, repr(data[:40])) from exc
 
 
+def parse_key(data: bytes, key: bytes, what: str = "flat-keyed file") -> int | None:
+    """One key of a flat-keyed file, found without splitting the whole file (memory.stat
+    has ~70 lines and a pass needs five of them); None when the key is absent."""
+    buf = b"\n" + data
+    start = buf.find(b"\n" + key + b" ")
+    if start < 0:
+        return None
+    start += len(key) + 2
+    end = buf.find(b"\n", start)
+    value = buf[start:] if end < 0 else buf[start:end]
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ParseError(what, f"{key.decode(errors='replace')}: {value[:20]!r}") from exc
+
+
+class KeyedCounters(Mapping[str, int]):
+    """A flat-keyed file kept as bytes and parsed on first use: most passes never look
+    at most keys. A file that does not parse reads as empty."""
+
+    __slots__ = ("_data", "_parsed")
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._parsed: dict[str, int] | None = None
+
+    def _map(self) -> dict[str, int]:
+        if self._parsed is None:
+            try:
+                self._parsed = parse_flat_keyed(self._data)
+            except ParseError:
+                self._parsed = {}
+        return self._parsed
+
+    def __getitem__(self, key: str) -> int:
+        return self._map()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._map())
+
+    def __len__(self) -> int:
+        return len(self._map())
+
+
 def parse_cpu_max(data: bytes, what: str = "cpu.max") -> tuple[int | None, int]:
     """cpu.max ``$MAX $PERIOD``: (quota in µs or None for ``max``, period in µs)."""
     parts = data.split()
@@ -110,23 +157,29 @@ def _parse_psi_line(fields: list[bytes], what: str) -> PsiLine:
         raise ParseError(what, repr(b" ".join(fields)[:60])) from exc
 
 
+_PSI = re.compile(
+    rb"some avg10=(\d+\.\d+) avg60=(\d+\.\d+) avg300=(\d+\.\d+) total=(\d+)\n"
+    rb"(?:full avg10=(\d+\.\d+) avg60=(\d+\.\d+) avg300=(\d+\.\d+) total=(\d+)\n)?"
+)
+
+
 def parse_pressure(data: bytes, what: str = "pressure file") -> Pressure:
-    """PSI ``some``/``full`` lines (cpu.pressure, memory.pressure, io.pressure); each
-    line is five tokens, so the file is read as groups of five."""
-    tokens = data.split()
+    """PSI ``some``/``full`` lines (cpu.pressure, memory.pressure, io.pressure)."""
+    m = _PSI.fullmatch(data)
+    if m is not None:  # the kernel's exact layout: one regex match (hot path)
+        g = m.groups()
+        some = PsiLine(float(g[0]), float(g[1]), float(g[2]), int(g[3]))
+        full = None if g[4] is None else PsiLine(float(g[4]), float(g[5]), float(g[6]), int(g[7]))
+        return Pressure(some, full)
+    tokens = data.split()  # anything else: five tokens a line, some and/or full
     if not tokens or len(tokens) % 5 or data.count(b"\n") > len(tokens) // 5:
         raise ParseError(what, repr(data[:40]))
-    some: PsiLine | None = None
-    full: PsiLine | None = None
+    lines: dict[bytes, PsiLine] = {}
     for i in range(0, len(tokens), 5):
-        kind = tokens[i]
-        if kind == b"some":
-            some = _parse_psi_line(tokens[i + 1 : i + 5], what)
-        elif kind == b"full":
-            full = _parse_psi_line(tokens[i + 1 : i + 5], what)
-        else:
-            raise ParseError(what, repr(kind[:20]))
-    return Pressure(some=some, full=full)
+        if tokens[i] not in (b"some", b"full"):
+            raise ParseError(what, repr(tokens[i][:20]))
+        lines[tokens[i]] = _parse_psi_line(tokens[i + 1 : i + 5], what)
+    return Pressure(lines.get(b"some"), lines.get(b"full"))
 
 
 def _parse_device(token: bytes, what: str) -> tuple[int, int]:

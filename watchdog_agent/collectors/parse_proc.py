@@ -5,6 +5,7 @@ Each takes bytes and returns a value or raises ParseError (proc(5) formats).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from watchdog_agent.errors import ParseError
@@ -124,32 +125,25 @@ def parse_cmdline(data: bytes) -> tuple[str, ...]:
     return tuple(arg.decode("utf-8", "replace") for arg in data.rstrip(b"\0").split(b"\0"))
 
 
+_NET_LINE = re.compile(rb"^ *([^\s:]+): *" + rb" +".join([rb"(\d+)"] * 16) + rb" *$", re.M)
+
+
 def parse_net_dev(data: bytes, what: str = "/proc/<pid>/net/dev") -> tuple[NetInterface, ...]:
     """Two header lines, then ``iface: 8 receive and 8 transmit counters``."""
-    out: list[NetInterface] = []
-    for line in data.splitlines()[2:]:
-        name, sep, rest = line.partition(b":")
-        nums = rest.split()
-        if not sep or len(nums) != 16:
-            raise ParseError(what, repr(line[:60]))
+    lines = data.splitlines()[2:]
+    found = _NET_LINE.findall(data)
+    if len(found) == len(lines):  # every line in the kernel's shape (hot path)
         try:
-            v = [int(n) for n in nums]
-            out.append(
-                NetInterface(
-                    name=name.strip().decode("ascii"),
-                    rx_bytes=v[0],
-                    rx_packets=v[1],
-                    rx_errors=v[2],
-                    rx_dropped=v[3],
-                    tx_bytes=v[8],
-                    tx_packets=v[9],
-                    tx_errors=v[10],
-                    tx_dropped=v[11],
-                )
+            return tuple(
+                NetInterface(m[0].decode("ascii"), *map(int, m[1:5] + m[9:13])) for m in found
             )
-        except ValueError as exc:
-            raise ParseError(what, repr(line[:60])) from exc
-    return tuple(out)
+        except ValueError as exc:  # a non-ASCII name
+            raise ParseError(what, repr(data[:60])) from exc
+    for line in lines:  # say which line is wrong
+        _name, sep, rest = line.partition(b":")
+        if not sep or len(rest.split()) != 16:
+            raise ParseError(what, repr(line[:60]))
+    raise ParseError(what, repr(data[:60]))
 
 
 def parse_proc_stat(data: bytes, what: str = "/proc/stat") -> SystemCpu:

@@ -11,20 +11,21 @@ sample of near-zero numbers.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from watchdog_agent.errors import AccessDenied, ContainerGone, ParseError
+from watchdog_agent.errors import ContainerGone
 from watchdog_agent.model import CgroupLocation, CgroupMode
 
 from .fileio import FileReader
 from .parse_cgroup import (
+    KeyedCounters,
     blkio_devices,
     parse_blkio_ops,
     parse_cpu_max,
     parse_flat_keyed,
     parse_int,
     parse_io_stat,
+    parse_key,
     parse_limit,
     parse_pid_list,
     parse_pressure,
@@ -36,46 +37,39 @@ T = TypeVar("T")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # memory.stat keys behind the normalised fields: field -> (v2 key, v1 key)
-_MEMORY_FIELDS = {
-    "memory_rss_bytes": ("anon", "total_rss"),
-    "memory_cache_bytes": ("file", "total_cache"),
-    "memory_mapped_file_bytes": ("file_mapped", "total_mapped_file"),
-    "memory_inactive_file_bytes": ("inactive_file", "total_inactive_file"),
-    "memory_active_file_bytes": ("active_file", "total_active_file"),
+_MEMORY_KEYS = {
+    "memory_rss_bytes": (b"anon", b"total_rss"),
+    "memory_cache_bytes": (b"file", b"total_cache"),
+    "memory_mapped_file_bytes": (b"file_mapped", b"total_mapped_file"),
+    "memory_inactive_file_bytes": (b"inactive_file", b"total_inactive_file"),
+    "memory_active_file_bytes": (b"active_file", b"total_active_file"),
+    "memory_swap_bytes": (b"", b"total_swap"),  # v2 has memory.swap.current
 }
-class FieldReader:
-    """Reads and parses files, turning every failure but a vanished container into an
-    absent field; counts the files that exist but could not be read or parsed."""
-
-    __slots__ = ("errors", "reader")
-
-    def __init__(self, reader: FileReader) -> None:
-        self.reader = reader
-        self.errors = 0
-
-    def get(self, path: str, parser: Callable[[bytes], T]) -> T | None:
-        try:
-            data = self.reader.read(path)
-            return None if data is None else parser(data)
-        except (AccessDenied, ParseError):
-            self.errors += 1
-            return None
-
-
 def _mul(value: int | None, factor: int) -> int | None:
     return None if value is None else value * factor
 
 
-def _memory_stat_fields(stat: Mapping[str, int] | None, v1: bool) -> dict[str, Any]:
-    if stat is None:
-        return {}
-    index = 1 if v1 else 0
-    fields: dict[str, Any] = {name: stat.get(keys[index]) for name, keys in _MEMORY_FIELDS.items()}
-    fields["memory_stat"] = stat
+def _memory_stat(data: bytes, index: int) -> dict[str, Any]:
+    """The normalised memory fields, found key by key; the whole file is kept for
+    consumers that want every key (parsed on first use)."""
+    fields: dict[str, Any] = {
+        name: parse_key(data, keys[index], "memory.stat")
+        for name, keys in _MEMORY_KEYS.items()
+        if keys[index]
+    }
+    fields["memory_stat"] = KeyedCounters(data)
     return fields
 
 
-def read_cpu_stat_v2(f: FieldReader, d: str) -> dict[str, Any]:
+def _memory_stat_v2(data: bytes) -> dict[str, Any]:
+    return _memory_stat(data, 0)
+
+
+def _memory_stat_v1(data: bytes) -> dict[str, Any]:
+    return _memory_stat(data, 1)
+
+
+def read_cpu_stat_v2(f: FileReader, d: str) -> dict[str, Any]:
     """v2 cpu.stat: usage always; throttling only where the cpu controller is enabled."""
     stat = f.get(d + "/cpu.stat", parse_flat_keyed)
     if stat is None:
@@ -90,7 +84,7 @@ def read_cpu_stat_v2(f: FieldReader, d: str) -> dict[str, Any]:
     }
 
 
-def read_psi(f: FieldReader, d: str) -> dict[str, Any]:
+def read_psi(f: FileReader, d: str) -> dict[str, Any]:
     return {
         "psi_cpu": f.get(d + "/cpu.pressure", parse_pressure),
         "psi_memory": f.get(d + "/memory.pressure", parse_pressure),
@@ -98,7 +92,7 @@ def read_psi(f: FieldReader, d: str) -> dict[str, Any]:
     }
 
 
-def _alive_v2(f: FieldReader, d: str, tasks: int | None) -> bool:
+def _alive_v2(f: FileReader, d: str, tasks: int | None) -> bool:
     if tasks is not None:
         return tasks > 0
     events = f.get(d + "/cgroup.events", parse_flat_keyed)
@@ -107,7 +101,7 @@ def _alive_v2(f: FieldReader, d: str, tasks: int | None) -> bool:
     return bool(f.get(d + "/cgroup.procs", parse_pid_list))
 
 
-def read_v2(f: FieldReader, loc: CgroupLocation) -> dict[str, Any] | None:
+def read_v2(f: FileReader, loc: CgroupLocation) -> dict[str, Any] | None:
     """Fields of a pure-v2 container; None when its cgroup holds no task any more."""
     d = loc.unified
     assert d is not None
@@ -126,13 +120,13 @@ def read_v2(f: FieldReader, loc: CgroupLocation) -> dict[str, Any] | None:
         pids_peak=f.get(d + "/pids.peak", parse_int),
         io=f.get(d + "/io.stat", parse_io_stat),
     )
-    out.update(_memory_stat_fields(f.get(d + "/memory.stat", parse_flat_keyed), v1=False))
+    out.update(f.get(d + "/memory.stat", _memory_stat_v2) or {})
     out.update(read_psi(f, d))
     tasks = out["pids_current"] = f.get(d + "/pids.current", parse_int)
     return out if _alive_v2(f, d, tasks) else None
 
 
-def read_v1(f: FieldReader, loc: CgroupLocation) -> dict[str, Any] | None:
+def read_v1(f: FileReader, loc: CgroupLocation) -> dict[str, Any] | None:
     """Fields of a v1 or hybrid container; None when its cgroup holds no task any more."""
     v1 = loc.v1
     out: dict[str, Any] = {}
@@ -163,10 +157,7 @@ def read_v1(f: FieldReader, loc: CgroupLocation) -> dict[str, Any] | None:
             memory_failcnt=f.get(mem + "/memory.failcnt", parse_int),
             oom_kills=oom.get("oom_kill"),
         )
-        mstat = f.get(mem + "/memory.stat", parse_flat_keyed)
-        out.update(_memory_stat_fields(mstat, v1=True))
-        if mstat is not None:
-            out["memory_swap_bytes"] = mstat.get("total_swap")
+        out.update(f.get(mem + "/memory.stat", _memory_stat_v1) or {})
     if (blk := v1.get("blkio")) is not None:
         service = f.get(blk + "/blkio.throttle.io_service_bytes_recursive", parse_blkio_ops)
         if service is None:
@@ -188,30 +179,30 @@ def read_v1(f: FieldReader, loc: CgroupLocation) -> dict[str, Any] | None:
     return out if alive else None
 
 
-def read_limits(f: FieldReader, loc: CgroupLocation) -> dict[str, Any]:
+def read_limits(f: FileReader, loc: CgroupLocation) -> dict[str, Any]:
     """The limit fields. They change only on ``docker update``, so the sampler reads them
     on a slower schedule than the counters (and when told they changed)."""
     if loc.mode is CgroupMode.V2:
         d = loc.unified
         assert d is not None
-        quota = f.get(d + "/cpu.max", parse_cpu_max)
+        quota = f.get(d + "/cpu.max", parse_cpu_max, keep=False)
         return {
             "cpu_quota_us": None if quota is None else quota[0],
             "cpu_period_us": None if quota is None else quota[1],
-            "cpu_weight": f.get(d + "/cpu.weight", parse_int),
-            "memory_limit_bytes": f.get(d + "/memory.max", parse_limit),
-            "memory_high_bytes": f.get(d + "/memory.high", parse_limit),
-            "pids_limit": f.get(d + "/pids.max", parse_limit),
+            "cpu_weight": f.get(d + "/cpu.weight", parse_int, keep=False),
+            "memory_limit_bytes": f.get(d + "/memory.max", parse_limit, keep=False),
+            "memory_high_bytes": f.get(d + "/memory.high", parse_limit, keep=False),
+            "pids_limit": f.get(d + "/pids.max", parse_limit, keep=False),
         }
     out: dict[str, Any] = {}
     if (cpu := loc.v1.get("cpu")) is not None:
         out.update(
-            cpu_quota_us=f.get(cpu + "/cpu.cfs_quota_us", parse_v1_quota),
-            cpu_period_us=f.get(cpu + "/cpu.cfs_period_us", parse_int),
-            cpu_weight=f.get(cpu + "/cpu.shares", parse_int),
+            cpu_quota_us=f.get(cpu + "/cpu.cfs_quota_us", parse_v1_quota, keep=False),
+            cpu_period_us=f.get(cpu + "/cpu.cfs_period_us", parse_int, keep=False),
+            cpu_weight=f.get(cpu + "/cpu.shares", parse_int, keep=False),
         )
     if (mem := loc.v1.get("memory")) is not None:
-        out["memory_limit_bytes"] = f.get(mem + "/memory.limit_in_bytes", parse_v1_limit)
+        out["memory_limit_bytes"] = f.get(mem + "/memory.limit_in_bytes", parse_v1_limit, keep=False)
     if (pids := loc.v1.get("pids")) is not None:
-        out["pids_limit"] = f.get(pids + "/pids.max", parse_v1_limit)
+        out["pids_limit"] = f.get(pids + "/pids.max", parse_v1_limit, keep=False)
     return out
