@@ -30,9 +30,12 @@ from .rates import derive
 from .readers import CLK_TCK, read_limits, read_v1, read_v2
 
 NS = 1_000_000_000
-# (field, default) in CgroupSample order: built positionally, which is ten times
-# cheaper than binding some forty keyword arguments
-_SAMPLE_FIELDS = tuple((n, CgroupSample._field_defaults.get(n)) for n in CgroupSample._fields)
+# CgroupSample is built positionally from the readers' dict (ten times cheaper than
+# binding some forty keyword arguments); absent fields are None but for these
+_SAMPLE_FIELDS = CgroupSample._fields
+_NON_NONE_DEFAULTS = tuple(
+    (n, d) for n, d in CgroupSample._field_defaults.items() if d is not None
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +130,9 @@ class Sampler:
                 online_cpus=online,
                 errors=f.errors - errors_before,
             )
-            sample = CgroupSample._make([fields.get(n, d) for n, d in _SAMPLE_FIELDS])
+            for name, default in _NON_NONE_DEFAULTS:
+                fields.setdefault(name, default)
+            sample = CgroupSample._make(map(fields.get, _SAMPLE_FIELDS))
             out[cid] = derive(state.prev, sample, target.ref)
             state.prev = sample
         self.passes += 1
