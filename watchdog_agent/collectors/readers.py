@@ -202,7 +202,8 @@ def read_limits(f: FileReader, loc: CgroupLocation) -> dict[str, Any]:
             cpu_weight=f.get(cpu + "/cpu.shares", parse_int, keep=False),
         )
     if (mem := loc.v1.get("memory")) is not None:
-        out["memory_limit_bytes"] = f.get(mem + "/memory.limit_in_bytes", parse_v1_limit, keep=False)
+        limit = f.get(mem + "/memory.limit_in_bytes", parse_v1_limit, keep=False)
+        out["memory_limit_bytes"] = limit
     if (pids := loc.v1.get("pids")) is not None:
         out["pids_limit"] = f.get(pids + "/pids.max", parse_v1_limit, keep=False)
     return out

@@ -1,0 +1,1 @@
+"""Docker events: filters, time parsing, tap, journal and bus."""
