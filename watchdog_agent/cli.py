@@ -45,6 +45,19 @@ def build_parser() -> argparse.ArgumentParser:
                      default="table")  # fmt: skip
     _common(top)
 
+    events = sub.add_parser("events", help="Docker events, filtered (docker events)")
+    events.add_argument("-f", "--filter", action="append", default=[], metavar="KEY=VALUE",
+                        help="docker events filters, repeatable; KEY!=VALUE excludes")  # fmt: skip
+    events.add_argument("--since", help="replay from: RFC 3339, unix seconds, or a duration "
+                        "such as 10m (before now)")  # fmt: skip
+    events.add_argument("--until", help="stop at (same forms as --since)")
+    events.add_argument("--journal", metavar="PATH", help="record every event to this SQLite "
+                        "journal; with --since/--until, replay from it")  # fmt: skip
+    events.add_argument("--format", default="text",
+                        help="text, json, or a template such as '{{.Action}} "
+                        "{{.Actor.Attributes.name}}'")  # fmt: skip
+    _common(events)
+
     sub.add_parser("version", help="print the version")
     return parser
 
@@ -79,6 +92,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             from watchdog_agent.cmd_top import run_top
 
             return asyncio.run(run_top(_settings(args), args.container, args.format))
+        if args.command == "events":
+            from watchdog_agent.cmd_events import run_events
+
+            settings = _settings(args)
+            return asyncio.run(
+                run_events(
+                    settings, args.filter, args.since, args.until, args.format, args.journal
+                )
+            )
         if args.command == "version":
             print(f"watchdog-agent {__version__}")
             return 0

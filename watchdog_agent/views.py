@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from watchdog_agent.model import ContainerStats, Pressure, ProcessInfo, PsiLine
+from watchdog_agent.model import ContainerStats, Event, Pressure, ProcessInfo, PsiLine
 
 
 def rfc3339(ts: float | None) -> str | None:
@@ -95,4 +95,23 @@ def process_json(p: ProcessInfo, nested: bool = False) -> dict[str, Any]:
     }
     if nested:
         out["children"] = [process_json(c, nested=True) for c in p.children]
+    return out
+
+
+def event_json(e: Event) -> dict[str, Any]:
+    """Docker's own shape and key order (``docker events --format '{{json .}}'``): the
+    legacy fields only when the daemon sent them, attributes sorted as Go sorts maps."""
+    out: dict[str, Any] = {}
+    if e.status is not None:
+        out["status"] = e.status
+    if e.id is not None:
+        out["id"] = e.id
+    if e.from_ is not None:
+        out["from"] = e.from_
+    out["Type"] = e.type
+    out["Action"] = e.action
+    out["Actor"] = {"ID": e.actor_id, "Attributes": dict(sorted(e.attributes.items()))}
+    out["scope"] = e.scope
+    out["time"] = e.time
+    out["timeNano"] = e.time_nano
     return out

@@ -7,7 +7,7 @@ translated once in engine.py. Callers never see aiohttp exceptions.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Self
@@ -66,17 +66,24 @@ class DockerClient(EngineAPI):
             return resp.status, resp.reason or "", headers, body
 
     async def stream_lines(
-        self, path: str, params: Mapping[str, QueryValue] | None = None
+        self,
+        path: str,
+        params: Mapping[str, QueryValue] | None = None,
+        on_open: Callable[[], Awaitable[None]] | None = None,
     ) -> AsyncGenerator[bytes, None]:
         """Stream a GET response line by line (no trailing newline, empty lines skipped).
 
         No total or read timeout. Close the iterator (``contextlib.aclosing``) to drop the
-        connection early. A last line without a newline is yielded as it is.
+        connection early. A last line without a newline is yielded as it is. ``on_open``
+        runs once the daemon has answered (for events: the subscription exists), before
+        the first line is read.
         """
         check_method("GET")
         async with self._open(await self.target(path, params), STREAM_TIMEOUT) as resp:
             if resp.status >= 400:
                 raise error_for(resp.status, resp.reason or "", await resp.read(), path)
+            if on_open is not None:
+                await on_open()
             async for line in _split_lines(resp.content.iter_any(), path):
                 yield line
 

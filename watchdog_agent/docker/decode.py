@@ -1,4 +1,4 @@
-"""Raw Engine JSON -> model types. The only place Engine container JSON is decoded.
+"""Raw Engine JSON -> model types. The only place Engine JSON is decoded.
 
 Missing and null keys are tolerated (older and newer daemons differ) and become None
 or empty; a value of the wrong type raises ParseError.
@@ -6,15 +6,21 @@ or empty; a value of the wrong type raises ParseError.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 from watchdog_agent.errors import ParseError
-from watchdog_agent.model import ContainerRef
+from watchdog_agent.model import ContainerRef, Event
 
-__all__ = ["container_from_inspect", "container_from_summary", "parse_rfc3339"]
+__all__ = [
+    "container_from_inspect",
+    "container_from_summary",
+    "event_from_json",
+    "parse_rfc3339",
+]
 
 _T = TypeVar("_T")
 
@@ -167,3 +173,39 @@ def _primary_name(names: list[str]) -> str | None:
         if "/" not in name:
             return name
     return stripped[0] if stripped else None
+
+
+def event_from_json(line: bytes) -> Event:
+    """One line of ``GET /events``. Accepts old and new daemons: the legacy ``status``,
+    ``id``, ``from`` fields (kept as sent), a missing ``timeNano`` (from ``time``), and
+    an empty or missing Actor.ID (prune)."""
+    what = "event"
+    try:
+        raw = json.loads(line)
+    except ValueError as exc:
+        raise ParseError(what, f"not JSON: {line[:80]!r}") from exc
+    _require_mapping(raw, what)
+    actor = _section(raw, "Actor", what)
+    seconds = _opt(raw, "time", int, what)
+    nanos = _opt(raw, "timeNano", int, what)
+    if nanos is None:
+        if seconds is None:
+            raise ParseError(what, "no time or timeNano")
+        nanos = seconds * 1_000_000_000
+    if seconds is None:
+        seconds = nanos // 1_000_000_000
+    action = _opt(raw, "Action", str, what) or _opt(raw, "status", str, what)
+    if not action:
+        raise ParseError(what, "no Action")
+    return Event(
+        type=_opt(raw, "Type", str, what) or "container",  # pre-1.22 daemons: containers only
+        action=action,
+        actor_id=_opt(actor, "ID", str, what) or _opt(raw, "id", str, what) or "",
+        attributes=_labels(actor.get("Attributes"), what),
+        scope=_opt(raw, "scope", str, what) or "local",
+        time=seconds,
+        time_nano=nanos,
+        status=_opt(raw, "status", str, what),
+        id=_opt(raw, "id", str, what),
+        from_=_opt(raw, "from", str, what),
+    )

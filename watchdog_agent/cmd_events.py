@@ -1,0 +1,150 @@
+"""`watchdog-agent events`: a filtered tail of Docker events, like `docker events`.
+
+- Live (no ``--since``/``--until``): follows events and keeps following across
+  reconnects and daemon restarts; a gap it cannot rule out goes to stderr.
+- ``--since``/``--until``: replays what Docker still holds (its last 256 events).
+- ``--journal PATH``: also records every event to that SQLite journal, resuming from
+  its last event (so what Docker buffered while nothing ran is recovered); with
+  ``--since``/``--until`` it replays from the journal instead, which reaches further back
+  than Docker's buffer and needs no engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from watchdog_agent.config import Settings
+from watchdog_agent.docker.client import DockerClient
+from watchdog_agent.errors import UsageError
+from watchdog_agent.events.bus import Bus
+from watchdog_agent.events.filters import EventFilter, parse_filters
+from watchdog_agent.events.journal import Journal
+from watchdog_agent.events.render import Render, renderer
+from watchdog_agent.events.service import EventsService
+from watchdog_agent.events.tap import Item, Tap, now_nano
+from watchdog_agent.events.timeparse import parse_time
+from watchdog_agent.model import Event, Gap, Lost
+
+
+def _gap_note(gap: Gap) -> str:
+    return (
+        f"watchdog-agent: events between {gap.start_nano} and {gap.end_nano} "
+        f"may be missing ({gap.reason})"
+    )
+
+
+class Printer:
+    """Writes events that pass the filter; gaps and losses go to stderr."""
+
+    def __init__(self, event_filter: EventFilter, render: Render, out: TextIO) -> None:
+        self.filter = event_filter
+        self.render = render
+        self.out = out
+
+    def __call__(self, item: Item | Lost) -> None:
+        if isinstance(item, Event):
+            if self.filter.matches(item):
+                self.out.write(self.render(item) + "\n")
+        elif isinstance(item, Gap):
+            print(_gap_note(item), file=sys.stderr)
+        else:
+            print(f"watchdog-agent: {item.count} events lost (output too slow)", file=sys.stderr)
+
+
+async def run_events(
+    settings: Settings,
+    filters: Sequence[str],
+    since: str | None,
+    until: str | None,
+    fmt: str,
+    journal_path: str | None = None,
+    out: TextIO | None = None,
+) -> int:
+    out = sys.stdout if out is None else out
+    event_filter = parse_filters(filters)
+    printer = Printer(event_filter, renderer(fmt), out)
+    now = now_nano()
+    since_nano = None if since is None else parse_time(since, now / 1e9)
+    until_nano = None if until is None else parse_time(until, now / 1e9)
+    if since_nano is not None and until_nano is not None and until_nano < since_nano:
+        raise UsageError("--until is before --since")
+    if journal_path is not None and (since_nano is not None or until_nano is not None):
+        replay = _replay_journal
+        return await asyncio.to_thread(replay, journal_path, since_nano, until_nano, printer)
+    main = asyncio.current_task()
+    assert main is not None
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, main.cancel)  # a clean stop: journal closed
+    try:
+        async with DockerClient(settings.docker_host) as client:
+            await client.negotiate()
+            if journal_path is not None:
+                await _follow_with_journal(client, journal_path, printer)
+            else:
+                await _follow(client, event_filter, since_nano, until_nano, printer)
+    except asyncio.CancelledError:
+        return 0
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+    return 0
+
+
+async def _follow(
+    client: DockerClient,
+    event_filter: EventFilter,
+    since_nano: int | None,
+    until_nano: int | None,
+    printer: Printer,
+) -> None:
+    async def sink(items: Sequence[Item]) -> None:
+        for item in items:
+            printer(item)
+        printer.out.flush()
+
+    tap = Tap(
+        client,
+        sink,
+        docker_filter=event_filter,
+        resume_from=since_nano,
+        until_nano=until_nano,
+        resume_reason="",
+    )
+    await tap.run()
+
+
+async def _follow_with_journal(client: DockerClient, path: str, printer: Printer) -> None:
+    bus = Bus()
+    subscription = bus.subscribe()
+
+    async def consume() -> None:
+        async for item in subscription:
+            printer(item)
+            printer.out.flush()
+
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with Journal(path) as journal:
+        service = EventsService(client, bus, journal)
+        consumer = asyncio.create_task(consume(), name="events-printer")
+        try:
+            await service.run()
+        finally:
+            bus.close()
+            await consumer
+
+
+def _replay_journal(
+    path: str, since_nano: int | None, until_nano: int | None, printer: Printer
+) -> int:
+    with Journal(path) as journal:
+        gaps = journal.gaps(since_nano, until_nano)
+        for event in journal.query(since_nano, until_nano, predicate=printer.filter.matches):
+            printer(event)
+    for gap in gaps:
+        printer(gap)
+    printer.out.flush()
+    return 0

@@ -1,0 +1,121 @@
+"""Event output as the docker CLI prints it: ``{{json .}}``, the default text line, and
+Go-template style formats such as ``{{.Action}} {{.Actor.Attributes.name}}``."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from datetime import datetime
+
+from watchdog_agent.errors import UsageError
+from watchdog_agent.model import Event
+from watchdog_agent.views import event_json
+
+Render = Callable[[Event], str]
+NO_VALUE = "<no value>"  # what Go's templates print for a missing map key
+
+
+def json_line(event: Event) -> str:
+    return json.dumps(event_json(event), separators=(",", ":"), ensure_ascii=False)
+
+
+def _timestamp(nanos: int) -> str:
+    """Go's RFC3339NanoFixed in local time: 2006-01-02T15:04:05.000000000Z07:00."""
+    local = datetime.fromtimestamp(nanos // 1_000_000_000).astimezone()
+    offset = local.strftime("%z")
+    zone = "Z" if offset in ("+0000", "") else f"{offset[:3]}:{offset[3:]}"
+    return f"{local:%Y-%m-%dT%H:%M:%S}.{nanos % 1_000_000_000:09d}{zone}"
+
+
+def text_line(event: Event) -> str:
+    """docker events' default line: time, type, action, actor id, sorted attributes."""
+    line = f"{_timestamp(event.time_nano)} {event.type} {event.action} {event.actor_id}"
+    if event.attributes:
+        attrs = ", ".join(f"{k}={v}" for k, v in sorted(event.attributes.items()))
+        line += f" ({attrs})"
+    return line
+
+
+def _field(event: Event, path: tuple[str, ...]) -> object:
+    top = {
+        "Type": event.type,
+        "Action": event.action,
+        "Status": event.status or "",
+        "ID": event.id or "",
+        "From": event.from_ or "",
+        "Scope": event.scope,
+        "Time": event.time,
+        "TimeNano": event.time_nano,
+        "Actor": {"ID": event.actor_id, "Attributes": dict(event.attributes)},
+    }
+    if not path:
+        return event_json(event)
+    value: object = top
+    for i, name in enumerate(path):
+        if isinstance(value, dict):
+            is_struct = i == 0 or (i == 1 and path[0] == "Actor")
+            if name not in value:
+                if is_struct:
+                    raise UsageError(f"template: no field {'.'.join(path[: i + 1])!r} in an event")
+                return NO_VALUE
+            value = value[name]
+        else:
+            raise UsageError(f"template: {'.'.join(path[:i])!r} has no field {name!r}")
+    return value
+
+
+_ACTION = re.compile(r"\{\{\s*(json\s+)?\.([A-Za-z0-9_.]*)\s*\}\}")
+_ESCAPES = {"\\n": "\n", "\\t": "\t"}
+
+
+def compile_template(template: str) -> Render:
+    """A renderer for the ``{{.Field}}``/``{{json .X}}`` subset of Go templates that
+    docker's --format examples use. Anything else in braces is an error."""
+    for esc, char in _ESCAPES.items():
+        template = template.replace(esc, char)
+    parts: list[str | tuple[bool, tuple[str, ...]]] = []
+    pos = 0
+    for m in _ACTION.finditer(template):
+        parts.append(template[pos : m.start()])
+        path = tuple(p for p in m.group(2).split(".") if p)
+        parts.append((m.group(1) is not None, path))
+        pos = m.end()
+    parts.append(template[pos:])
+    if any("{{" in p or "}}" in p for p in parts if isinstance(p, str)):
+        raise UsageError(f"unsupported template {template!r}: use {{{{.Field}}}} or {{{{json .}}}}")
+
+    def render(event: Event) -> str:
+        out = []
+        for part in parts:
+            if isinstance(part, str):
+                out.append(part)
+                continue
+            as_json, path = part
+            value = _field(event, path)
+            if as_json:
+                out.append(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+            else:
+                out.append(_go_string(value))
+        return "".join(out)
+
+    render(_PROBE)  # unknown fields fail now, not on the first event
+    return render
+
+
+def _go_string(value: object) -> str:
+    if isinstance(value, dict):
+        inner = " ".join(f"{k}:{_go_string(v)}" for k, v in sorted(value.items()))
+        return f"map[{inner}]"
+    return str(value)
+
+
+_PROBE = Event("container", "start", "0" * 64, {"name": "probe"}, "local", 0, 0)
+
+
+def renderer(fmt: str) -> Render:
+    if fmt == "json":
+        return json_line
+    if fmt in ("text", ""):
+        return text_line
+    return compile_template(fmt)

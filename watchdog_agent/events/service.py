@@ -1,0 +1,72 @@
+"""Tap -> journal -> bus for one Docker engine: the events half of the agent.
+
+On start it resumes from the journal's last event, so whatever Docker still holds from
+the time the agent was down is recovered, and a Gap is stored where it cannot be.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+
+from watchdog_agent.docker.client import DockerClient
+from watchdog_agent.events.bus import Bus
+from watchdog_agent.events.journal import Journal
+from watchdog_agent.events.tap import Item, Tap
+from watchdog_agent.model import Event, Gap
+
+
+class EventsService:
+    """Owns the tap task's inputs and outputs; ``run()`` until cancelled. The journal is
+    opened and closed by the caller (it outlives a reconnect, not the process)."""
+
+    def __init__(
+        self,
+        client: DockerClient,
+        bus: Bus,
+        journal: Journal | None = None,
+        on_open: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.client = client
+        self.bus = bus
+        self.journal = journal
+        self.on_open = on_open
+        self.tap: Tap | None = None
+        self.stored = 0
+
+    async def run(self) -> None:
+        resume: int | None = None
+        seen: Sequence[Event] = ()
+        if self.journal is not None:
+            resume = await asyncio.to_thread(self.journal.last_time_nano)
+            if resume is not None:
+                seen = await asyncio.to_thread(self.journal.query, resume, None)
+        self.tap = Tap(
+            self.client,
+            self._sink,
+            resume_from=resume,
+            seen=seen,
+            on_open=self.on_open,
+            resume_reason="agent-down",
+        )
+        await self.tap.run()
+
+    async def _sink(self, items: Sequence[Item]) -> None:
+        if self.journal is not None:
+            self.stored += await asyncio.to_thread(_store, self.journal, items)
+        for item in items:
+            self.bus.publish(item)
+
+
+def _store(journal: Journal, items: Sequence[Item]) -> int:
+    """Events and gaps in their order: a gap goes between the events around it."""
+    stored = 0
+    batch: list[Event] = []
+    for item in items:
+        if isinstance(item, Gap):
+            stored += journal.append(batch)
+            batch = []
+            journal.add_gap(item)
+        else:
+            batch.append(item)
+    return stored + journal.append(batch)

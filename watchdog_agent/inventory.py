@@ -1,0 +1,100 @@
+"""The containers the agent knows, kept current by Docker events, with a periodic full
+resync as a backstop (and after any gap in the event stream).
+
+Subscribe to events before the first resync: an event that lands between the two is
+then applied after the list, never lost (EventsService's ``on_open`` is the place).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+
+import structlog
+
+from watchdog_agent.docker.engine import EngineAPI
+from watchdog_agent.errors import DockerUnavailable, NotFound
+from watchdog_agent.events.bus import Subscription
+from watchdog_agent.model import ContainerRef, Event, Gap
+
+log = structlog.get_logger("watchdog_agent.inventory")
+
+LIVE_STATES = frozenset({"running", "paused", "restarting"})
+# container actions after which a container's inspect document may have changed
+REINSPECT = frozenset(
+    {"create", "start", "restart", "die", "stop", "kill", "pause", "unpause", "update",
+     "rename", "oom", "health_status"}
+)  # fmt: skip
+
+
+class Inventory:
+    """id -> ContainerRef for every container (running or not)."""
+
+    def __init__(self, client: EngineAPI, resync_seconds: float = 60.0) -> None:
+        self.client = client
+        self.resync_seconds = resync_seconds
+        self._refs: dict[str, ContainerRef] = {}
+        self.resyncs = 0
+        self.updates = 0
+
+    @property
+    def refs(self) -> Mapping[str, ContainerRef]:
+        return self._refs
+
+    def running(self) -> list[ContainerRef]:
+        return [r for r in self._refs.values() if r.state in LIVE_STATES]
+
+    async def resync(self) -> None:
+        """List every container and inspect the live ones (their init PID)."""
+        listed = await self.client.list_containers(all=True)
+        refs: dict[str, ContainerRef] = {}
+        for summary in listed:
+            ref = summary
+            if summary.state in LIVE_STATES:
+                try:
+                    ref = await self.client.inspect_container(summary.id)
+                except NotFound:
+                    continue  # removed since it was listed
+            refs[ref.id] = ref
+        self._refs = refs
+        self.resyncs += 1
+
+    async def apply(self, event: Event) -> None:
+        """Bring one container up to date after one of its events."""
+        if event.type != "container" or not event.actor_id:
+            return
+        action = event.action.split(":", 1)[0]
+        if action == "destroy":
+            self._refs.pop(event.actor_id, None)
+        elif action in REINSPECT:
+            try:
+                self._refs[event.actor_id] = await self.client.inspect_container(event.actor_id)
+            except NotFound:
+                self._refs.pop(event.actor_id, None)
+        else:
+            return
+        self.updates += 1
+
+    async def follow(self, events: Subscription) -> None:
+        """Apply events as they come; resync on a gap, a loss, or every resync_seconds."""
+        loop = asyncio.get_running_loop()
+        next_resync = loop.time() + self.resync_seconds
+        iterator = aiter(events)
+        while True:
+            timeout = max(0.0, next_resync - loop.time())
+            try:
+                item = await asyncio.wait_for(anext(iterator), timeout)
+            except TimeoutError:
+                item = None
+            except StopAsyncIteration:
+                return
+            try:
+                if isinstance(item, Event):
+                    await self.apply(item)
+                    continue
+                await self.resync()  # a Gap, a Lost marker, or the periodic backstop
+                next_resync = loop.time() + self.resync_seconds
+                if isinstance(item, Gap):
+                    log.info("inventory resynced after an events gap", reason=item.reason)
+            except DockerUnavailable as exc:
+                log.warning("inventory update failed", reason=exc.reason)
