@@ -70,16 +70,8 @@ class FileReader:
                         os.close(fd)
             data = os.pread(fd, _CHUNK, 0)
             return data if len(data) < _CHUNK else _read_all(fd)
-        except FileNotFoundError:
-            self._drop(path)
-            return None
         except OSError as exc:
-            self._drop(path)
-            if exc.errno in _GONE:
-                raise ContainerGone(path) from exc
-            if exc.errno in _DENIED:
-                raise AccessDenied(path) from exc
-            self.errors += 1
+            self._failed(path, exc)
             return None
 
     def get(self, path: str, parser: Callable[[bytes], T], keep: bool = True) -> T | None:
@@ -92,22 +84,28 @@ class FileReader:
                 if data is None:
                     return None
             else:  # the hot path, inlined: one dict lookup and one pread
-                data = os.pread(fd, _CHUNK, 0)
-                if len(data) == _CHUNK:
-                    data = _read_all(fd)
+                try:
+                    data = os.pread(fd, _CHUNK, 0)
+                    if len(data) == _CHUNK:
+                        data = _read_all(fd)
+                except OSError as exc:
+                    self._failed(path, exc)
+                    return None
             return parser(data)
         except (ParseError, AccessDenied):
             self.errors += 1
             return None
-        except FileNotFoundError:
-            self._drop(path)
-            return None
-        except OSError as exc:
-            self._drop(path)
-            if exc.errno in _GONE:
-                raise ContainerGone(path) from exc
-            self.errors += 1
-            return None
+
+    def _failed(self, path: str, exc: OSError) -> None:
+        """The one translation of a read's OS error: a missing file is just absent."""
+        self._drop(path)
+        if isinstance(exc, FileNotFoundError):
+            return
+        if exc.errno in _GONE:
+            raise ContainerGone(path) from exc
+        if exc.errno in _DENIED:
+            raise AccessDenied(path) from exc
+        self.errors += 1
 
     def forget(self, prefix: str) -> None:
         """Close every kept descriptor whose path starts with ``prefix``."""
