@@ -78,6 +78,9 @@ def _settings(args: argparse.Namespace) -> Settings:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from watchdog_agent import logs
+
+    logs.configure()
     try:
         if args.command == "stats":
             from watchdog_agent.cmd_stats import run_stats

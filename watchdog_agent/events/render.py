@@ -16,8 +16,20 @@ Render = Callable[[Event], str]
 NO_VALUE = "<no value>"  # what Go's templates print for a missing map key
 
 
+# Go's encoder writes these as \u escapes where Python writes \b, \f or the raw
+# character; escaped backslashes are matched first so "\\b" stays as it is.
+_GO_ESCAPES = re.compile(r"\\\\|\\b|\\f|\u2028|\u2029")
+_GO_FORM = {"\\b": "\\u0008", "\\f": "\\u000c", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def go_json(value: object) -> str:
+    """JSON as Go's encoder (docker's ``{{json .}}``) writes it: compact, UTF-8."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return _GO_ESCAPES.sub(lambda m: _GO_FORM.get(m.group(0), m.group(0)), text)
+
+
 def json_line(event: Event) -> str:
-    return json.dumps(event_json(event), separators=(",", ":"), ensure_ascii=False)
+    return go_json(event_json(event))
 
 
 def _timestamp(nanos: int) -> str:
@@ -94,7 +106,7 @@ def compile_template(template: str) -> Render:
             as_json, path = part
             value = _field(event, path)
             if as_json:
-                out.append(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+                out.append(go_json(value))
             else:
                 out.append(_go_string(value))
         return "".join(out)

@@ -4,10 +4,12 @@ How nothing is lost or repeated (reference §1.4):
 - the stream is (re)opened with ``since`` = the last event's ``timeNano``; ``since`` is
   inclusive, so the last event comes again and is dropped by its key, along with any
   other event already seen;
-- continuity is proven when the daemon still holds that last event: a bounded replay
-  ``since=T&until=T`` returns it. If it does not (the daemon restarted and emptied its
-  256-event buffer, or more than 256 events went by), a Gap is recorded from the last
-  event to the reconnection, so consumers know; events are never invented;
+- before the first event, the resume point is the moment of the first subscription;
+- continuity is proven when the daemon's buffer (its last 256 events, emptied by a
+  restart) still reaches back to the resume point: then it holds every event after it.
+  A bounded replay ``until=<now>`` shows the buffer. If it does not reach back (the
+  daemon restarted, or more than 256 events went by), a Gap is recorded from the resume
+  point to the reconnection, so consumers know; events are never invented;
 - ``on_open`` runs once the daemon has accepted the subscription (resync inventories
   there: a list taken after subscribing misses nothing);
 - the reader task only decodes and queues, so Docker never drops events for us for being
@@ -65,6 +67,7 @@ class Tap:
         self.sink = sink
         self.filter = docker_filter
         self.last_nano = resume_from
+        self._floor: int | None = None  # resume point before the first event
         self.until_nano = until_nano
         self.on_open = on_open
         self._gap_reason = resume_reason if resume_from is not None else ""
@@ -97,6 +100,8 @@ class Tap:
         while True:
             try:
                 await self._check_continuity()
+                if self._floor is None:
+                    self._floor = now_nano()
                 await self._stream()
                 backoff = BACKOFF_FIRST
                 if self.until_nano is not None and now_nano() > self.until_nano:
@@ -121,31 +126,34 @@ class Tap:
             query = self.filter.filters_json()
             if query:
                 params["filters"] = query
-        if self.last_nano is not None:
-            params["since"] = to_docker_since(self.last_nano)
+        resume = self._resume_point()
+        if resume is not None and (self.last_nano is not None or self.reconnects):
+            params["since"] = to_docker_since(resume)
         if self.until_nano is not None:
             params["until"] = to_docker_since(self.until_nano)
         return params
 
+    def _resume_point(self) -> int | None:
+        return self.last_nano if self.last_nano is not None else self._floor
+
     async def _check_continuity(self) -> None:
-        """Record a Gap when the daemon no longer holds the last event seen."""
-        if self.last_nano is None or not self._gap_reason:
+        """Record a Gap unless Docker's buffer still reaches back to the resume point."""
+        resume = self._resume_point()
+        if resume is None or not self._gap_reason:
             return
-        last = self.last_nano
-        probe = self._params() | {"since": to_docker_since(last), "until": to_docker_since(last)}
         proven = False
+        probe: dict[str, QueryValue] = {"until": to_docker_since(now_nano())}
         async with aclosing(self.client.stream_lines("/events", probe)) as lines:
-            async for line in lines:
+            async for line in lines:  # unfiltered: the whole buffer, oldest first
                 try:
-                    event = event_from_json(line)
+                    proven = event_from_json(line).time_nano <= resume
                 except ParseError:
                     continue
-                if event.key in self._seen:
-                    proven = True
+                break  # the oldest buffered event decides
         if not proven:
-            gap = Gap(start_nano=last, end_nano=now_nano(), reason=self._gap_reason)
+            gap = Gap(start_nano=resume, end_nano=now_nano(), reason=self._gap_reason)
             self.gaps += 1
-            log.warning("events continuity not proven", start_nano=last, reason=gap.reason)
+            log.warning("events continuity not proven", start_nano=resume, reason=gap.reason)
             await self._queue.put(gap)
         self._gap_reason = ""
 

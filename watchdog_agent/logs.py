@@ -1,0 +1,36 @@
+"""structlog set-up, decided once at start: JSON lines when stderr is not a terminal,
+readable console lines when it is. Logs go to stderr, never stdout, where commands
+print their data (event lines, JSON stats)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TextIO
+
+import structlog
+
+LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+          "error": logging.ERROR}  # fmt: skip
+
+
+def configure(level: str = "info", json: bool | None = None, stream: TextIO | None = None) -> None:
+    out = sys.stderr if stream is None else stream
+    as_json = not out.isatty() if json is None else json
+    renderer: structlog.typing.Processor = (
+        structlog.processors.JSONRenderer()
+        if as_json
+        else structlog.dev.ConsoleRenderer(colors=out.isatty())
+    )
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(LEVELS.get(level, logging.INFO)),
+        # sys.stderr looked up per logger, not bound once: callers (tests) swap it
+        logger_factory=lambda *_: structlog.PrintLogger(sys.stderr if stream is None else stream),
+        cache_logger_on_first_use=False,
+    )
