@@ -9,18 +9,14 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 import re
-import shutil
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from agentcli import AGENT_ENV, agent
 from dockercli import IMAGE, DockerCLI, unique_name
 
 from watchdog_agent.cli import main
@@ -28,31 +24,10 @@ from watchdog_agent.cli import main
 engine = pytest.mark.engine
 
 MiB = 1024 * 1024
-# settings the agent would take from the environment; the tests pass flags instead
-_AGENT_ENV = ("DOCKER_HOST", "WATCHDOG_DOCKER_HOST", "WATCHDOG_PROC_ROOT",
-              "WATCHDOG_CGROUP_ROOT", "WATCHDOG_INTERVAL", "WATCHDOG_NO_DOCKER")  # fmt: skip
 _UNITS = {"B": 1, "KiB": 1024, "MiB": MiB, "GiB": 1024 * MiB, "TiB": 1024 * 1024 * MiB}
 
 
 # --- helpers -------------------------------------------------------------------------
-
-
-def agent_path() -> str:
-    """The console script installed next to the interpreter running the tests."""
-    here = Path(sys.executable).parent / "watchdog-agent"
-    if here.exists():
-        return str(here)
-    found = shutil.which("watchdog-agent")
-    assert found is not None, "watchdog-agent is not installed (pip install -e .)"
-    return found
-
-
-def agent(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """Run ``watchdog-agent <args>``; the caller decides what the exit code means."""
-    env = {k: v for k, v in os.environ.items() if k not in _AGENT_ENV}
-    return subprocess.run(
-        [agent_path(), *args], env=env, capture_output=True, text=True, timeout=timeout
-    )
 
 
 def stats_rows(docker_host: str, *args: str) -> list[dict[str, Any]]:
@@ -345,7 +320,7 @@ def test_bug_stats_stdout_bound_at_import(
     module is imported, so in-process callers of ``cli.main`` (capsys, redirect_stdout)
     lose the rows of every call after the first stdout swap: they go to whatever was
     sys.stdout at import time."""
-    for key in _AGENT_ENV:
+    for key in AGENT_ENV:
         monkeypatch.delenv(key, raising=False)
     name, cid = idle
     outputs = []

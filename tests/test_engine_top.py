@@ -9,45 +9,27 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
-import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from agentcli import AGENT_ENV, agent
 from dockercli import IMAGE, DockerCLI, unique_name
 
 from watchdog_agent.cli import main
 
 engine = pytest.mark.engine
 
-_AGENT_ENV = ("DOCKER_HOST", "WATCHDOG_DOCKER_HOST", "WATCHDOG_PROC_ROOT",
-              "WATCHDOG_CGROUP_ROOT", "WATCHDOG_INTERVAL", "WATCHDOG_NO_DOCKER")  # fmt: skip
 TWO_SLEEPS = "sleep 100000 & sleep 100000 & wait"
 
 
 # --- helpers -------------------------------------------------------------------------
 
 
-def agent_path() -> str:
-    """The console script installed next to the interpreter running the tests."""
-    here = Path(sys.executable).parent / "watchdog-agent"
-    if here.exists():
-        return str(here)
-    found = shutil.which("watchdog-agent")
-    assert found is not None, "watchdog-agent is not installed (pip install -e .)"
-    return found
-
-
 def top(docker_host: str, ident: str, fmt: str, *flags: str) -> tuple[int, str, str]:
     """``watchdog-agent top IDENT --format FMT``: (exit code, stdout, stderr)."""
-    env = {k: v for k, v in os.environ.items() if k not in _AGENT_ENV}
-    argv = [agent_path(), "top", ident, "--format", fmt, "--docker-host", docker_host, *flags]
-    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    proc = agent("top", ident, "--format", fmt, "--docker-host", docker_host, *flags)
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -254,7 +236,7 @@ def test_bug_top_stdout_bound_at_import(
     output of every call after the first stdout swap: it goes to the stream that was
     sys.stdout at import time (a closed capsys buffer raises "I/O operation on closed
     file")."""
-    for key in _AGENT_ENV:
+    for key in AGENT_ENV:
         monkeypatch.delenv(key, raising=False)
     name, _ = sleeper
     outputs = []
