@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from watchdog_agent import gctune
 from watchdog_agent.config import Settings
 from watchdog_agent.docker.client import DockerClient
 from watchdog_agent.errors import UsageError
@@ -76,6 +77,7 @@ async def run_events(
     if journal_path is not None and (since_nano is not None or until_nano is not None):
         replay = _replay_journal
         return await asyncio.to_thread(replay, journal_path, since_nano, until_nano, printer)
+    gctune.tune_for_service()
     main = asyncio.current_task()
     assert main is not None
     loop = asyncio.get_running_loop()

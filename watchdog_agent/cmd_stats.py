@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from watchdog_agent import gctune
 from watchdog_agent.collectors.cgroupfs import Layout
 from watchdog_agent.collectors.sampler import Sampler, Target
 from watchdog_agent.config import Settings
@@ -82,6 +83,7 @@ async def run_stats(
             render(refs, sampler.sample(targets), fmt, out)
             return 0
         clear = fmt != "json" and out.isatty()
+        gctune.tune_for_service()
         while True:
             refs, targets = await _poll(source, containers, all, filters)
             render(refs, sampler.sample(targets), fmt, out, clear)
