@@ -103,14 +103,13 @@ async def _follow(
     until_nano: int | None,
     printer: Printer,
 ) -> None:
-    async def sink(items: Sequence[Item]) -> None:
-        for item in items:
-            printer(item)
+    def on_item(item: Item) -> None:
+        printer(item)
         printer.out.flush()
 
     tap = Tap(
         client,
-        sink,
+        on_item=on_item,
         docker_filter=event_filter,
         resume_from=since_nano,
         until_nano=until_nano,

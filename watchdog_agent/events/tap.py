@@ -14,6 +14,8 @@ How nothing is lost or repeated (reference §1.4):
   there: a list taken after subscribing misses nothing);
 - the reader task only decodes and queues, so Docker never drops events for us for being
   slow (its publisher gives a subscriber 100 ms); a second task hands batches to ``sink``.
+  A consumer that is cheap and synchronous (printing) passes ``on_item`` instead and is
+  called from the reader, one event-loop hop sooner.
 """
 
 from __future__ import annotations
@@ -54,8 +56,9 @@ class Tap:
     def __init__(
         self,
         client: DockerClient,
-        sink: Sink,
+        sink: Sink | None = None,
         *,
+        on_item: Callable[[Item], None] | None = None,
         docker_filter: EventFilter | None = None,
         resume_from: int | None = None,
         seen: Sequence[Event] = (),
@@ -63,8 +66,11 @@ class Tap:
         on_open: Callable[[], Awaitable[None]] | None = None,
         resume_reason: str = "agent-down",
     ) -> None:
+        if (sink is None) == (on_item is None):
+            raise ValueError("give the tap a sink or an on_item callback, not both")
         self.client = client
         self.sink = sink
+        self.on_item = on_item
         self.filter = docker_filter
         self.last_nano = resume_from
         self._floor: int | None = None  # resume point before the first event
@@ -88,12 +94,23 @@ class Tap:
 
     async def run(self) -> None:
         """Stream until cancelled (or until ``until_nano`` has passed)."""
+        if self.on_item is not None:
+            await self._read()
+            return
         writer = asyncio.create_task(self._write(), name="events-tap-writer")
         try:
             await self._read()
         finally:
             await self._queue.put(None)
             await asyncio.shield(writer)
+
+    async def _emit(self, item: Item) -> None:
+        if self.on_item is not None:
+            self.on_item(item)
+            return
+        if self._queue.full():
+            log.warning("event sink is behind", queued=self._queue.qsize())
+        await self._queue.put(item)  # waits only when the sink is far behind
 
     async def _read(self) -> None:
         backoff = BACKOFF_FIRST
@@ -154,7 +171,7 @@ class Tap:
             gap = Gap(start_nano=resume, end_nano=now_nano(), reason=self._gap_reason)
             self.gaps += 1
             log.warning("events continuity not proven", start_nano=resume, reason=gap.reason)
-            await self._queue.put(gap)
+            await self._emit(gap)
         self._gap_reason = ""
 
     async def _stream(self) -> None:
@@ -168,9 +185,7 @@ class Tap:
             async for line in lines:
                 event = self._take(line)
                 if event is not None:
-                    if self._queue.full():
-                        log.warning("event sink is behind", queued=self._queue.qsize())
-                    await self._queue.put(event)  # waits only when the sink is far behind
+                    await self._emit(event)
         self.connected.clear()
 
     def _take(self, line: bytes) -> Event | None:
@@ -209,7 +224,7 @@ class Tap:
                     done = True
                 else:
                     batch.append(more)
-            if batch:
+            if batch and self.sink is not None:
                 await self.sink(batch)
             if done:
                 return
