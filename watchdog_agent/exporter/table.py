@@ -1,0 +1,240 @@
+"""The container metrics, declared as data (cAdvisor's table in lib/metrics/prometheus.go).
+
+One ``MetricSpec`` per family: exposition name, help, type, extra label names and a getter
+``(ContainerStats, ContainerRef | None) -> iterable of (extra label values, value)``. A
+getter yields nothing for an absent value: no series, never a 0 sample.
+
+Every container series also carries the base labels ``id``, ``name`` and ``image``:
+
+- ``id`` is cAdvisor's cgroup-style id of a Docker container, ``/docker/<full id>``
+  (``docker_series_id``), whatever the cgroup driver. It is what cAdvisor shows on a
+  cgroupfs-driver host and what ``id=~"/docker/.*"`` dashboard selectors expect; with the
+  systemd driver cAdvisor would say ``/system.slice/docker-<id>.scope``. Pass another
+  ``series_id`` to the collector to change it.
+- ``name`` (without the leading "/") and ``image`` (as the user asked for it) are the
+  empty string when unknown (no Docker): Prometheus reads an empty label as no label.
+
+Where cAdvisor's semantics are kept on purpose:
+
+- ``container_spec_memory_limit_bytes`` and ``container_threads_max`` are 0 for
+  "unlimited" (cAdvisor's ``specMemoryValue``, runc's pids limit); with no memory or pids
+  controller readable at all there is no series.
+- ``container_spec_cpu_shares`` on cgroup v2 converts cpu.weight back to shares
+  (``2 + (weight - 1) * 262142 / 9999``, cAdvisor's ``convertCPUWeightToCPULimit``).
+- network series skip interfaces named ``lo*``, ``veth*`` and ``docker*`` (cAdvisor's
+  ``ignoredDevicePrefixes``).
+- ``container_memory_failcnt`` is a counter in cAdvisor, but a counter's samples end in
+  ``_total`` in prometheus_client and OpenMetrics; the exact name wins, so it goes out as
+  a gauge (only the TYPE line differs; ``rate()`` reads it the same).
+- ``container_threads`` is pids.current (tasks, i.e. threads), as cAdvisor's comes from
+  runc's ``PidsStats.Current``; ``container_processes`` would need a process count the
+  Snapshot does not have, so there is none.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from operator import attrgetter
+from typing import Any, Literal, NamedTuple
+
+from watchdog_agent.model import CgroupMode, ContainerRef, ContainerStats, Snapshot
+
+from . import getters
+from .getters import NS, DeviceName, Getter, Sample, major_minor, sample_field
+
+MetricType = Literal["counter", "gauge"]
+BASE_LABELS = ("id", "name", "image")
+_INVALID_LABEL_CHARS = re.compile(r"[^a-zA-Z0-9_]")
+
+
+class MetricSpec(NamedTuple):
+    """One per-container family. ``name`` is the sample name (counters end in _total)."""
+
+    name: str
+    help: str
+    type: MetricType
+    labels: tuple[str, ...]  # extra label names, besides id, name and image
+    get: Getter
+
+
+class SnapshotSpec(NamedTuple):
+    """One family with a single unlabelled series per Snapshot (agent self-metrics)."""
+
+    name: str
+    help: str
+    type: MetricType
+    get: Callable[[Snapshot], float | None]
+
+
+def family_name(name: str, type_: str) -> str:
+    """prometheus_client's (and OpenMetrics') family name: a counter without _total."""
+    return name[:-6] if type_ == "counter" else name
+
+
+def docker_series_id(cid: str) -> str:
+    return "/docker/" + cid
+
+
+def label_name(key: str) -> str:
+    """A container label key as an info-series label name: ``label_`` + [a-zA-Z0-9_]."""
+    return "label_" + _INVALID_LABEL_CHARS.sub("_", key)
+
+
+# ---------------------------------------------------------------------------- the tables
+
+
+def _spec(name: str, help_: str, type_: MetricType, get: Getter, *labels: str) -> MetricSpec:
+    return MetricSpec(name, help_, type_, labels, get)
+
+
+def container_table(
+    mode: CgroupMode, device_name: DeviceName = major_minor
+) -> tuple[MetricSpec, ...]:
+    """The per-container families for a host in ``mode`` (v2 converts cpu.weight)."""
+    f = sample_field
+    c: MetricType = "counter"
+    g: MetricType = "gauge"
+    shares = getters.shares_v2 if mode is CgroupMode.V2 else f("cpu_weight")
+    cpu_total = ("total",)
+    cpu, mem, io = "due to CPU congestion", "due to memory congestion", "due to IO congestion"
+    return (
+        _spec("container_cpu_usage_seconds_total", "Cumulative cpu time consumed in seconds.",
+              c, f("cpu_usage_ns", NS, cpu_total), "cpu"),
+        _spec("container_cpu_user_seconds_total", "Cumulative user cpu time consumed in seconds.",
+              c, f("cpu_user_ns", NS)),
+        _spec("container_cpu_system_seconds_total",
+              "Cumulative system cpu time consumed in seconds.", c, f("cpu_system_ns", NS)),
+        _spec("container_cpu_cfs_periods_total", "Number of elapsed enforcement period intervals.",
+              c, f("cpu_periods")),
+        _spec("container_cpu_cfs_throttled_periods_total", "Number of throttled period intervals.",
+              c, f("cpu_throttled_periods")),
+        _spec("container_cpu_cfs_throttled_seconds_total",
+              "Total time duration the container has been throttled.", c,
+              f("cpu_throttled_ns", NS)),
+        _spec("container_memory_usage_bytes",
+              "Current memory usage in bytes, including all memory regardless of when it was "
+              "accessed", g, f("memory_usage_bytes")),
+        _spec("container_memory_working_set_bytes",
+              "Current working set in bytes (usage minus inactive_file).", g, getters.working_set),
+        _spec("container_memory_rss", "Size of RSS in bytes.", g, f("memory_rss_bytes")),
+        _spec("container_memory_cache", "Number of bytes of page cache memory.", g,
+              f("memory_cache_bytes")),
+        _spec("container_memory_swap", "Container swap usage in bytes.", g,
+              f("memory_swap_bytes")),
+        _spec("container_memory_mapped_file", "Size of memory mapped files in bytes.", g,
+              f("memory_mapped_file_bytes")),
+        _spec("container_memory_total_active_file_bytes", "Current total active file in bytes.",
+              g, f("memory_active_file_bytes")),
+        _spec("container_memory_total_inactive_file_bytes",
+              "Current total inactive file in bytes.", g, f("memory_inactive_file_bytes")),
+        _spec("container_memory_failcnt", "Number of memory usage hits limits", g,
+              f("memory_failcnt")),
+        _spec("container_memory_max_usage_bytes", "Maximum memory usage recorded in bytes", g,
+              f("memory_peak_bytes")),
+        _spec("container_memory_failures_total", "Cumulative count of memory allocation failures.",
+              c, getters.memory_failures, "failure_type", "scope"),
+        _spec("container_oom_events_total",
+              "Count of out of memory events observed for the container", c, f("oom_kills")),
+        _spec("container_spec_memory_limit_bytes", "Memory limit for the container (0: none).", g,
+              getters.or_zero_when_unlimited("memory_limit_bytes", "memory_usage_bytes")),
+        _spec("container_spec_cpu_quota", "CPU quota of the container.", g, f("cpu_quota_us")),
+        _spec("container_spec_cpu_period", "CPU period of the container.", g, f("cpu_period_us")),
+        _spec("container_spec_cpu_shares", "CPU share of the container.", g, shares),
+        _spec("container_network_receive_bytes_total", "Cumulative count of bytes received",
+              c, getters.net("rx_bytes"), "interface"),
+        _spec("container_network_receive_packets_total", "Cumulative count of packets received",
+              c, getters.net("rx_packets"), "interface"),
+        _spec("container_network_receive_packets_dropped_total",
+              "Cumulative count of packets dropped while receiving", c,
+              getters.net("rx_dropped"), "interface"),
+        _spec("container_network_receive_errors_total",
+              "Cumulative count of errors encountered while receiving", c,
+              getters.net("rx_errors"), "interface"),
+        _spec("container_network_transmit_bytes_total", "Cumulative count of bytes transmitted",
+              c, getters.net("tx_bytes"), "interface"),
+        _spec("container_network_transmit_packets_total",
+              "Cumulative count of packets transmitted", c, getters.net("tx_packets"),
+              "interface"),
+        _spec("container_network_transmit_packets_dropped_total",
+              "Cumulative count of packets dropped while transmitting", c,
+              getters.net("tx_dropped"), "interface"),
+        _spec("container_network_transmit_errors_total",
+              "Cumulative count of errors encountered while transmitting", c,
+              getters.net("tx_errors"), "interface"),
+        _spec("container_blkio_device_usage_total", "Blkio Device bytes usage", c,
+              getters.blkio(device_name), "device", "major", "minor", "operation"),
+        _spec("container_fs_reads_bytes_total", "Cumulative count of bytes read", c,
+              getters.fs(device_name, "read_bytes"), "device"),
+        _spec("container_fs_writes_bytes_total", "Cumulative count of bytes written", c,
+              getters.fs(device_name, "write_bytes"), "device"),
+        _spec("container_fs_reads_total", "Cumulative count of reads completed", c,
+              getters.fs(device_name, "read_ios"), "device"),
+        _spec("container_fs_writes_total", "Cumulative count of writes completed", c,
+              getters.fs(device_name, "write_ios"), "device"),
+        _spec("container_threads", "Number of threads running inside the container", g,
+              f("pids_current")),
+        _spec("container_threads_max",
+              "Maximum number of threads allowed inside the container, infinity if value is "
+              "zero", g, getters.or_zero_when_unlimited("pids_limit", "pids_current")),
+        _spec("container_pressure_cpu_waiting_seconds_total",
+              f"Total time duration tasks in the container have waited {cpu} (PSI some).", c,
+              getters.psi("cpu", "some")),
+        _spec("container_pressure_cpu_stalled_seconds_total",
+              f"Total time duration no tasks in the container could make progress {cpu} "
+              "(PSI full).", c, getters.psi("cpu", "full")),
+        _spec("container_pressure_memory_waiting_seconds_total",
+              f"Total time duration tasks in the container have waited {mem} (PSI some).", c,
+              getters.psi("memory", "some")),
+        _spec("container_pressure_memory_stalled_seconds_total",
+              f"Total time duration no tasks in the container could make progress {mem} "
+              "(PSI full).", c, getters.psi("memory", "full")),
+        _spec("container_pressure_io_waiting_seconds_total",
+              f"Total time duration tasks in the container have waited {io} (PSI some).", c,
+              getters.psi("io", "some")),
+        _spec("container_pressure_io_stalled_seconds_total",
+              f"Total time duration no tasks in the container could make progress {io} "
+              "(PSI full).", c, getters.psi("io", "full")),
+        _spec("container_start_time_seconds",
+              "Start time of the container since unix epoch in seconds.", g, getters.start_time),
+        _spec("container_last_seen", "Last time a container was seen by the exporter", g,
+              getters.last_seen),
+        _spec("watchdog_container_cpu_throttled_ratio",
+              "Share of CFS periods in which the container was throttled, last sampling "
+              "interval (0-1).", g, getters.throttled_ratio),
+    )  # fmt: skip
+
+
+def info_spec(allowlist: Sequence[str]) -> MetricSpec:
+    """``watchdog_container_info``: 1 per container, with the allow-listed container labels
+    as ``label_<sanitized key>`` (empty when a container lacks one). Labels never go on
+    the data series."""
+    keys = tuple(dict.fromkeys(allowlist))
+    names = tuple(label_name(k) for k in keys)
+    if len(set(names)) != len(names):
+        raise ValueError(f"label allow-list keys collide once sanitized: {sorted(keys)}")
+    empty: dict[str, Any] = {}
+
+    def get(s: ContainerStats, r: ContainerRef | None) -> Iterable[Sample]:
+        labels = empty if r is None else r.labels
+        return ((tuple(labels.get(k, "") for k in keys), 1),)
+
+    return MetricSpec(
+        "watchdog_container_info",
+        "Container metadata: 1 per sampled container, with its allow-listed labels.",
+        "gauge",
+        names,
+        get,
+    )
+
+
+SNAPSHOT_TABLE = (
+    SnapshotSpec("watchdog_sampling_duration_seconds",
+                 "Wall time of the sampling pass behind the latest snapshot.", "gauge",
+                 attrgetter("duration_seconds")),
+    SnapshotSpec("watchdog_last_sample_timestamp_seconds",
+                 "Unix time at which the latest snapshot was taken.", "gauge",
+                 attrgetter("taken_at")),
+    SnapshotSpec("watchdog_sampled_containers", "Containers in the latest snapshot.", "gauge",
+                 lambda snap: len(snap.containers)),
+)  # fmt: skip
