@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from watchdog_agent import __version__
-from watchdog_agent.config import Settings, settings_from
+from watchdog_agent.config import Settings, load_settings, settings_from
 from watchdog_agent.errors import UsageError, WatchdogError
 
 
@@ -58,6 +58,21 @@ def build_parser() -> argparse.ArgumentParser:
                         "{{.Actor.Attributes.name}}'")  # fmt: skip
     _common(events)
 
+    serve = sub.add_parser("serve", help="run the agent: HTTP API, streams, events journal")
+    serve.add_argument("--listen", metavar="HOST:PORT", help="address to serve on "
+                       "(default 127.0.0.1:9338; port 0 picks a free one)")  # fmt: skip
+    serve.add_argument("--interval", type=float, help="seconds between samples (default 1)")
+    serve.add_argument("--journal", metavar="PATH", help="SQLite event journal (default "
+                       "/var/lib/watchdog-agent/events.db as root, else under "
+                       "$XDG_STATE_HOME); 'none' disables it")  # fmt: skip
+    serve.add_argument("--history", type=int, metavar="N",
+                       help="snapshots kept for ?history=N (default 300)")  # fmt: skip
+    serve.add_argument("--max-streams", type=int, metavar="N",
+                       help="concurrent streams; more answer 429 (default 64)")  # fmt: skip
+    serve.add_argument("--config", metavar="FILE", help="TOML file of settings "
+                       "(flags and WATCHDOG_* variables take precedence)")  # fmt: skip
+    _common(serve)
+
     sub.add_parser("version", help="print the version")
     return parser
 
@@ -73,6 +88,12 @@ def _settings(args: argparse.Namespace) -> Settings:
         interval=interval,
         no_docker=args.no_docker,
     )
+
+
+def _serve_settings(args: argparse.Namespace) -> Settings:
+    names = ("docker_host", "proc_root", "cgroup_root", "no_docker", "listen", "interval",
+             "journal", "history", "max_streams")  # fmt: skip
+    return load_settings({n: getattr(args, n) for n in names}, config_file=args.config)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -104,6 +125,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     settings, args.filter, args.since, args.until, args.format, args.journal
                 )
             )
+        if args.command == "serve":
+            from watchdog_agent.cmd_serve import run_serve
+
+            return asyncio.run(run_serve(_serve_settings(args)))
         if args.command == "version":
             print(f"watchdog-agent {__version__}")
             return 0

@@ -1,11 +1,27 @@
-"""Frozen settings: flags over WATCHDOG_* environment over defaults."""
+"""Frozen settings: flags over WATCHDOG_* environment over an optional TOML file over
+defaults.
+
+Every setting has one name, used as the TOML key (``interval = 2.0``), as the environment
+variable ``WATCHDOG_<NAME>`` and, with dashes, as the flag (``--max-streams``). Values are
+checked once, here: a bad value is a UsageError naming where it came from. An unknown TOML
+key is an error too, never ignored (a typo must not silently fall back to a default).
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import os
-from dataclasses import dataclass
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from watchdog_agent.errors import UsageError
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
+DEFAULT_LISTEN = "127.0.0.1:9338"
+JOURNAL_NAME = "watchdog-agent/events.db"
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +31,162 @@ class Settings:
     cgroup_root: str = "/sys/fs/cgroup"
     interval: float = 1.0  # seconds between sampling passes
     no_docker: bool = False  # never try Docker: discover containers by cgroup path
+    listen: str = DEFAULT_LISTEN  # HOST:PORT of the HTTP server ([::1]:9338 for IPv6)
+    # the SQLite event journal; None: no journal. load_settings() defaults it to a state
+    # directory (default_journal_path) and reads "none" as None.
+    journal: str | None = None
+    history: int = 300  # snapshots kept for ?history=N
+    max_streams: int = 64  # concurrent streaming responses; more answer 429
+
+    @property
+    def listen_address(self) -> tuple[str, int]:
+        return parse_listen(self.listen)
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``HOST:PORT`` (or ``[v6]:PORT``) -> (host, port); port 0 picks a free one."""
+    host, sep, port = value.strip().rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise UsageError(f"bad listen address {value!r}: expected HOST:PORT, e.g. {DEFAULT_LISTEN}")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        raise UsageError(f"bad listen address {value!r}: write IPv6 hosts as [::1]:9338")
+    return host, int(port)
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses; any other name counts as exposed."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def default_journal_path(env: Mapping[str, str] | None = None) -> str:
+    """/var/lib/watchdog-agent/events.db as root, else under $XDG_STATE_HOME."""
+    env = os.environ if env is None else env
+    if os.geteuid() == 0:
+        return "/var/lib/" + JOURNAL_NAME
+    state = env.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return os.path.join(state, JOURNAL_NAME)
+
+
+# -- value checks: (value, where it came from) -> the setting --------------------------
+
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise UsageError(f"{where} must be a non-empty string, not {value!r}")
+    return value.strip()
+
+
+def _positive_float(value: Any, where: str) -> float:
+    try:
+        number = float(value) if isinstance(value, str | int | float) else math.nan
+    except ValueError:
+        number = math.nan
+    if isinstance(value, bool) or not math.isfinite(number) or number <= 0:
+        raise UsageError(f"{where} must be a positive number of seconds, not {value!r}")
+    return number
+
+
+def _positive_int(value: Any, where: str) -> int:
+    try:
+        number = int(value) if isinstance(value, str | int) else 0
+    except ValueError:
+        number = 0
+    if isinstance(value, bool) or number < 1:
+        raise UsageError(f"{where} must be a positive integer, not {value!r}")
+    return number
+
+
+def _bool(value: Any, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise UsageError(f"{where} must be true or false, not {value!r}")
+
+
+def _listen(value: Any, where: str) -> str:
+    text = _text(value, where)
+    parse_listen(text)
+    return text
+
+
+def _journal(value: Any, where: str) -> str | None:
+    text = _text(value, where)
+    return None if text.lower() == "none" else text
+
+
+_CHECKS: dict[str, Callable[[Any, str], Any]] = {
+    "docker_host": _text,
+    "proc_root": _text,
+    "cgroup_root": _text,
+    "interval": _positive_float,
+    "no_docker": _bool,
+    "listen": _listen,
+    "journal": _journal,
+    "history": _positive_int,
+    "max_streams": _positive_int,
+}
+assert set(_CHECKS) == {f.name for f in fields(Settings)}
+# environment variables per setting, first found wins
+_ENV: dict[str, tuple[str, ...]] = {name: (f"WATCHDOG_{name.upper()}",) for name in _CHECKS} | {
+    "docker_host": ("WATCHDOG_DOCKER_HOST", "DOCKER_HOST")
+}
+
+
+def read_config_file(path: str) -> dict[str, Any]:
+    """The TOML file's settings (keys checked, values not yet)."""
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise UsageError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"config file {path} is not valid TOML: {exc}") from exc
+    unknown = sorted(set(data) - set(_CHECKS))
+    if unknown:
+        raise UsageError(
+            f"config file {path}: unknown key(s) {', '.join(map(repr, unknown))}; "
+            f"known keys: {', '.join(sorted(_CHECKS))}"
+        )
+    return data
+
+
+def load_settings(
+    flags: Mapping[str, Any] | None = None,
+    config_file: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Each setting from its flag (None: not given), else its environment variable, else
+    the config file, else the default."""
+    flags = flags or {}
+    env = os.environ if env is None else env
+    unknown = sorted(set(flags) - set(_CHECKS))
+    if unknown:
+        raise TypeError(f"unknown settings: {', '.join(unknown)}")
+    from_file = read_config_file(config_file) if config_file is not None else {}
+    values: dict[str, Any] = {}
+    for name, check in _CHECKS.items():
+        flag = "--" + name.replace("_", "-")
+        found = next(((v, e) for e in _ENV[name] if (v := env.get(e)) not in (None, "")), None)
+        if flags.get(name) is not None:
+            values[name] = check(flags[name], flag)
+        elif found is not None:
+            values[name] = check(found[0], found[1])
+        elif name in from_file:
+            values[name] = check(from_file[name], f"{name} in {config_file}")
+    if "journal" not in values:
+        values["journal"] = default_journal_path(env)
+    return Settings(**values)
 
 
 def settings_from(
@@ -25,18 +197,12 @@ def settings_from(
     no_docker: bool | None = None,
 ) -> Settings:
     """Each value from its flag, else WATCHDOG_<NAME>, else the default."""
-    env = os.environ
-    return Settings(
-        docker_host=docker_host
-        or env.get("WATCHDOG_DOCKER_HOST")
-        or env.get("DOCKER_HOST")
-        or DEFAULT_DOCKER_HOST,
-        proc_root=proc_root or env.get("WATCHDOG_PROC_ROOT") or "/proc",
-        cgroup_root=cgroup_root or env.get("WATCHDOG_CGROUP_ROOT") or "/sys/fs/cgroup",
-        interval=interval if interval is not None else float(env.get("WATCHDOG_INTERVAL", "1")),
-        no_docker=(
-            no_docker
-            if no_docker is not None
-            else env.get("WATCHDOG_NO_DOCKER", "") in ("1", "true", "yes")
-        ),
+    return load_settings(
+        {
+            "docker_host": docker_host,
+            "proc_root": proc_root,
+            "cgroup_root": cgroup_root,
+            "interval": interval,
+            "no_docker": no_docker,
+        }
     )

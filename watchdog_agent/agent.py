@@ -1,0 +1,287 @@
+"""The wiring of ``serve``: every long-lived part, with an explicit lifecycle.
+
+``Agent.contexts()`` gives aiohttp ``cleanup_ctx`` entries; aiohttp starts them in order
+and tears them down in reverse:
+
+1. Docker client (optional): negotiated once at start. Without an engine (or with
+   ``no_docker``) the agent runs on cgroup-path discovery, reporting containers by id.
+2. Event journal (optional): opened in a thread, closed after everything that writes it.
+3. Events: Bus; with Docker, the EventsService task (tap -> journal -> bus) whose
+   ``on_open`` resyncs the Inventory, and the Inventory.follow task.
+4. Sampling: a task running one Sampler pass per interval in a thread, targets from the
+   inventory (TargetCache) or from cgroup discovery, into the SnapshotStore.
+
+Each task is owned by the context that starts it, which cancels and awaits it. Streams
+(the HTTP server's) end when the store and bus close, or earlier at the server's shutdown.
+Nothing here does I/O before the contexts run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from typing import Any, TypeVar
+
+import structlog
+from aiohttp import web
+
+from watchdog_agent import gctune
+from watchdog_agent.collectors.cgroupfs import Layout
+from watchdog_agent.collectors.sampler import Sampler, Target
+from watchdog_agent.collectors.targets import TargetCache, discovered_targets, target_for
+from watchdog_agent.config import Settings
+from watchdog_agent.docker.client import DockerClient
+from watchdog_agent.errors import DockerUnavailable
+from watchdog_agent.events.bus import Bus
+from watchdog_agent.events.journal import Journal, JournalError
+from watchdog_agent.events.service import EventsService
+from watchdog_agent.inventory import LIVE_STATES, Inventory
+from watchdog_agent.model import CgroupMode, ContainerRef, Snapshot
+from watchdog_agent.store import SnapshotStore
+
+log = structlog.get_logger("watchdog_agent.agent")
+
+CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
+_T = TypeVar("_T")
+Limits = tuple[int | None, float | None, int | None]
+
+
+async def run_to_end(func: Callable[..., _T], *args: Any) -> _T:
+    """``asyncio.to_thread`` that, when cancelled, still waits for the thread to finish
+    before re-raising: the caller may then close what the thread was using."""
+    job = asyncio.ensure_future(asyncio.to_thread(func, *args))
+    try:
+        return await asyncio.shield(job)
+    except asyncio.CancelledError:
+        await asyncio.wait([job])
+        raise
+
+
+def _limits(ref: ContainerRef | None) -> Limits:
+    if ref is None:
+        return (None, None, None)
+    return (ref.memory_limit_bytes, ref.cpu_limit, ref.pids_limit)
+
+
+class Agent:
+    """Owner of the client, journal, bus, inventory, sampler, store and their tasks."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.started_at = time.time()
+        self._started_mono = time.monotonic()
+        self.store = SnapshotStore(settings.history)
+        self.bus = Bus()
+        self.layout: Layout | None = None
+        self.client: DockerClient | None = None
+        self.docker_version: dict[str, str | None] | None = None
+        self.journal: Journal | None = None
+        self.inventory: Inventory | None = None
+        self.events: EventsService | None = None
+        self.targets: Mapping[str, Target] = {}
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.sample_errors = 0  # passes that raised
+        # called in the sampling thread with each new Snapshot, before it is published
+        # (e.g. the metrics cache renders there, so that no scrape ever renders)
+        self.after_sample: list[Callable[[Snapshot], object]] = []
+        self._synced = asyncio.Event()  # the inventory has listed containers once
+        self._sampler: Sampler | None = None
+        self._cache: TargetCache | None = None
+        self._limits: dict[str, Limits] = {}
+
+    # -- what handlers read ---------------------------------------------------------------
+
+    @property
+    def mode(self) -> CgroupMode | None:
+        return None if self.layout is None else self.layout.mode
+
+    @property
+    def uptime(self) -> float:
+        return time.monotonic() - self._started_mono
+
+    @property
+    def ready(self) -> bool:
+        return self.store.latest is not None
+
+    def refs(self) -> Mapping[str, ContainerRef]:
+        """Every container known: Docker's (running or not), else the discovered ones."""
+        if self.inventory is not None:
+            return self.inventory.refs
+        return {cid: ContainerRef(id=cid, state="running") for cid in self.targets}
+
+    def task_states(self) -> dict[str, str]:
+        return {name: _state(task) for name, task in self.tasks.items()}
+
+    async def target_of(self, ref: ContainerRef) -> Target | None:
+        """Where a running container's cgroup is (from the last pass, or found now)."""
+        if ref.state not in LIVE_STATES:
+            return None
+        target = self.targets.get(ref.id)
+        if target is None and ref.pid is not None and self.layout is not None:
+            target = await asyncio.to_thread(target_for, self.layout, self.settings.proc_root, ref)
+        return target
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def contexts(self) -> list[CleanupCtx]:
+        return [self._docker_ctx, self._journal_ctx, self._events_ctx, self._sampling_ctx]
+
+    async def _docker_ctx(self, app: web.Application) -> AsyncIterator[None]:
+        self.layout = Layout(self.settings.cgroup_root)
+        if not self.settings.no_docker:
+            client = DockerClient(self.settings.docker_host)
+            try:
+                await client.negotiate()
+                version = await client.version()
+                self.client = client
+                self.docker_version = {
+                    "version": _text(version.get("Version")),
+                    "api_version": client.api_version,
+                }
+            except DockerUnavailable as exc:
+                await client.close()
+                log.warning("no Docker engine: containers found by cgroup path (ids only)",
+                            address=exc.address, reason=exc.reason)  # fmt: skip
+        try:
+            yield
+        finally:
+            if self.client is not None:
+                await self.client.close()
+
+    async def _journal_ctx(self, app: web.Application) -> AsyncIterator[None]:
+        path = self.settings.journal
+        if path is not None:
+            journal = Journal(path)
+            await asyncio.to_thread(_open_journal, journal)
+            self.journal = journal
+            log.info("event journal open", path=path)
+        try:
+            yield
+        finally:
+            if self.journal is not None:
+                await asyncio.to_thread(self.journal.close)
+                log.info("event journal closed", path=self.journal.path)
+
+    async def _events_ctx(self, app: web.Application) -> AsyncIterator[None]:
+        if self.client is not None:
+            self.inventory = Inventory(self.client)
+            self.events = EventsService(self.client, self.bus, self.journal, self._on_open)
+            follow = self.inventory.follow(self.bus.subscribe())
+            self._spawn("events", self.events.run())
+            self._spawn("inventory", follow)
+        try:
+            yield
+        finally:
+            await self._stop("events")  # the tap hands what it queued to journal and bus
+            await self._stop("inventory")
+            self.bus.close()
+
+    async def _sampling_ctx(self, app: web.Application) -> AsyncIterator[None]:
+        assert self.layout is not None
+        self._sampler = Sampler(self.settings.proc_root, self.layout.mode)
+        self._cache = TargetCache(self.layout, self.settings.proc_root)
+        self._spawn("sampler", self._sample_forever())
+        try:
+            yield
+        finally:
+            await self._stop("sampler")
+            self.store.close()
+            self._sampler.close()
+
+    async def _on_open(self) -> None:
+        assert self.inventory is not None
+        await self.inventory.resync()
+        self._synced.set()
+
+    def _spawn(self, name: str, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro, name=f"watchdog-{name}")
+        task.add_done_callback(lambda t: _report(name, t))
+        self.tasks[name] = task
+
+    async def _stop(self, name: str) -> None:
+        task = self.tasks.get(name)
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task])
+
+    # -- sampling -----------------------------------------------------------------------------
+
+    async def _sample_forever(self) -> None:
+        if self.inventory is not None:
+            await self._synced.wait()  # an empty first snapshot would read as "no containers"
+        loop = asyncio.get_running_loop()
+        interval = self.settings.interval
+        due = loop.time()
+        tuned = False
+        while True:
+            refs = None if self.inventory is None else self._live_refs()
+            try:
+                snapshot, targets = await run_to_end(self._pass, refs)
+            except Exception:
+                self.sample_errors += 1
+                log.exception("sampling pass failed")
+            else:
+                self.targets = targets
+                self.store.put(snapshot)
+                if not tuned:
+                    gctune.tune_for_service()  # after start-up and the first sample
+                    tuned = True
+            due = max(due + interval, loop.time())
+            await asyncio.sleep(due - loop.time())
+
+    def _live_refs(self) -> list[ContainerRef]:
+        assert self.inventory is not None
+        return [r for r in self.inventory.refs.values() if r.state in LIVE_STATES]
+
+    def _pass(self, refs: list[ContainerRef] | None) -> tuple[Snapshot, dict[str, Target]]:
+        """One pass, in a thread: find targets, refresh changed limits, sample."""
+        assert self._sampler is not None and self._cache is not None and self.layout is not None
+        if refs is None:
+            targets = discovered_targets(self.layout)
+        else:
+            targets = self._cache.targets(refs)
+            limits = {cid: _limits(t.ref) for cid, t in targets.items()}
+            for cid, now in limits.items():
+                if self._limits.get(cid, now) != now:  # `docker update`: read limits again
+                    self._sampler.invalidate_limits(cid)
+            self._limits = limits
+        snapshot = self._sampler.sample(targets)
+        for hook in self.after_sample:
+            try:
+                hook(snapshot)
+            except Exception:  # a consumer's bug must not cost the snapshot
+                log.exception("after-sample hook failed", hook=repr(hook))
+        return snapshot, targets
+
+
+def _open_journal(journal: Journal) -> None:
+    directory = os.path.dirname(os.path.abspath(journal.path))
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as exc:
+        raise JournalError(journal.path, f"cannot create {directory}: {exc.strerror}") from exc
+    journal.open()
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _state(task: asyncio.Task[None]) -> str:
+    if not task.done():
+        return "running"
+    if task.cancelled():
+        return "stopped"
+    return "failed" if task.exception() is not None else "ended"
+
+
+def _report(name: str, task: asyncio.Task[None]) -> None:
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is not None:
+        log.error("background task failed", task=name, exc_info=exc)
+    else:
+        log.warning("background task ended", task=name)

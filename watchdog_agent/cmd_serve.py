@@ -1,0 +1,68 @@
+"""`watchdog-agent serve`: run the agent's HTTP server until SIGTERM or SIGINT.
+
+Shutdown order (aiohttp's runner): stop listening, end every open stream, wait for
+handlers (at most SHUTDOWN_GRACE), then the agent's contexts in reverse: sampler, events
+tap (what it queued goes to the journal), journal closed, Docker client closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import structlog
+from aiohttp import web
+
+from watchdog_agent.config import Settings, is_loopback
+from watchdog_agent.errors import UsageError
+from watchdog_agent.server.app import create_app
+
+log = structlog.get_logger("watchdog_agent.serve")
+
+SHUTDOWN_GRACE = 5.0  # seconds handlers get to finish once streams are told to end
+
+
+def warn_if_exposed(settings: Settings) -> bool:
+    """Loopback is served as it is; anything else gets a loud warning (no auth yet)."""
+    host, _ = settings.listen_address
+    if is_loopback(host):
+        return False
+    log.warning(
+        "LISTENING ON A NON-LOOPBACK ADDRESS WITHOUT AUTHENTICATION: anyone who can "
+        "reach it can read container stats, processes and events",
+        listen=settings.listen,
+    )
+    return True
+
+
+async def run_serve(settings: Settings) -> int:
+    host, port = settings.listen_address
+    warn_if_exposed(settings)
+    runner = web.AppRunner(
+        create_app(settings),
+        handle_signals=False,
+        handler_cancellation=True,  # a client that goes away ends its handler at once
+        access_log=None,
+        shutdown_timeout=SHUTDOWN_GRACE,
+    )
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await runner.setup()  # the agent's contexts start here
+        site = web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise UsageError(f"cannot listen on {settings.listen}: {exc.strerror}") from exc
+        bound = [f"{a[0]}:{a[1]}" for a in runner.addresses if isinstance(a, tuple)]
+        log.info("serving", listen=settings.listen, addresses=bound)
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        await runner.cleanup()
+    log.info("stopped")
+    return 0

@@ -1,0 +1,141 @@
+"""/api/v1/containers: the list, one container, its stats (from the store) and its top.
+
+Stats never come from Docker's stats endpoint: they are the sampler's latest Snapshot
+(or its short history); a stream pushes each new sample.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from aiohttp import web
+
+from watchdog_agent.agent import Agent
+from watchdog_agent.collectors.proctree import build_tree, member_pids, read_processes
+from watchdog_agent.errors import ContainerGone
+from watchdog_agent.inventory import LIVE_STATES
+from watchdog_agent.model import CgroupLocation, ContainerRef, ContainerStats, ProcessInfo
+from watchdog_agent.store import SnapshotSubscription
+from watchdog_agent.views import stats_json
+
+from . import params, views
+from .errors import ApiError
+from .keys import AGENT, STREAMS
+from .psfilter import parse_ps_filters
+from .resolve import resolve
+from .streams import KEEPALIVE, Writer, choose_writer, next_or_tick, run_stream
+
+CPU_WINDOW = 0.25  # seconds between the two reads that give each process's CPU %
+
+
+def _ref(request: web.Request) -> tuple[Agent, ContainerRef]:
+    agent = request.app[AGENT]
+    return agent, resolve(request.match_info["id"], agent.refs())
+
+
+def _current(agent: Agent) -> dict[str, ContainerStats]:
+    """Latest stats of the containers that are still live (a stopped one's last sample,
+    from before it stopped, is not current)."""
+    latest = agent.store.latest
+    if latest is None:
+        return {}
+    refs = agent.refs()
+    return {
+        cid: stats for cid, stats in latest.containers.items()
+        if (ref := refs.get(cid)) is not None and ref.state in LIVE_STATES
+    }  # fmt: skip
+
+
+async def list_containers(request: web.Request) -> web.Response:
+    agent = request.app[AGENT]
+    ps = parse_ps_filters(request.query.getall("filter", []))
+    everything = params.flag(request.query, "all")
+    refs = [
+        r for r in agent.refs().values()
+        if (everything or r.state == "running") and ps.matches(r)
+    ]  # fmt: skip
+    return web.json_response(views.containers_json(refs, _current(agent)))
+
+
+async def get_container(request: web.Request) -> web.Response:
+    agent, ref = _ref(request)
+    return web.json_response(views.container_json(ref, _current(agent).get(ref.id)))
+
+
+async def get_stats(request: web.Request) -> web.StreamResponse:
+    agent, ref = _ref(request)
+    history = params.count(request.query, "history", agent.store.maxlen)
+    if params.flag(request.query, "stream"):
+        return await _stream_stats(request, agent, ref, history)
+    if history is not None:
+        return web.json_response([stats_json(s) for s in agent.store.history(ref.id, history)])
+    return web.json_response(views.stats_doc(ref, _current(agent).get(ref.id)))
+
+
+async def _stream_stats(
+    request: web.Request, agent: Agent, ref: ContainerRef, history: int | None
+) -> web.StreamResponse:
+    sub = agent.store.subscribe()
+    try:
+        with request.app[STREAMS].slot(sub.close):
+            first = agent.store.history(ref.id, history or 1)
+
+            async def produce(writer: Writer) -> None:
+                for stats in first:
+                    await writer.send("stats", json.dumps(stats_json(stats)))
+                await _pump_stats(writer, agent, ref, sub)
+
+            return await run_stream(choose_writer(request), sub.close, produce)
+    finally:
+        sub.close()
+
+
+async def _pump_stats(
+    writer: Writer, agent: Agent, ref: ContainerRef, sub: SnapshotSubscription
+) -> None:
+    """Each new sample of the container; ends when the container is removed."""
+    while True:
+        try:
+            snapshot = await next_or_tick(sub, KEEPALIVE)
+        except StopAsyncIteration:
+            return
+        if snapshot is None:
+            if not await writer.keepalive():
+                return
+            continue
+        stats = snapshot.containers.get(ref.id)
+        if stats is not None:
+            await writer.send("stats", json.dumps(stats_json(stats)))
+        elif ref.id not in agent.refs():
+            return
+
+
+async def get_top(request: web.Request) -> web.Response:
+    agent, ref = _ref(request)
+    target = await agent.target_of(ref)
+    try:
+        if target is None:
+            raise ContainerGone(ref.id)
+        flat = await read_top(agent.settings.proc_root, target.location, CPU_WINDOW)
+    except ContainerGone as exc:
+        raise ApiError(409, "container is not running", {"id": ref.id}) from exc
+    return web.json_response(views.top_json(ref, flat, build_tree(flat)))
+
+
+async def read_top(proc_root: str, location: CgroupLocation, window: float) -> list[ProcessInfo]:
+    """The container's processes, read twice ``window`` apart (for CPU %), off the loop."""
+    pids = await asyncio.to_thread(member_pids, location)
+    _, marks = await asyncio.to_thread(read_processes, proc_root, pids)
+    await asyncio.sleep(window)
+    pids = await asyncio.to_thread(member_pids, location)
+    flat, _ = await asyncio.to_thread(read_processes, proc_root, pids, marks)
+    return flat
+
+
+def setup(app: web.Application) -> None:
+    add = app.router.add_get
+    add("/api/v1/containers", list_containers, allow_head=False)
+    add("/api/v1/containers/{id}", get_container, allow_head=False)
+    add("/api/v1/containers/{id}/stats", get_stats, allow_head=False)
+    add("/api/v1/containers/{id}/top", get_top, allow_head=False)

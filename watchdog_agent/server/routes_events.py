@@ -1,0 +1,114 @@
+"""/api/v1/events: journal history, then the live tail from the bus, with the same filters.
+
+The live subscription is made before the journal is read, and the tap stores each event
+before it publishes it, so nothing falls between history and tail; an event found in
+both (stored and published while the history was read) is sent once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from aiohttp import web
+
+from watchdog_agent.errors import UsageError
+from watchdog_agent.events.bus import Subscription
+from watchdog_agent.events.filters import EventFilter, parse_filters
+from watchdog_agent.events.journal import Journal
+from watchdog_agent.events.timeparse import parse_time
+from watchdog_agent.model import Event, Gap
+
+from . import views
+from .keys import AGENT, STREAMS
+from .streams import KEEPALIVE, Writer, choose_writer, next_or_tick, run_stream
+
+HISTORY_MAX = 100_000  # events one request may replay from the journal
+
+
+def _window(since: str | None, until: str | None) -> tuple[int | None, int | None, int]:
+    now = time.time_ns()
+    since_nano = None if since is None else parse_time(since, now / 1e9)
+    until_nano = None if until is None else parse_time(until, now / 1e9)
+    if since_nano is not None and until_nano is not None and until_nano < since_nano:
+        raise UsageError("until is before since")
+    return since_nano, until_nano, now
+
+
+def read_history(
+    journal: Journal | None,
+    event_filter: EventFilter,
+    since: int | None,
+    until: int | None,
+    now: int,
+) -> list[Event | Gap]:
+    """Stored events and gaps of the window, in order (runs in a thread)."""
+    if journal is None:
+        end = now if until is None else min(until, now)
+        return [Gap(start_nano=since or 0, end_nano=end, reason="no-journal")]
+    events = journal.query(since, until, predicate=event_filter.matches, limit=HISTORY_MAX + 1)
+    if len(events) > HISTORY_MAX:
+        raise UsageError(f"more than {HISTORY_MAX} events match: narrow since/until or add filters")
+    return views.interleave(events, journal.gaps(since, until))
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    agent = request.app[AGENT]
+    query = request.query
+    event_filter = parse_filters(query.getall("filter", []))
+    since, until, now = _window(query.get("since"), query.get("until"))
+    live = until is None or until > now
+    sub = agent.bus.subscribe(event_filter.matches) if live else None
+    close = sub.close if sub is not None else _nothing
+    try:
+        with request.app[STREAMS].slot(close):
+            history: list[Event | Gap] = []
+            if since is not None or not live:
+                history = await asyncio.to_thread(
+                    read_history, agent.journal, event_filter, since, until, now
+                )
+            seen = {e.key for e in history[-agent.bus.maxsize :] if isinstance(e, Event)}
+
+            async def produce(writer: Writer) -> None:
+                for item in history:
+                    await writer.send(*views.stream_item(item))
+                if sub is not None:
+                    await _tail(writer, sub, until, seen)
+
+            return await run_stream(choose_writer(request, websocket=True), close, produce)
+    finally:
+        close()
+
+
+async def _tail(
+    writer: Writer, sub: Subscription, until: int | None, seen: set[tuple[int, str, str, str]]
+) -> None:
+    """Live events (and gaps, losses) until ``until`` passes or the source ends."""
+    while True:
+        timeout = KEEPALIVE
+        if until is not None:
+            timeout = min(timeout, max(0.0, (until - time.time_ns()) / 1e9))
+        try:
+            item = await next_or_tick(sub, timeout)
+        except StopAsyncIteration:
+            return
+        if item is None:
+            if until is not None and time.time_ns() > until:
+                return
+            if not await writer.keepalive():
+                return
+            continue
+        if isinstance(item, Event):
+            if until is not None and item.time_nano > until:
+                return
+            if item.key in seen:
+                continue
+        await writer.send(*views.stream_item(item))
+
+
+def _nothing() -> None:
+    return None
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/api/v1/events", events, allow_head=False)

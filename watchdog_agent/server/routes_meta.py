@@ -1,0 +1,67 @@
+"""The agent itself: index, liveness, readiness, info and the OpenAPI document."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from watchdog_agent import __version__
+
+from . import views
+from .errors import ApiError
+from .keys import AGENT
+from .openapi import document, summaries
+
+FAILED = frozenset({"failed", "ended"})
+
+
+async def index(request: web.Request) -> web.Response:
+    known = summaries()
+    paths = sorted({r.resource.canonical for r in request.app.router.routes() if r.resource})
+    routes = [{"path": p, "summary": known.get(p)} for p in paths]
+    return web.json_response({"name": "watchdog-agent", "version": __version__, "routes": routes})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Alive while no background task has failed or ended."""
+    tasks = request.app[AGENT].task_states()
+    if any(state in FAILED for state in tasks.values()):
+        raise ApiError(503, "unhealthy", {"tasks": tasks})
+    return web.json_response({"status": "ok", "tasks": tasks})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready once the first snapshot is in the store."""
+    if not request.app[AGENT].ready:
+        raise ApiError(503, "not ready", "no snapshot yet")
+    return web.json_response({"status": "ready"})
+
+
+async def info(request: web.Request) -> web.Response:
+    agent = request.app[AGENT]
+    latest = agent.store.latest
+    return web.json_response(
+        views.info_json(
+            version=__version__,
+            cgroup_mode=None if agent.mode is None else agent.mode.value,
+            docker=agent.docker_version,
+            started_at=agent.started_at,
+            uptime=agent.uptime,
+            interval=agent.settings.interval,
+            journal=agent.journal is not None,
+            last_sample_at=None if latest is None else latest.taken_at,
+            containers_sampled=0 if latest is None else len(latest.containers),
+        )
+    )
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(document())
+
+
+def setup(app: web.Application) -> None:
+    add = app.router.add_get
+    add("/", index, allow_head=False)
+    add("/healthz", healthz, allow_head=False)
+    add("/readyz", readyz, allow_head=False)
+    add("/api/v1/info", info, allow_head=False)
+    add("/api/v1/openapi.json", openapi, allow_head=False)

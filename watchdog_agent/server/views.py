@@ -1,0 +1,143 @@
+"""JSON documents the API serves, from model values (pure: no I/O, no agent state).
+
+Stats, processes and events keep the field names of ``watchdog_agent.views``
+(DESIGN.md); this module adds the API's own envelopes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from watchdog_agent.events.render import go_json, json_line
+from watchdog_agent.model import (
+    CgroupSample,
+    ContainerRef,
+    ContainerStats,
+    Event,
+    Gap,
+    Lost,
+    ProcessInfo,
+)
+from watchdog_agent.views import process_json, rfc3339, stats_json
+
+StreamItem = Event | Gap | Lost
+
+
+def empty_stats(ref: ContainerRef) -> dict[str, Any]:
+    """The stats object of a container with no sample (not running): every number null."""
+    sample = CgroupSample(container_id=ref.id, monotonic=0.0, wall=0.0)
+    out = stats_json(ContainerStats(ref.id, 0.0, sample, name=ref.name, image=ref.image))
+    out["psi"] = {"cpu": None, "memory": None, "io": None}
+    out["sampled_at"] = None
+    return out
+
+
+def stats_doc(ref: ContainerRef, stats: ContainerStats | None) -> dict[str, Any]:
+    return empty_stats(ref) if stats is None else stats_json(stats)
+
+
+def container_json(ref: ContainerRef, stats: ContainerStats | None) -> dict[str, Any]:
+    """What the agent knows of one container, with its latest stats (null: no sample)."""
+    return {
+        "id": ref.id,
+        "name": ref.name,
+        "image": ref.image,
+        "image_id": ref.image_id,
+        "state": ref.state,
+        "labels": dict(sorted(ref.labels.items())),
+        "pid": ref.pid,
+        "created": rfc3339(ref.created),
+        "started_at": rfc3339(ref.started_at),
+        "tty": ref.tty,
+        "restart_count": ref.restart_count,
+        "exit_code": ref.exit_code,
+        "oom_killed": ref.oom_killed,
+        "limits": {
+            "memory_bytes": ref.memory_limit_bytes,
+            "cpus": ref.cpu_limit,
+            "pids": ref.pids_limit,
+        },
+        "stats": None if stats is None else stats_json(stats),
+    }
+
+
+def containers_json(
+    refs: Iterable[ContainerRef], latest: Mapping[str, ContainerStats]
+) -> list[dict[str, Any]]:
+    """Running containers first, then by name (or id), as ``docker ps`` reads."""
+    ordered = sorted(refs, key=lambda r: (r.state != "running", r.name or "", r.id))
+    return [container_json(r, latest.get(r.id)) for r in ordered]
+
+
+def top_json(
+    ref: ContainerRef, flat: Sequence[ProcessInfo], tree: Sequence[ProcessInfo]
+) -> dict[str, Any]:
+    return {
+        "id": ref.id,
+        "name": ref.name,
+        "processes": [process_json(p) for p in flat],
+        "tree": [process_json(p, nested=True) for p in tree],
+    }
+
+
+def gap_json(gap: Gap) -> dict[str, Any]:
+    return {
+        "start_nano": gap.start_nano,
+        "end_nano": gap.end_nano,
+        "start": rfc3339(gap.start_nano / 1e9),
+        "end": rfc3339(gap.end_nano / 1e9),
+        "reason": gap.reason,
+    }
+
+
+def stream_item(item: StreamItem) -> tuple[str, str]:
+    """(SSE event name, one line of JSON) for an event, a gap or a loss.
+
+    Events keep Docker's own JSON (what ``docker events --format '{{json .}}'`` prints);
+    gaps and losses are ``{"gap": {...}}`` and ``{"lost": n}``, which no event can be.
+    """
+    if isinstance(item, Event):
+        return "event", json_line(item)
+    if isinstance(item, Gap):
+        return "gap", go_json({"gap": gap_json(item)})
+    return "lost", go_json({"lost": item.count})
+
+
+def interleave(events: Sequence[Event], gaps: Sequence[Gap]) -> list[Event | Gap]:
+    """History in order: each gap before the first event that came after its start."""
+    out: list[Event | Gap] = []
+    pending = sorted(gaps, key=lambda g: g.start_nano)
+    i = 0
+    for event in events:
+        while i < len(pending) and pending[i].start_nano < event.time_nano:
+            out.append(pending[i])
+            i += 1
+        out.append(event)
+    out.extend(pending[i:])
+    return out
+
+
+def info_json(
+    *,
+    version: str,
+    cgroup_mode: str | None,
+    docker: Mapping[str, str | None] | None,
+    started_at: float,
+    uptime: float,
+    interval: float,
+    journal: bool,
+    last_sample_at: float | None,
+    containers_sampled: int,
+) -> dict[str, Any]:
+    return {
+        "version": version,
+        "cgroup_mode": cgroup_mode,
+        "docker": None if docker is None else dict(docker),
+        "started_at": rfc3339(started_at),
+        "uptime_seconds": round(uptime, 3),
+        "interval_seconds": interval,
+        "journal": journal,
+        "last_sample_at": rfc3339(last_sample_at),
+        "containers_sampled": containers_sampled,
+    }
