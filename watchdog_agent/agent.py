@@ -111,6 +111,10 @@ class Agent:
             return self.inventory.refs
         return {cid: ContainerRef(id=cid, state="running") for cid in self.targets}
 
+    def sampling_errors(self) -> int:
+        """Files that could not be read or parsed, over every pass so far."""
+        return 0 if self._sampler is None else self._sampler.errors_total
+
     def task_states(self) -> dict[str, str]:
         return {name: _state(task) for name, task in self.tasks.items()}
 

@@ -13,7 +13,7 @@ from aiohttp import web
 from watchdog_agent.agent import Agent
 from watchdog_agent.config import Settings
 
-from . import routes_containers, routes_events, routes_meta
+from . import routes_containers, routes_events, routes_meta, routes_metrics
 from .errors import error_middleware
 from .keys import AGENT, STREAMS
 from .streams import StreamRegistry
@@ -31,6 +31,7 @@ def create_app(settings: Settings, agent: Agent | None = None) -> web.Applicatio
     routes_meta.setup(app)
     routes_containers.setup(app)
     routes_events.setup(app)
+    routes_metrics.setup(app)
     return app
 
 

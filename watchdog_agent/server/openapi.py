@@ -257,6 +257,19 @@ PATHS: dict[str, Schema] = {
         "Agent version, cgroup mode, Docker version, uptime", {"200": _json(_ref("Info"))}
     ),
     "/api/v1/openapi.json": _get("This document", {"200": _json({"type": "object"})}),
+    "/metrics": _get(
+        "Prometheus metrics: cAdvisor's container_* names and the agent's watchdog_*; "
+        "OpenMetrics when the Accept header asks for it",
+        {
+            "200": {
+                "description": "OK",
+                "content": {
+                    "text/plain": {"schema": {"type": "string"}},
+                    "application/openmetrics-text": {"schema": {"type": "string"}},
+                },
+            }
+        },
+    ),
     "/api/v1/containers": _get(
         "Containers with their latest stats (running ones unless all=1)",
         {"200": _json({"type": "array", "items": _ref("Container")}), **_errors(400)},
