@@ -37,8 +37,8 @@ from watchdog_agent.errors import DockerUnavailable
 from watchdog_agent.events.bus import Bus
 from watchdog_agent.events.journal import Journal, JournalError
 from watchdog_agent.events.service import EventsService
-from watchdog_agent.inventory import LIVE_STATES, Inventory
-from watchdog_agent.model import CgroupMode, ContainerRef, Snapshot
+from watchdog_agent.inventory import Inventory
+from watchdog_agent.model import LIVE_STATES, CgroupMode, ContainerRef, Snapshot
 from watchdog_agent.store import SnapshotStore
 
 log = structlog.get_logger("watchdog_agent.agent")

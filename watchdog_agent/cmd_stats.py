@@ -12,7 +12,7 @@ from watchdog_agent import gctune
 from watchdog_agent.collectors.cgroupfs import Layout
 from watchdog_agent.collectors.sampler import Sampler, Target
 from watchdog_agent.config import Settings
-from watchdog_agent.errors import NotFound
+from watchdog_agent.lookup import find_container
 from watchdog_agent.model import CgroupSample, ContainerRef, ContainerStats, Snapshot
 from watchdog_agent.sources import ContainerSource, Filters, open_source
 from watchdog_agent.textfmt import stats_table
@@ -29,16 +29,12 @@ def select(refs: list[ContainerRef], wanted: Sequence[str]) -> list[ContainerRef
     the order given; an argument matching nothing (or several) is an error."""
     if not wanted:
         return refs
+    by_id = {r.id: r for r in refs}
     out: list[ContainerRef] = []
     for arg in wanted:
-        hits = [r for r in refs if r.name == arg.lstrip("/") or r.id == arg]
-        if not hits:
-            hits = [r for r in refs if r.id.startswith(arg)]
-        if len(hits) != 1:
-            reason = "no such container" if not hits else "ambiguous container"
-            raise NotFound(arg, reason)
-        if hits[0] not in out:
-            out.append(hits[0])
+        ref = find_container(arg, by_id)
+        if ref not in out:
+            out.append(ref)
     return out
 
 

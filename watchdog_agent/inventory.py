@@ -15,11 +15,10 @@ import structlog
 from watchdog_agent.docker.engine import EngineAPI
 from watchdog_agent.errors import DockerUnavailable, NotFound
 from watchdog_agent.events.bus import Subscription
-from watchdog_agent.model import ContainerRef, Event, Gap
+from watchdog_agent.model import LIVE_STATES, ContainerRef, Event, Gap
 
 log = structlog.get_logger("watchdog_agent.inventory")
 
-LIVE_STATES = frozenset({"running", "paused", "restarting"})
 # container actions after which a container's inspect document may have changed
 REINSPECT = frozenset(
     {"create", "start", "restart", "die", "stop", "kill", "pause", "unpause", "update",

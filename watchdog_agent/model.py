@@ -21,6 +21,10 @@ from typing import NamedTuple
 EMPTY: Mapping[str, int] = MappingProxyType({})
 
 
+# container states (Docker's State.Status) in which the container has processes
+LIVE_STATES = frozenset({"running", "paused", "restarting"})
+
+
 class CgroupMode(enum.StrEnum):
     """How the host mounts cgroups."""
 

@@ -18,10 +18,9 @@ from watchdog_agent.collectors.sampler import Target
 from watchdog_agent.collectors.targets import TargetCache, discovered_targets
 from watchdog_agent.docker.engine import EngineAPI
 from watchdog_agent.errors import DockerUnavailable, NotFound, UsageError
-from watchdog_agent.model import ContainerRef
+from watchdog_agent.model import LIVE_STATES, ContainerRef
 
 Filters = Mapping[str, Sequence[str]]
-LIVE_STATES = frozenset({"running", "paused", "restarting"})
 # keys `docker ps --filter` accepts (the Engine's /containers/json filters)
 DOCKER_FILTER_KEYS = frozenset(
     {

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from watchdog_agent.errors import NotFound, UsageError
+from watchdog_agent.errors import UsageError
+from watchdog_agent.lookup import Ambiguous, find_container
 from watchdog_agent.model import ContainerRef
 
 from .errors import ApiError
@@ -27,19 +28,11 @@ def check_ident(ident: str) -> str:
 def resolve(ident: str, refs: Mapping[str, ContainerRef]) -> ContainerRef:
     """Full id first, then exact name, then a unique id prefix; several matches: 409."""
     check_ident(ident)
-    ref = refs.get(ident)
-    if ref is not None:
-        return ref
-    for ref in refs.values():
-        if ref.name == ident:
-            return ref
-    hits = sorted(r.id for r in refs.values() if r.id.startswith(ident))
-    if len(hits) == 1:
-        return refs[hits[0]]
-    if not hits:
-        raise NotFound(ident)
-    raise ApiError(
-        409,
-        "ambiguous container",
-        {"id": ident, "matches": hits[:MAX_LISTED], "count": len(hits)},
-    )
+    try:
+        return find_container(ident, refs)
+    except Ambiguous as exc:
+        raise ApiError(
+            409,
+            "ambiguous container",
+            {"id": ident, "matches": exc.matches[:MAX_LISTED], "count": len(exc.matches)},
+        ) from exc

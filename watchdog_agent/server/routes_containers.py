@@ -14,8 +14,13 @@ from aiohttp import web
 from watchdog_agent.agent import Agent
 from watchdog_agent.collectors.proctree import build_tree, member_pids, read_processes
 from watchdog_agent.errors import ContainerGone
-from watchdog_agent.inventory import LIVE_STATES
-from watchdog_agent.model import CgroupLocation, ContainerRef, ContainerStats, ProcessInfo
+from watchdog_agent.model import (
+    LIVE_STATES,
+    CgroupLocation,
+    ContainerRef,
+    ContainerStats,
+    ProcessInfo,
+)
 from watchdog_agent.store import SnapshotSubscription
 from watchdog_agent.views import stats_json
 
