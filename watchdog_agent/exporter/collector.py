@@ -95,6 +95,11 @@ class MetricsCache:
     def _current_refs(self) -> Mapping[str, ContainerRef]:
         return NO_REFS if self._refs is None else self._refs()
 
+    def rendered(self, snapshot: Snapshot) -> bool:
+        """Whether ``snapshot`` is the one already rendered (a scrape then only joins)."""
+        latest = self._latest
+        return latest is not None and latest.snapshot is snapshot
+
     def render(self, snapshot: Snapshot, fmt: Format = Format.TEXT) -> bytes:
         """The Snapshot's families in ``fmt`` (no ``# EOF``); rendered once per Snapshot."""
         rendered = self._latest

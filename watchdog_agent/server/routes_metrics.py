@@ -1,12 +1,14 @@
 """``GET /metrics``: the latest snapshot in cAdvisor's names, plus the agent's own.
 
-The snapshot's families are rendered once per sampling pass, in the sampling thread
-(an ``after_sample`` hook), so a scrape only joins cached bytes and adds the few
-counters that change between passes (events, losses, gaps, errors).
+A snapshot's families are rendered at most once, in a thread, by the first scrape that
+sees it (scrapers arriving meanwhile wait for that one rendering); every other scrape
+only joins cached bytes and adds the few counters that change between passes (events,
+losses, gaps, errors). Nobody scraping costs nothing; fifty scrapers cost one render.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 from aiohttp import web
@@ -14,6 +16,7 @@ from prometheus_client.metrics_core import Metric
 
 from watchdog_agent.agent import Agent
 from watchdog_agent.exporter.collector import MetricsCache, SnapshotCollector
+from watchdog_agent.model import Snapshot
 
 from .keys import AGENT
 
@@ -50,7 +53,40 @@ def _event_counters(agent: Agent) -> Iterator[tuple[str, str, int]]:
     )
 
 
+class Renderer:
+    """Renders each new snapshot once, in a thread, when a scrape first asks for it.
+
+    Scrapes never queue behind a rendering: while one runs they get the last rendered
+    snapshot (one sampling interval older); only the very first scrape waits.
+    """
+
+    def __init__(self, cache: MetricsCache) -> None:
+        self.cache = cache
+        self.current: Snapshot | None = None  # the snapshot scrapes are served from
+        self._task: asyncio.Task[None] | None = None
+
+    async def ensure(self, snapshot: Snapshot | None) -> None:
+        if snapshot is None or snapshot is self.current:
+            return
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._render(snapshot), name="metrics-render")
+        if self.current is None:
+            await asyncio.shield(self._task)
+
+    async def _render(self, snapshot: Snapshot) -> None:
+        await asyncio.to_thread(self.cache.render, snapshot)
+        self.current = snapshot
+
+    async def close(self) -> None:
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+
+
+RENDERER = web.AppKey("metrics_renderer", Renderer)
+
+
 async def metrics(request: web.Request) -> web.Response:
+    await request.app[RENDERER].ensure(request.app[AGENT].store.latest)
     content_type, body = request.app[COLLECTOR].scrape(request.headers.get("Accept"))
     return web.Response(body=body, headers={"Content-Type": content_type})
 
@@ -58,12 +94,14 @@ async def metrics(request: web.Request) -> web.Response:
 def setup(app: web.Application) -> None:
     agent = app[AGENT]
     cache = MetricsCache(refs=agent.refs)
+    renderer = Renderer(cache)
     collector = SnapshotCollector(
-        lambda: agent.store.latest,
+        lambda: renderer.current,
         cache=cache,
         errors_total=agent.sampling_errors,
         providers=[lambda: event_families(agent)],
     )
-    agent.after_sample.append(cache.render)  # render in the sampling thread
     app[COLLECTOR] = collector
+    app[RENDERER] = renderer
+    app.on_cleanup.append(lambda _app: renderer.close())
     app.router.add_get("/metrics", metrics, allow_head=False)
