@@ -18,9 +18,11 @@ from watchdog_agent.sources import ContainerSource, Filters, open_source
 from watchdog_agent.textfmt import stats_table
 from watchdog_agent.views import stats_json
 
-# --no-stream needs two samples for CPU %: docker waits ~1 s between them; a quarter
-# second spans at least two CFS periods and keeps the command fast.
-NO_STREAM_WINDOW = 0.25
+# --no-stream needs two samples for CPU %: docker waits ~1 s between them. The window is
+# a whole number of CFS periods (100 ms by default): a container throttled by a quota runs
+# the same share of every period, so such a window reads its limit exactly, where 2.5
+# periods read 40 % or 60 % of a half-core limit depending on the phase.
+NO_STREAM_WINDOW = 0.2
 _CLEAR = "\x1b[2J\x1b[H"
 
 

@@ -19,7 +19,7 @@ from watchdog_agent.sources import open_source
 from watchdog_agent.textfmt import top_table, top_tree
 from watchdog_agent.views import process_json
 
-CPU_WINDOW = 0.25  # seconds between the two reads that give each process's CPU %
+CPU_WINDOW = 0.2  # seconds between the two reads for CPU %: two CFS periods (see stats)
 
 
 async def find_target(settings: Settings, layout: Layout, ident: str) -> Target:
