@@ -10,6 +10,8 @@ and tears them down in reverse:
    ``on_open`` resyncs the Inventory, and the Inventory.follow task.
 4. Sampling: a task running one Sampler pass per interval in a thread, targets from the
    inventory (TargetCache) or from cgroup discovery, into the SnapshotStore.
+5. Post-mortems: their store (next to the journal) and tasks fed by a bus subscription
+   (postmortem.py); stopped first, before the bus and the store close.
 
 Each task is owned by the context that starts it, which cancels and awaits it. Streams
 (the HTTP server's) end when the store and bus close, or earlier at the server's shutdown.
@@ -39,6 +41,8 @@ from watchdog_agent.events.journal import Journal, JournalError
 from watchdog_agent.events.service import EventsService
 from watchdog_agent.inventory import Inventory
 from watchdog_agent.model import LIVE_STATES, CgroupMode, ContainerRef, Snapshot
+from watchdog_agent.pmstore import store_path
+from watchdog_agent.postmortem import PostMortems
 from watchdog_agent.store import SnapshotStore
 
 log = structlog.get_logger("watchdog_agent.agent")
@@ -81,6 +85,7 @@ class Agent:
         self.inventory: Inventory | None = None
         self.events: EventsService | None = None
         self.targets: Mapping[str, Target] = {}
+        self.postmortems: PostMortems | None = None
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.sample_errors = 0  # passes that raised
         # called in the sampling thread with each new Snapshot, before it is published
@@ -130,7 +135,10 @@ class Agent:
     # -- lifecycle --------------------------------------------------------------------------
 
     def contexts(self) -> list[CleanupCtx]:
-        return [self._docker_ctx, self._journal_ctx, self._events_ctx, self._sampling_ctx]
+        return [
+            self._docker_ctx, self._journal_ctx, self._events_ctx, self._sampling_ctx,
+            self._postmortem_ctx,
+        ]  # fmt: skip
 
     async def _docker_ctx(self, app: web.Application) -> AsyncIterator[None]:
         self.layout = Layout(self.settings.cgroup_root)
@@ -193,6 +201,15 @@ class Agent:
             await self._stop("sampler")
             self.store.close()
             self._sampler.close()
+
+    async def _postmortem_ctx(self, app: web.Application) -> AsyncIterator[None]:
+        postmortems = PostMortems(self, store_path(self.settings.journal))
+        await postmortems.start()
+        self.postmortems = postmortems
+        try:
+            yield
+        finally:
+            await postmortems.stop()
 
     async def _on_open(self) -> None:
         assert self.inventory is not None

@@ -16,6 +16,7 @@ from aiohttp import web
 from watchdog_agent.config import Settings, is_loopback
 from watchdog_agent.errors import UsageError
 from watchdog_agent.server.app import create_app
+from watchdog_agent.server.tls import server_context
 
 log = structlog.get_logger("watchdog_agent.serve")
 
@@ -23,23 +24,38 @@ SHUTDOWN_GRACE = 5.0  # seconds handlers get to finish once streams are told to 
 
 
 def warn_if_exposed(settings: Settings) -> bool:
-    """Loopback is served as it is; anything else gets a loud warning (no auth yet)."""
+    """Loopback is served as it is; a non-loopback listen without auth, or with auth but
+    without TLS (credentials in clear text), gets one loud warning. True when warned."""
     host, _ = settings.listen_address
     if is_loopback(host):
         return False
-    log.warning(
-        "LISTENING ON A NON-LOOPBACK ADDRESS WITHOUT AUTHENTICATION: anyone who can "
-        "reach it can read container stats, processes and events",
-        listen=settings.listen,
-    )
-    return True
+    no_tls = "" if settings.tls_enabled else " AND WITHOUT TLS"
+    if not settings.auth_enabled:
+        log.warning(
+            f"LISTENING ON A NON-LOOPBACK ADDRESS WITHOUT AUTHENTICATION{no_tls}: anyone who "
+            "can reach it can read container stats, processes, logs and events; set "
+            "--auth-token-file or --basic-auth-file"
+            + ("" if settings.tls_enabled else ", and --tls-cert/--tls-key"),
+            listen=settings.listen,
+        )
+        return True
+    if not settings.tls_enabled:
+        log.warning(
+            "LISTENING ON A NON-LOOPBACK ADDRESS WITHOUT TLS: tokens and passwords cross "
+            "the network in clear text; set --tls-cert and --tls-key",
+            listen=settings.listen,
+        )
+        return True
+    return False
 
 
 async def run_serve(settings: Settings) -> int:
     host, port = settings.listen_address
+    ssl_context = server_context(settings)  # bad TLS files fail here, before anything runs
+    app = create_app(settings)  # so do bad credential files
     warn_if_exposed(settings)
     runner = web.AppRunner(
-        create_app(settings),
+        app,
         handle_signals=False,
         handler_cancellation=True,  # a client that goes away ends its handler at once
         access_log=None,
@@ -51,13 +67,20 @@ async def run_serve(settings: Settings) -> int:
         loop.add_signal_handler(sig, stop.set)
     try:
         await runner.setup()  # the agent's contexts start here
-        site = web.TCPSite(runner, host, port)
+        site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
         try:
             await site.start()
         except OSError as exc:
             raise UsageError(f"cannot listen on {settings.listen}: {exc.strerror}") from exc
         bound = [f"{a[0]}:{a[1]}" for a in runner.addresses if isinstance(a, tuple)]
-        log.info("serving", listen=settings.listen, addresses=bound)
+        log.info(
+            "serving",
+            listen=settings.listen,
+            addresses=bound,
+            tls=ssl_context is not None,
+            client_certificates=settings.tls_client_ca is not None,
+            auth=settings.auth_enabled,
+        )
         await stop.wait()
         log.info("shutting down")
     finally:

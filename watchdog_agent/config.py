@@ -37,6 +37,22 @@ class Settings:
     journal: str | None = None
     history: int = 300  # snapshots kept for ?history=N
     max_streams: int = 64  # concurrent streaming responses; more answer 429
+    # authentication: either or both; when any is set, every route requires it
+    auth_token_file: str | None = None  # bearer tokens, one a line
+    basic_auth_file: str | None = None  # `user:bcrypt-hash` lines
+    auth_exempt_health: bool = False  # True: /healthz and /readyz answer without auth
+    # TLS: cert and key serve HTTPS; a client CA also requires client certificates
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_client_ca: str | None = None
+
+    @property
+    def auth_enabled(self) -> bool:
+        return self.auth_token_file is not None or self.basic_auth_file is not None
+
+    @property
+    def tls_enabled(self) -> bool:
+        return self.tls_cert is not None
 
     @property
     def listen_address(self) -> tuple[str, int]:
@@ -135,6 +151,12 @@ _CHECKS: dict[str, Callable[[Any, str], Any]] = {
     "journal": _journal,
     "history": _positive_int,
     "max_streams": _positive_int,
+    "auth_token_file": _text,
+    "basic_auth_file": _text,
+    "auth_exempt_health": _bool,
+    "tls_cert": _text,
+    "tls_key": _text,
+    "tls_client_ca": _text,
 }
 assert set(_CHECKS) == {f.name for f in fields(Settings)}
 # environment variables per setting, first found wins

@@ -246,3 +246,33 @@ class Lost:
     """Told to one slow subscriber: this many events were dropped for it."""
 
     count: int
+
+
+class LogLine(NamedTuple):
+    """One line of a container's log, decoded from Docker's logs stream."""
+
+    stream: str  # "stdout", "stderr", or "system" (the Engine's own error, frame type 3)
+    time: str | None  # RFC 3339 as Docker sent it (only with timestamps), else None
+    line: str  # without the newline (and without a TTY's "\r")
+
+
+@dataclass(frozen=True, slots=True)
+class PostMortem:
+    """What the agent saw of a container around its death (a ``die`` or ``oom`` event)."""
+
+    container_id: str
+    name: str | None
+    image: str | None
+    action: str  # the event that triggered the capture: "die" or "oom"
+    died_at_nano: int  # the event's timeNano
+    exit_code: int | None  # None: still running (an oom that did not stop it) or unknown
+    oom_killed: bool | None  # State.OOMKilled (None: the container was already gone)
+    signal: int | None  # the last `kill` event's signal, else exit code - 128 when > 128
+    started_at: float | None  # unix seconds
+    samples: tuple[ContainerStats, ...]  # the last minute before death, oldest first
+    processes: tuple[ProcessInfo, ...]  # the last process list read (flat)
+    processes_at: float | None  # unix seconds when it was read
+    logs: tuple[LogLine, ...]  # the last log lines (Docker logs tail)
+    events: tuple[Event, ...]  # its recent events, oldest first
+    captured_at: float  # unix seconds
+    errors: tuple[str, ...] = ()  # parts that could not be captured, and why

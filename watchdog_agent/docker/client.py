@@ -87,6 +87,27 @@ class DockerClient(EngineAPI):
             async for line in _split_lines(resp.content.iter_any(), path):
                 yield line
 
+    async def stream_raw(
+        self,
+        path: str,
+        params: Mapping[str, QueryValue] | None = None,
+        on_open: Callable[[], object] | None = None,
+    ) -> AsyncGenerator[bytes, None]:
+        """Stream a GET response body as the chunks arrive, undecoded (logs framing).
+
+        No total or read timeout; close the iterator (``contextlib.aclosing``) to drop the
+        connection early. The stream ends when the daemon ends the response. ``on_open``
+        is called once the daemon answered with a success status.
+        """
+        check_method("GET")
+        async with self._open(await self.target(path, params), STREAM_TIMEOUT) as resp:
+            if resp.status >= 400:
+                raise error_for(resp.status, resp.reason or "", await resp.read(), path)
+            if on_open is not None:
+                on_open()
+            async for chunk in resp.content.iter_any():  # errors: _open translates them
+                yield chunk
+
     @asynccontextmanager
     async def _open(
         self, target: str, timeout: aiohttp.ClientTimeout

@@ -8,6 +8,8 @@ from typing import Any
 
 from watchdog_agent import __version__
 
+from .auth import declare_security
+from .limits import MAX_FILTERS
 from .resolve import SAFE_IDENT
 
 Schema = dict[str, Any]
@@ -172,6 +174,50 @@ INDEX = _obj(
 )
 HEALTH = _obj({"status": STR, "tasks": STR_MAP})
 
+LOG_LINE = _obj(
+    {
+        "stream": {"type": "string", "enum": ["stdout", "stderr"]},
+        "time": {**N_TIME, "description": "Docker's RFC 3339 time (timestamps=1), else null"},
+        "line": STR,
+    }
+)
+LOG_ITEM: Schema = {
+    "oneOf": [_ref("LogLine"), _ref("Error")],
+    "description": "One NDJSON line: a log line, or the Engine's own error (frame type 3)",
+}
+POSTMORTEM = _obj(
+    {
+        "id": STR,
+        "name": N_STR,
+        "image": N_STR,
+        "action": {"type": "string", "enum": ["die", "oom"]},
+        "died_at": TIME,
+        "died_at_nano": INT,
+        "exit_code": N_INT,
+        "oom_killed": N_BOOL,
+        "signal": N_INT,
+        "started_at": N_TIME,
+        "samples": {"type": "array", "items": _ref("Stats")},
+        "processes": {"type": "array", "items": _ref("Process")},
+        "processes_at": N_TIME,
+        "logs": {
+            "type": "array",
+            "items": _obj(
+                {
+                    "stream": {"type": "string", "enum": ["stdout", "stderr", "system"]},
+                    "time": N_TIME,
+                    "line": STR,
+                }
+            ),
+        },
+        "events": {"type": "array", "items": _ref("Event")},
+        "captured_at": TIME,
+        "errors": {"type": "array", "items": STR},
+    },
+    description="A container's death: exit code, OOMKilled, signal, the last minute of "
+    "samples, the last process list, the last log lines and its recent events.",
+)
+
 SCHEMAS: dict[str, Schema] = {
     "Error": ERROR,
     "Index": INDEX,
@@ -189,6 +235,9 @@ SCHEMAS: dict[str, Schema] = {
     "Event": EVENT,
     "Gap": GAP,
     "StreamItem": STREAM_ITEM,
+    "LogLine": LOG_LINE,
+    "LogItem": LOG_ITEM,
+    "PostMortem": POSTMORTEM,
 }
 
 
@@ -220,7 +269,7 @@ ID = _param(
     "full id, unique id prefix, or name",
     required=True,
 )
-FILTERS = {"type": "array", "items": STR}
+FILTERS = {"type": "array", "items": STR, "maxItems": MAX_FILTERS}
 
 
 def _get(summary: str, responses: dict[str, Schema], *parameters: Schema) -> Schema:
@@ -319,12 +368,46 @@ PATHS: dict[str, Schema] = {
         _param("since", "query", STR, "RFC 3339, unix seconds, or a duration before now"),
         _param("until", "query", STR, "same forms as since; in the past: history only"),
     ),
+    "/api/v1/containers/{id}/logs": _get(
+        "Docker's logs of the container (framing from Config.Tty): NDJSON lines, or "
+        "text with format=text; a follow ends when the container stops",
+        {
+            "200": {
+                "description": "OK",
+                "content": {
+                    NDJSON: {"schema": _ref("LogItem")},
+                    "text/plain": {"schema": STR},
+                },
+            },
+            **_errors(400, 404, 409, 429, 503),
+        },
+        ID,
+        _param("follow", "query", FLAG, "keep streaming until the container stops"),
+        _param(
+            "tail",
+            "query",
+            {"type": "string", "pattern": "^([0-9]+|all)$"},
+            "last N lines, or all (both capped at 10000)",
+        ),
+        _param("since", "query", STR, "RFC 3339, unix seconds, or a duration before now"),
+        _param("until", "query", STR, "same forms as since"),
+        _param("timestamps", "query", FLAG, "Docker's time of each line in `time`"),
+        _param("stdout", "query", FLAG, "include stdout (default 1)"),
+        _param("stderr", "query", FLAG, "include stderr (default 1)"),
+        _param("format", "query", {"type": "string", "enum": ["json", "text"]}, "NDJSON or text"),
+    ),
+    "/api/v1/containers/{id}/postmortem": _get(
+        "The latest post-mortem of a container (also after it was removed: id, name or "
+        "id prefix of a stored one)",
+        {"200": _json(_ref("PostMortem")), **_errors(400, 404, 409, 503)},
+        ID,
+    ),
 }
 
 
 def document() -> Schema:
-    """A fresh copy of the whole document."""
-    return copy.deepcopy(
+    """A fresh copy of the whole document (security declared on every operation)."""
+    doc = copy.deepcopy(
         {
             "openapi": "3.0.3",
             "info": {
@@ -336,6 +419,7 @@ def document() -> Schema:
             "components": {"schemas": SCHEMAS},
         }
     )
+    return declare_security(doc)
 
 
 def summaries() -> dict[str, str]:

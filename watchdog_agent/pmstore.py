@@ -1,0 +1,166 @@
+"""Post-mortems on disk: one SQLite file next to the event journal, one JSON document a
+row (the API's own shape, ``postmortem_json``), found by container id, name or id prefix
+after the container is gone. Without a journal it is an in-memory database (served
+until the agent stops). Methods may be called from any thread; a lock serialises them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from watchdog_agent.events.journal import JournalError
+from watchdog_agent.model import PostMortem
+from watchdog_agent.views import event_json, process_json, rfc3339, stats_json
+
+KEEP = 1000  # post-mortems kept (the oldest go first)
+APPLICATION_ID = 0x5744_504D  # "WDPM"
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS postmortems (seq INTEGER PRIMARY KEY,"
+    " container_id TEXT NOT NULL, name TEXT, died_at_nano INTEGER NOT NULL, doc TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS postmortems_id ON postmortems (container_id, seq)",
+    "CREATE INDEX IF NOT EXISTS postmortems_name ON postmortems (name, seq)",
+)
+
+
+def store_path(journal: str | None) -> str | None:
+    """``/var/lib/x/events.db`` -> ``/var/lib/x/events.postmortems.db``; None: in memory."""
+    if journal is None:
+        return None
+    root, ext = os.path.splitext(journal)
+    return f"{root}.postmortems{ext or '.db'}"
+
+
+def postmortem_json(pm: PostMortem) -> dict[str, Any]:
+    return {
+        "id": pm.container_id,
+        "name": pm.name,
+        "image": pm.image,
+        "action": pm.action,
+        "died_at": rfc3339(pm.died_at_nano / 1e9),
+        "died_at_nano": pm.died_at_nano,
+        "exit_code": pm.exit_code,
+        "oom_killed": pm.oom_killed,
+        "signal": pm.signal,
+        "started_at": rfc3339(pm.started_at),
+        "samples": [stats_json(s) for s in pm.samples],
+        "processes": [process_json(p) for p in pm.processes],
+        "processes_at": rfc3339(pm.processes_at),
+        "logs": [{"stream": x.stream, "time": x.time, "line": x.line} for x in pm.logs],
+        "events": [event_json(e) for e in pm.events],
+        "captured_at": rfc3339(pm.captured_at),
+        "errors": list(pm.errors),
+    }
+
+
+class PostMortemStore:
+    """``open()``, ``put(doc)``, ``lookup(ident)``, ``latest(cid)``, ``close()``."""
+
+    def __init__(self, path: str | None, keep: int = KEEP) -> None:
+        self.path = path
+        self.keep = keep
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def open(self) -> None:
+        with self._lock, self._guard("cannot open"):
+            if self._conn is not None:
+                return
+            if self.path is not None:
+                os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+            conn = sqlite3.connect(
+                self.path or ":memory:", isolation_level=None, check_same_thread=False
+            )
+            try:
+                conn.execute("PRAGMA busy_timeout = 5000")
+                conn.execute("PRAGMA journal_mode = WAL")
+                (app_id,) = conn.execute("PRAGMA application_id").fetchone()
+                (tables,) = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                if app_id != APPLICATION_ID and tables:
+                    raise sqlite3.DatabaseError("not a post-mortem store (another database)")
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                for statement in _SCHEMA:
+                    conn.execute(statement)
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
+
+    def close(self) -> None:
+        with self._lock, self._guard("cannot close"):
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                conn.close()
+
+    def put(self, doc: dict[str, Any]) -> None:
+        """Store one post-mortem document and drop the oldest beyond ``keep``."""
+        row = (doc["id"], doc["name"], doc["died_at_nano"], json.dumps(doc))
+        with self._lock, self._guard("cannot store a post-mortem"):
+            conn = self._require()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(
+                    "INSERT INTO postmortems (container_id, name, died_at_nano, doc)"
+                    " VALUES (?, ?, ?, ?)",
+                    row,
+                )
+                conn.execute(
+                    "DELETE FROM postmortems WHERE seq <= (SELECT seq FROM postmortems"
+                    " ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+                    (self.keep,),
+                )
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.execute("COMMIT")
+
+    def lookup(self, ident: str) -> list[str]:
+        """Stored container ids for ``ident``: the id, else the latest container of that
+        name, else the ids it is a prefix of (several: ambiguous)."""
+        with self._lock, self._guard("cannot read post-mortems"):
+            conn = self._require()
+            exact = "SELECT 1 FROM postmortems WHERE container_id = ?"
+            if conn.execute(exact, (ident,)).fetchone():
+                return [ident]
+            row = conn.execute(
+                "SELECT container_id FROM postmortems WHERE name = ? ORDER BY seq DESC LIMIT 1",
+                (ident,),
+            ).fetchone()
+            if row is not None:
+                return [row[0]]
+            rows = conn.execute(
+                "SELECT DISTINCT container_id FROM postmortems"
+                " WHERE substr(container_id, 1, ?) = ? ORDER BY container_id",
+                (len(ident), ident),
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def latest(self, container_id: str) -> dict[str, Any] | None:
+        """The container's most recent post-mortem document, or None."""
+        with self._lock, self._guard("cannot read post-mortems"):
+            row = (
+                self._require()
+                .execute(
+                    "SELECT doc FROM postmortems WHERE container_id = ? ORDER BY seq DESC LIMIT 1",
+                    (container_id,),
+                )
+                .fetchone()
+            )
+        return None if row is None else json.loads(row[0])
+
+    def _require(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise JournalError(self.path or ":memory:", "post-mortem store is not open")
+        return self._conn
+
+    @contextmanager
+    def _guard(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except (sqlite3.Error, OSError) as exc:
+            raise JournalError(self.path or ":memory:", f"{doing}: {exc}") from exc

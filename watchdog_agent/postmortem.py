@@ -1,0 +1,296 @@
+"""Post-mortems: what the agent saw of a container around its death, captured on ``die``
+(and on an ``oom`` that no ``die`` follows within OOM_GRACE seconds), kept durably.
+
+One task reads a bus subscription (container events only) and only updates small dicts
+and spawns capture tasks, so neither the tap nor the sampler ever waits on a capture;
+if it falls behind, it loses its own events (the bus's rule), never anyone else's.
+Per container it keeps, cheaply:
+
+- its last RECENT events (from the bus, dropped on ``destroy``);
+- the signal of its last ``kill`` event since its last ``start``;
+- its last non-empty process list: read in a thread (``cgroup.procs`` + /proc, no
+  Docker) every PROCESS_EVERY seconds per running container, within PROCESS_TICK of
+  its first sample, and at once on its ``kill`` and ``oom`` events.
+
+A capture inspects the container (exit code, OOMKilled; the die event's ``exitCode``
+when it is already removed), takes the last minute of samples from the store, and reads
+the last LOG_TAIL log lines from Docker (logs survive until removal). Documents are
+stored by PostMortemStore (pmstore.py) next to the event journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Coroutine, Mapping
+from contextlib import aclosing
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from watchdog_agent.collectors.proctree import member_pids, read_processes
+from watchdog_agent.docker.client import DockerClient
+from watchdog_agent.errors import ContainerGone, WatchdogError
+from watchdog_agent.events.bus import Subscription
+from watchdog_agent.logframes import LogDecoder
+from watchdog_agent.model import CgroupLocation, Event, LogLine, PostMortem, ProcessInfo
+from watchdog_agent.pmstore import PostMortemStore, postmortem_json
+
+if TYPE_CHECKING:
+    from watchdog_agent.agent import Agent
+
+log = structlog.get_logger("watchdog_agent.postmortem")
+
+RECENT = 50  # events kept per container
+PROCESS_EVERY = 2.0  # seconds between two process-list reads of a running container
+PROCESS_TICK = 0.5  # seconds between checks for containers due a read
+OOM_GRACE = 3.0  # seconds an oom waits for its die before it is captured on its own
+SAMPLES_SECONDS = 60.0  # samples kept before death
+LOG_TAIL = 100
+LOG_TIMEOUT = 10.0
+CONCURRENT = 4  # captures running at once (more wait their turn)
+
+
+def signal_of(exit_code: int | None, kill_signal: int | None) -> int | None:
+    """The last ``kill`` event's signal, else the one an exit code > 128 encodes."""
+    if kill_signal is not None:
+        return kill_signal
+    if exit_code is not None and 128 < exit_code < 160:
+        return exit_code - 128
+    return None
+
+
+async def fetch_logs(
+    client: DockerClient, cid: str, tty: bool, tail: int = LOG_TAIL
+) -> list[LogLine]:
+    """The container's last ``tail`` log lines, with Docker's timestamps."""
+    decoder = LogDecoder(multiplexed=not tty, timestamps=True)
+    params = {"stdout": True, "stderr": True, "timestamps": True, "tail": tail}
+    lines: list[LogLine] = []
+    async with aclosing(client.stream_raw(f"/containers/{cid}/logs", params)) as chunks:
+        async for chunk in chunks:
+            lines.extend(decoder.feed(chunk))
+    return [*lines, *decoder.close()][-tail:]
+
+
+def _stopped(recent: deque[Event]) -> bool:
+    """A ``die`` came after the last ``start`` (in the recent events)."""
+    for event in reversed(recent):
+        if event.action in ("die", "start"):
+            return event.action == "die"
+    return False
+
+
+def read_lists(
+    proc_root: str, locations: Mapping[str, CgroupLocation]
+) -> dict[str, tuple[ProcessInfo, ...]]:
+    """Each container's processes (in a thread); containers gone or empty are left out."""
+    out: dict[str, tuple[ProcessInfo, ...]] = {}
+    for cid, location in locations.items():
+        try:
+            flat, _ = read_processes(proc_root, member_pids(location))
+        except (ContainerGone, OSError):
+            continue
+        if flat:
+            out[cid] = tuple(flat)
+    return out
+
+
+def _report(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("post-mortem task failed", task=task.get_name(), exc_info=task.exception())
+
+
+class PostMortems:
+    """The capture tasks and the store; ``start()`` and ``stop()`` from the agent."""
+
+    def __init__(self, agent: Agent, path: str | None) -> None:
+        self.agent = agent
+        self.store = PostMortemStore(path)
+        self.captured = 0
+        self.failed = 0
+        self._sub: Subscription | None = None
+        self._loops: list[asyncio.Task[None]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._limit = asyncio.Semaphore(CONCURRENT)
+        self._events: dict[str, deque[Event]] = {}
+        self._kills: dict[str, int] = {}
+        self._ooms: dict[str, tuple[Event, float]] = {}  # oom waiting for its die
+        self._procs: dict[str, tuple[float, tuple[ProcessInfo, ...]]] = {}
+        self._read_at: dict[str, float] = {}  # monotonic time of the last read (any result)
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.store.open)
+        if self.agent.client is None:
+            return  # no events without Docker: the store only serves what it holds
+        self._sub = self.agent.bus.subscribe(lambda e: e.type == "container")
+        loops = {"postmortem": self._follow(self._sub), "postmortem-procs": self._watch()}
+        for name, coro in loops.items():  # in the agent's tasks: /healthz sees a failure
+            task = asyncio.get_running_loop().create_task(coro, name=f"watchdog-{name}")
+            task.add_done_callback(_report)
+            self.agent.tasks[name] = task
+            self._loops.append(task)
+
+    async def stop(self) -> None:
+        if self._sub is not None:
+            self._sub.close()
+        tasks = [*self._loops, *self._tasks]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+        await asyncio.to_thread(self.store.close)
+
+    # -- the event side (never waits on I/O) ------------------------------------------
+
+    async def _follow(self, sub: Subscription) -> None:
+        loop = asyncio.get_running_loop()
+        items = aiter(sub)
+        while True:
+            due = min((deadline for _, deadline in self._ooms.values()), default=None)
+            timeout = None if due is None else max(0.0, due - loop.time())
+            try:
+                item = await asyncio.wait_for(anext(items), timeout)
+            except TimeoutError:
+                item = None
+            except StopAsyncIteration:
+                return
+            if isinstance(item, Event) and item.actor_id:
+                self.on_event(item, loop.time())
+            for cid, (event, deadline) in list(self._ooms.items()):
+                if deadline <= loop.time():
+                    del self._ooms[cid]
+                    self._capture_later(event)
+
+    def on_event(self, event: Event, now: float) -> None:
+        cid, action = event.actor_id, event.action.split(":", 1)[0]
+        recent = self._events.get(cid)
+        if recent is None:
+            recent = self._events[cid] = deque(maxlen=RECENT)
+        recent.append(event)
+        if action == "start":
+            self._kills.pop(cid, None)
+            self._ooms.pop(cid, None)
+        elif action == "kill":
+            signal = event.attributes.get("signal", "")
+            if signal.isdigit():
+                self._kills[cid] = int(signal)
+            self._spawn(self._read_one(cid))
+        elif action == "oom" and not _stopped(recent):  # a late oom: its die has it
+            self._ooms[cid] = (event, now + OOM_GRACE)
+            self._spawn(self._read_one(cid))
+        elif action == "die":
+            self._ooms.pop(cid, None)
+            self._capture_later(event)
+        elif action == "destroy":
+            for table in (self._events, self._kills, self._ooms, self._procs, self._read_at):
+                table.pop(cid, None)
+
+    def _capture_later(self, event: Event) -> None:
+        cid = event.actor_id
+        events = tuple(self._events.get(cid, ()))
+        procs = self._procs.get(cid)
+        self._spawn(self._capture(event, events, self._kills.get(cid), procs))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- the I/O side -----------------------------------------------------------------
+
+    async def _watch(self) -> None:
+        """Each running container's processes every PROCESS_EVERY seconds, a new one's
+        within PROCESS_TICK of its first sample."""
+        while True:
+            now = time.monotonic()
+            due = {
+                cid: t.location for cid, t in self.agent.targets.items()
+                if now - self._read_at.get(cid, -PROCESS_EVERY) >= PROCESS_EVERY
+            }  # fmt: skip
+            if due:
+                lists = await asyncio.to_thread(read_lists, self.agent.settings.proc_root, due)
+                wall = time.time()
+                self._read_at.update((cid, now) for cid in due)
+                self._procs.update((cid, (wall, flat)) for cid, flat in lists.items())
+            await asyncio.sleep(PROCESS_TICK)
+
+    async def _read_one(self, cid: str) -> None:
+        target = self.agent.targets.get(cid)
+        if target is not None:
+            lists = await asyncio.to_thread(
+                read_lists, self.agent.settings.proc_root, {cid: target.location}
+            )
+            if cid in lists:
+                self._procs[cid] = (time.time(), lists[cid])
+
+    async def _capture(
+        self,
+        event: Event,
+        events: tuple[Event, ...],
+        kill_signal: int | None,
+        procs: tuple[float, tuple[ProcessInfo, ...]] | None,
+    ) -> None:
+        async with self._limit:
+            try:
+                pm = await self.capture(event, events, kill_signal, procs)
+                await asyncio.to_thread(self.store.put, postmortem_json(pm))
+            except WatchdogError as exc:
+                self.failed += 1
+                log.warning("post-mortem not stored", id=event.actor_id, error=str(exc))
+                return
+            except Exception:
+                self.failed += 1
+                log.exception("post-mortem capture failed", id=event.actor_id)
+                return
+        self.captured += 1
+        log.info("post-mortem captured", id=pm.container_id, name=pm.name,
+                 exit_code=pm.exit_code, oom_killed=pm.oom_killed)  # fmt: skip
+
+    async def capture(
+        self,
+        event: Event,
+        events: tuple[Event, ...],
+        kill_signal: int | None,
+        procs: tuple[float, tuple[ProcessInfo, ...]] | None,
+    ) -> PostMortem:
+        cid, attrs = event.actor_id, event.attributes
+        client = self.agent.client
+        errors: list[str] = []
+        ref = self.agent.refs().get(cid)
+        exit_text = attrs.get("exitCode", "")
+        exit_code = int(exit_text) if exit_text.isdigit() else None
+        oom_killed: bool | None = None
+        logs: list[LogLine] = []
+        if client is not None:
+            try:
+                ref = await client.inspect_container(cid)
+                if event.action == "die":
+                    exit_code, oom_killed = ref.exit_code, ref.oom_killed
+                async with asyncio.timeout(LOG_TIMEOUT):
+                    logs = await fetch_logs(client, cid, bool(ref.tty))
+            except (WatchdogError, TimeoutError) as exc:
+                errors.append(f"docker: {exc or 'timed out'}")
+        if oom_killed is None and any(e.action == "oom" for e in events):
+            oom_killed = True
+        died = event.time_nano / 1e9
+        samples = self.agent.store.history(cid, self.agent.store.maxlen)
+        return PostMortem(
+            container_id=cid,
+            name=attrs.get("name") or (ref.name if ref else None),
+            image=attrs.get("image") or (ref.image if ref else None),
+            action=event.action,
+            died_at_nano=event.time_nano,
+            exit_code=exit_code if event.action == "die" else None,
+            oom_killed=oom_killed,
+            signal=signal_of(exit_code, kill_signal) if event.action == "die" else None,
+            started_at=ref.started_at if ref else None,
+            samples=tuple(s for s in samples if s.sampled_at >= died - SAMPLES_SECONDS),
+            processes=procs[1] if procs else (),
+            processes_at=procs[0] if procs else None,
+            logs=tuple(logs),
+            events=events,
+            captured_at=time.time(),
+            errors=tuple(errors),
+        )
