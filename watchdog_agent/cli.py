@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 
@@ -53,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--until", help="stop at (same forms as --since)")
     events.add_argument("--journal", metavar="PATH", help="record every event to this SQLite "
                         "journal; with --since/--until, replay from it")  # fmt: skip
+    events.add_argument("--agent", metavar="URL",
+                        help="with --since/--until, replay from the agent running there when "
+                        "one answers (default $WATCHDOG_AGENT_URL or http://127.0.0.1:9338; "
+                        "'none': ask Docker)")  # fmt: skip
+    events.add_argument("--agent-token-file", metavar="PATH",
+                        help="bearer token for that agent (first line of the file)")  # fmt: skip
     events.add_argument("--format", default="text",
                         help="text, json, or a template such as '{{.Action}} "
                         "{{.Actor.Attributes.name}}'")  # fmt: skip
@@ -69,6 +76,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="snapshots kept for ?history=N (default 300)")  # fmt: skip
     serve.add_argument("--max-streams", type=int, metavar="N",
                        help="concurrent streams; more answer 429 (default 64)")  # fmt: skip
+    serve.add_argument("--auth-token-file", metavar="PATH", help="bearer tokens, one a "
+                       "line; with it (or --basic-auth-file) every route needs auth")  # fmt: skip
+    serve.add_argument("--basic-auth-file", metavar="PATH",
+                       help="HTTP basic auth users, `user:bcrypt-hash` lines")  # fmt: skip
+    serve.add_argument("--auth-exempt-health", action="store_true", default=None,
+                       help="let /healthz and /readyz answer without auth")  # fmt: skip
+    serve.add_argument("--tls-cert", metavar="PATH", help="serve HTTPS with this "
+                       "certificate (PEM; needs --tls-key)")  # fmt: skip
+    serve.add_argument("--tls-key", metavar="PATH", help="the certificate's private key (PEM)")
+    serve.add_argument("--tls-client-ca", metavar="PATH", help="require client certificates "
+                       "signed by this CA (PEM)")  # fmt: skip
     serve.add_argument("--config", metavar="FILE", help="TOML file of settings "
                        "(flags and WATCHDOG_* variables take precedence)")  # fmt: skip
     _common(serve)
@@ -92,8 +110,22 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _serve_settings(args: argparse.Namespace) -> Settings:
     names = ("docker_host", "proc_root", "cgroup_root", "no_docker", "listen", "interval",
-             "journal", "history", "max_streams")  # fmt: skip
+             "journal", "history", "max_streams", "auth_token_file", "basic_auth_file",
+             "auth_exempt_health", "tls_cert", "tls_key", "tls_client_ca")  # fmt: skip
     return load_settings({n: getattr(args, n) for n in names}, config_file=args.config)
+
+
+DEFAULT_AGENT_URL = "http://127.0.0.1:9338"
+
+
+def _first_line(path: str | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.readline().strip() or None
+    except OSError as exc:
+        raise UsageError(f"cannot read the token file {path}: {exc.strerror}") from exc
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -120,11 +152,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from watchdog_agent.cmd_events import run_events
 
             settings = _settings(args)
+            url = args.agent or os.environ.get("WATCHDOG_AGENT_URL") or DEFAULT_AGENT_URL
             return asyncio.run(
                 run_events(
-                    settings, args.filter, args.since, args.until, args.format, args.journal
+                    settings, args.filter, args.since, args.until, args.format, args.journal,
+                    agent_url=None if url == "none" else url,
+                    agent_token=_first_line(args.agent_token_file),
                 )
-            )
+            )  # fmt: skip
         if args.command == "serve":
             from watchdog_agent.cmd_serve import run_serve
 

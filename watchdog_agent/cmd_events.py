@@ -2,7 +2,9 @@
 
 - Live (no ``--since``/``--until``): follows events and keeps following across
   reconnects and daemon restarts; a gap it cannot rule out goes to stderr.
-- ``--since``/``--until``: replays what Docker still holds (its last 256 events).
+- ``--since``/``--until``: replays the journal of the agent running at ``--agent``
+  (default http://127.0.0.1:9338) when one answers, which reaches further back than
+  Docker's buffer; otherwise what Docker still holds (its last 256 events).
 - ``--journal PATH``: also records every event to that SQLite journal, resuming from
   its last event (so what Docker buffered while nothing ran is recovered); with
   ``--since``/``--until`` it replays from the journal instead, which reaches further back
@@ -12,15 +14,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+import aiohttp
+
 from watchdog_agent import gctune
 from watchdog_agent.config import Settings
 from watchdog_agent.docker.client import DockerClient
+from watchdog_agent.docker.decode import event_from_json
 from watchdog_agent.errors import UsageError
 from watchdog_agent.events.bus import Bus
 from watchdog_agent.events.filters import EventFilter, parse_filters
@@ -65,6 +71,8 @@ async def run_events(
     fmt: str,
     journal_path: str | None = None,
     out: TextIO | None = None,
+    agent_url: str | None = None,
+    agent_token: str | None = None,
 ) -> int:
     out = sys.stdout if out is None else out
     event_filter = parse_filters(filters)
@@ -77,6 +85,10 @@ async def run_events(
     if journal_path is not None and (since_nano is not None or until_nano is not None):
         replay = _replay_journal
         return await asyncio.to_thread(replay, journal_path, since_nano, until_nano, printer)
+    if agent_url and (since_nano is not None or until_nano is not None):
+        window = {"since": since, "until": until}
+        if await _from_agent(agent_url, filters, window, agent_token, printer):
+            return 0
     gctune.tune_for_service()
     main = asyncio.current_task()
     assert main is not None
@@ -136,6 +148,45 @@ async def _follow_with_journal(client: DockerClient, path: str, printer: Printer
         finally:
             bus.close()
             await consumer
+
+
+async def _from_agent(
+    url: str,
+    filters: Sequence[str],
+    window: dict[str, str | None],
+    token: str | None,
+    printer: Printer,
+) -> bool:
+    """Replay from a running agent's /api/v1/events; False when no agent answers there
+    (the caller then asks Docker). Filters are applied by the agent and again here."""
+    params = [("filter", f) for f in filters] + [(k, v) for k, v in window.items() if v]
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    timeout = aiohttp.ClientTimeout(total=None, connect=2, sock_read=None)
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as http,
+            http.get(url.rstrip("/") + "/api/v1/events", params=params, headers=headers) as resp,
+        ):
+            if resp.status >= 400:
+                raise UsageError(f"the agent at {url} answered {resp.status}: {await resp.text()}")
+            async for raw in resp.content:
+                if raw.strip():
+                    _print_agent_line(raw, printer)
+    except aiohttp.ClientConnectionError:
+        return False
+    printer.out.flush()
+    return True
+
+
+def _print_agent_line(raw: bytes, printer: Printer) -> None:
+    doc = json.loads(raw)
+    if "gap" in doc:
+        gap = doc["gap"]
+        printer(Gap(int(gap["start_nano"]), int(gap["end_nano"]), str(gap["reason"])))
+    elif "lost" in doc:
+        printer(Lost(int(doc["lost"])))
+    else:
+        printer(event_from_json(raw))
 
 
 def _replay_journal(
