@@ -131,3 +131,54 @@ async def test_real_prometheus_scrapes_the_agent(
             prom.terminate()
             prom.wait(10)
         serve.kill()
+
+
+async def test_container_state_series_and_label_allowlist() -> None:
+    settings = tree_settings("systemd", metric_labels=("team",))
+    async with serving(settings) as client, client.get("/metrics") as resp:
+        text = await resp.text()
+    states = [x for x in text.splitlines() if x.startswith("watchdog_container_state{")]
+    assert len(states) == 2 and all('state="running"' in x and x.endswith(" 1.0") for x in states)
+    info = [x for x in text.splitlines() if x.startswith("watchdog_container_info{")]
+    assert len(info) == 2 and all('label_team=""' in x for x in info)  # no Docker: no labels
+
+
+@pytest.mark.engine
+async def test_exit_code_of_a_stopped_container(
+    docker_cli: DockerCLI, docker_host: str, tmp_path: Path
+) -> None:
+    serve = ServeProcess("--journal", "none", "--metric-labels", "watchdog.test",
+                         docker_host=docker_host)  # fmt: skip
+    try:
+        await until(lambda: serve.said("serving") is not None or serve.proc.poll() is not None)
+        entry = serve.said("serving")
+        assert entry is not None, serve.logs
+        name = unique_name("exit3")
+        running = docker_cli.start(IMAGE, "sleep", "1000", name=unique_name("labelled"))
+        cid = docker_cli.start(IMAGE, "sh", "-c", "exit 3", name=name)
+        docker_cli.run("wait", cid)
+        labels = f'id="/docker/{cid}",image="{IMAGE}",name="{name}"'
+        wanted = f"watchdog_container_exit_code{{{labels}}} 3.0"
+        async with aiohttp.ClientSession() as http:
+
+            async def scrape() -> str:
+                async with http.get(f"http://{entry['addresses'][0]}/metrics") as resp:
+                    return await resp.text()
+
+            deadline = time.monotonic() + 15
+            text = await scrape()
+            def info_of_running(text: str) -> list[str]:
+                return [
+                    x for x in text.splitlines()
+                    if x.startswith("watchdog_container_info{") and running in x
+                ]  # fmt: skip
+
+            while (wanted not in text or not info_of_running(text)) and time.monotonic() < deadline:
+                await asyncio.sleep(0.3)
+                text = await scrape()
+        assert wanted in text
+        assert f'watchdog_container_state{{{labels},state="exited"}} 1.0' in text
+        info = info_of_running(text)
+        assert info and 'label_watchdog_test="1"' in info[0], info
+    finally:
+        serve.kill()

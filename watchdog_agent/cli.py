@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-key", metavar="PATH", help="the certificate's private key (PEM)")
     serve.add_argument("--tls-client-ca", metavar="PATH", help="require client certificates "
                        "signed by this CA (PEM)")  # fmt: skip
+    serve.add_argument("--metric-labels", metavar="KEY,KEY",
+                       help="container labels to copy onto watchdog_container_info "
+                       "(comma-separated; never onto data series)")  # fmt: skip
     serve.add_argument("--config", metavar="FILE", help="TOML file of settings "
                        "(flags and WATCHDOG_* variables take precedence)")  # fmt: skip
     _common(serve)
@@ -111,7 +114,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _serve_settings(args: argparse.Namespace) -> Settings:
     names = ("docker_host", "proc_root", "cgroup_root", "no_docker", "listen", "interval",
              "journal", "history", "max_streams", "auth_token_file", "basic_auth_file",
-             "auth_exempt_health", "tls_cert", "tls_key", "tls_client_ca")  # fmt: skip
+             "auth_exempt_health", "tls_cert", "tls_key", "tls_client_ca",
+             "metric_labels")  # fmt: skip
     return load_settings({n: getattr(args, n) for n in names}, config_file=args.config)
 
 

@@ -45,6 +45,8 @@ class Settings:
     tls_cert: str | None = None
     tls_key: str | None = None
     tls_client_ca: str | None = None
+    # container labels copied onto watchdog_container_info (never onto data series)
+    metric_labels: tuple[str, ...] = ()
 
     @property
     def auth_enabled(self) -> bool:
@@ -136,6 +138,14 @@ def _listen(value: Any, where: str) -> str:
     return text
 
 
+def _names(value: Any, where: str) -> tuple[str, ...]:
+    """A list (TOML), or a comma-separated string (flag, environment)."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise UsageError(f"{where} must be a list of label keys, not {value!r}")
+    return tuple(dict.fromkeys(i.strip() for i in items if i.strip()))
+
+
 def _journal(value: Any, where: str) -> str | None:
     text = _text(value, where)
     return None if text.lower() == "none" else text
@@ -157,6 +167,7 @@ _CHECKS: dict[str, Callable[[Any, str], Any]] = {
     "tls_cert": _text,
     "tls_key": _text,
     "tls_client_ca": _text,
+    "metric_labels": _names,
 }
 assert set(_CHECKS) == {f.name for f in fields(Settings)}
 # environment variables per setting, first found wins

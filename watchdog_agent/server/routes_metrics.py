@@ -16,6 +16,8 @@ from prometheus_client.metrics_core import Metric
 
 from watchdog_agent.agent import Agent
 from watchdog_agent.exporter.collector import MetricsCache, SnapshotCollector
+from watchdog_agent.exporter.inventory import InventoryMetrics
+from watchdog_agent.exporter.render import Format, negotiate
 from watchdog_agent.model import Snapshot
 
 from .keys import AGENT
@@ -85,15 +87,31 @@ class Renderer:
 RENDERER = web.AppKey("metrics_renderer", Renderer)
 
 
+INVENTORY = web.AppKey("metrics_inventory", InventoryMetrics)
+
+
 async def metrics(request: web.Request) -> web.Response:
     await request.app[RENDERER].ensure(request.app[AGENT].store.latest)
-    content_type, body = request.app[COLLECTOR].scrape(request.headers.get("Accept"))
-    return web.Response(body=body, headers={"Content-Type": content_type})
+    content_type, fmt = negotiate(request.headers.get("Accept"))
+    parts = request.app[COLLECTOR].render_parts(fmt)
+    extra = request.app[INVENTORY].render(fmt)
+    parts.insert(len(parts) - 1 if fmt is Format.OPENMETRICS else len(parts), extra)  # before EOF
+    return web.Response(body=b"".join(parts), headers={"Content-Type": content_type})
+
+
+def _inventory_version(agent: Agent) -> object:
+    """Changes when the containers' states may have: Docker's inventory on its events,
+    the discovered containers (no Docker) with each snapshot."""
+    inventory = agent.inventory
+    if inventory is not None:
+        return (inventory.resyncs, inventory.updates)
+    latest = agent.store.latest
+    return None if latest is None else latest.taken_at
 
 
 def setup(app: web.Application) -> None:
     agent = app[AGENT]
-    cache = MetricsCache(refs=agent.refs)
+    cache = MetricsCache(refs=agent.refs, label_allowlist=agent.settings.metric_labels)
     renderer = Renderer(cache)
     collector = SnapshotCollector(
         lambda: renderer.current,
@@ -103,5 +121,6 @@ def setup(app: web.Application) -> None:
     )
     app[COLLECTOR] = collector
     app[RENDERER] = renderer
+    app[INVENTORY] = InventoryMetrics(agent.refs, lambda: _inventory_version(agent))
     app.on_cleanup.append(lambda _app: renderer.close())
     app.router.add_get("/metrics", metrics, allow_head=False)
