@@ -22,7 +22,7 @@ def inventory_families(refs: Mapping[str, ContainerRef]) -> list[Metric]:
         "watchdog_container_exit_code", "Exit code of the container's last run.", "gauge"
     )
     restarts = Metric(
-        "watchdog_container_restart_count", "Restarts by Docker (its RestartCount).", "gauge"
+        "watchdog_container_restarts", "Restarts by Docker (its RestartCount).", "gauge"
     )
     oom = Metric(
         "watchdog_container_oom_killed", "1 when the last run ended in the OOM killer.", "gauge"
