@@ -11,61 +11,24 @@ blocks and never waits for a subscriber. Everything runs on the event loop's thr
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 from collections.abc import Callable
-from types import TracebackType
 
+from watchdog_agent.mailbox import Mailbox
 from watchdog_agent.model import ContainerStats, Snapshot
 
 DEFAULT_HISTORY = 300
 SUBSCRIBER_QUEUE = 4  # snapshots a subscriber may lag behind before the oldest are skipped
 
 
-class SnapshotSubscription:
+class SnapshotSubscription(Mailbox[Snapshot]):
     """``async for snapshot in sub``: each new Snapshot; ends on close (either side)."""
 
-    __slots__ = ("_ended", "_items", "_on_close", "_waiter", "skipped")
+    __slots__ = ("skipped",)
 
     def __init__(self, maxsize: int, on_close: Callable[[SnapshotSubscription], None]) -> None:
-        self._items: deque[Snapshot] = deque(maxlen=maxsize)
-        self._on_close = on_close
-        self._ended = False
-        self._waiter: asyncio.Future[None] | None = None
+        super().__init__(deque(maxlen=maxsize), on_close)
         self.skipped = 0  # snapshots dropped for this subscriber because it lagged
-
-    @property
-    def closed(self) -> bool:
-        return self._ended
-
-    def close(self) -> None:
-        """Unsubscribe: iteration ends at once (queued snapshots are dropped)."""
-        self._items.clear()
-        self._end()
-
-    def __aiter__(self) -> SnapshotSubscription:
-        return self
-
-    async def __anext__(self) -> Snapshot:
-        while not self._items:
-            if self._ended:
-                raise StopAsyncIteration
-            if self._waiter is not None:
-                raise RuntimeError("a SnapshotSubscription has only one consumer at a time")
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
-        return self._items.popleft()
-
-    async def __aenter__(self) -> SnapshotSubscription:
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def _offer(self, snapshot: Snapshot) -> None:
         if self._ended:
@@ -74,17 +37,6 @@ class SnapshotSubscription:
             self.skipped += 1  # the deque drops the oldest
         self._items.append(snapshot)
         self._wake()
-
-    def _end(self) -> None:
-        if not self._ended:
-            self._ended = True
-            self._on_close(self)
-        self._wake()
-
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
 
 
 class SnapshotStore:
@@ -134,7 +86,7 @@ class SnapshotStore:
         """Snapshots put from now on (an ended subscription once the store is closed)."""
         sub = SnapshotSubscription(self._queue, self._remove)
         if self._closed:
-            sub._end()
+            sub._finish()
         else:
             self._subs += (sub,)
         return sub
@@ -143,7 +95,7 @@ class SnapshotStore:
         """End every subscription (consumers still read what was queued for them)."""
         self._closed = True
         for sub in self._subs:
-            sub._end()
+            sub._finish()
 
     def _remove(self, sub: SnapshotSubscription) -> None:
         self._subs = tuple(s for s in self._subs if s is not sub)

@@ -10,18 +10,17 @@ Everything runs on one event loop: publish, subscribe and iterate from the loop'
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 from collections.abc import Callable
-from types import TracebackType
 
+from watchdog_agent.mailbox import Mailbox
 from watchdog_agent.model import Event, Gap, Lost
 
 Item = Event | Gap | Lost
 Predicate = Callable[[Event], bool]
 
 
-class Subscription:
+class Subscription(Mailbox[Item]):
     """One subscriber's bounded queue; ``async for item in sub`` yields Event | Gap | Lost.
 
     One consumer at a time. The predicate applies to events only: gaps always come
@@ -30,80 +29,33 @@ class Subscription:
     queued items.
     """
 
-    __slots__ = (
-        "_ended",
-        "_error",
-        "_items",
-        "_lost",
-        "_on_close",
-        "_predicate",
-        "_waiter",
-        "dropped",
-        "maxsize",
-    )
+    __slots__ = ("_error", "_lost", "_predicate", "dropped", "maxsize")
 
     def __init__(
         self, maxsize: int, predicate: Predicate | None, on_close: Callable[[Subscription], None]
     ) -> None:
+        super().__init__(deque(), on_close)
         self.maxsize = maxsize
         self.dropped = 0  # items dropped for this subscriber, in total
         self._predicate = predicate
-        self._on_close = on_close
-        self._items: deque[Item] = deque()
         self._lost = 0  # dropped since the last Lost marker was queued
-        self._ended = False
         self._error: Exception | None = None
-        self._waiter: asyncio.Future[None] | None = None
-
-    def qsize(self) -> int:
-        """Items waiting (never more than ``maxsize``)."""
-        return len(self._items)
-
-    @property
-    def closed(self) -> bool:
-        """True once no more items will arrive."""
-        return self._ended
 
     def close(self) -> None:
-        """Unsubscribe: queued items are discarded and iteration ends."""
-        if not self._ended:
-            self._ended = True
-            self._on_close(self)
-        self._items.clear()
         self._lost = 0
-        self._wake()
-
-    def __aiter__(self) -> Subscription:
-        return self
+        super().close()
 
     async def __anext__(self) -> Item:
-        items = self._items
-        while not items:
-            if self._ended:
-                error, self._error = self._error, None
-                if error is not None:
-                    raise error
-                raise StopAsyncIteration
-            if self._waiter is not None:
-                raise RuntimeError("a Subscription has only one consumer at a time")
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
-        item = items.popleft()
+        item = await super().__anext__()
         if self._lost:  # room again: tell how many were dropped before anything newer
-            items.append(Lost(self._lost))
+            self._items.append(Lost(self._lost))
             self._lost = 0
         return item
 
-    async def __aenter__(self) -> Subscription:
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
+    def _at_end(self) -> None:
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
 
     # -- called by the Bus ----------------------------------------------------------------
 
@@ -128,18 +80,6 @@ class Subscription:
             return
         items.append(item)
         self._wake()
-
-    def _finish(self) -> None:
-        """No more items: the consumer reads what is queued, then iteration ends."""
-        if not self._ended:
-            self._ended = True
-            self._on_close(self)
-        self._wake()
-
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
 
 
 class Bus:

@@ -1,0 +1,79 @@
+"""One consumer's queue on the event loop, for fan-out: producers append without ever
+blocking, the consumer awaits ``async for``; either side can end it. Subclasses decide
+what to drop when the consumer falls behind (the bus drops the newest and says how
+many; the snapshot store drops the oldest)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, Generic, Self, TypeVar
+
+T = TypeVar("T")
+
+
+class Mailbox(Generic[T]):
+    __slots__ = ("_ended", "_items", "_on_close", "_waiter")
+
+    def __init__(self, items: deque[T], on_close: Callable[[Any], None]) -> None:
+        self._items = items
+        self._on_close = on_close
+        self._ended = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    @property
+    def closed(self) -> bool:
+        """True once no more items will arrive."""
+        return self._ended
+
+    def qsize(self) -> int:
+        """Items waiting."""
+        return len(self._items)
+
+    def close(self) -> None:
+        """Unsubscribe: queued items are discarded and iteration ends."""
+        self._items.clear()
+        self._finish()
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> T:
+        items = self._items
+        while not items:
+            if self._ended:
+                self._at_end()
+                raise StopAsyncIteration
+            if self._waiter is not None:
+                raise RuntimeError(f"a {type(self).__name__} has only one consumer at a time")
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return items.popleft()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _at_end(self) -> None:
+        """Called when iteration is about to end (raise to end it with an error)."""
+
+    def _finish(self) -> None:
+        """No more items: the consumer reads what is queued, then iteration ends."""
+        if not self._ended:
+            self._ended = True
+            self._on_close(self)
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
