@@ -46,16 +46,12 @@ class Inventory:
     async def resync(self) -> None:
         """List every container and inspect the live ones (their init PID)."""
         listed = await self.client.list_containers(all=True)
-        refs: dict[str, ContainerRef] = {}
-        for summary in listed:
-            ref = summary
-            if summary.state in LIVE_STATES:
-                try:
-                    ref = await self.client.inspect_container(summary.id)
-                except NotFound:
-                    continue  # removed since it was listed
-            refs[ref.id] = ref
-        self._refs = refs
+        live = await self.client.inspect_many(c.id for c in listed if c.state in LIVE_STATES)
+        self._refs = {
+            c.id: live[c.id] if c.state in LIVE_STATES else c
+            for c in listed
+            if c.state not in LIVE_STATES or c.id in live  # a live one removed meanwhile
+        }
         self.resyncs += 1
 
     async def apply(self, event: Event) -> None:

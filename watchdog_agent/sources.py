@@ -7,7 +7,6 @@ start, not per poll.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -17,7 +16,7 @@ from watchdog_agent.collectors.cgroupfs import Layout
 from watchdog_agent.collectors.sampler import Target
 from watchdog_agent.collectors.targets import TargetCache, discovered_targets
 from watchdog_agent.docker.engine import EngineAPI
-from watchdog_agent.errors import DockerUnavailable, NotFound, UsageError
+from watchdog_agent.errors import DockerUnavailable, UsageError
 from watchdog_agent.model import LIVE_STATES, ContainerRef
 
 Filters = Mapping[str, Sequence[str]]
@@ -28,7 +27,6 @@ DOCKER_FILTER_KEYS = frozenset(
         "label", "name", "network", "publish", "since", "status", "volume",
     }
 )  # fmt: skip
-_INSPECT_CONCURRENCY = 16
 
 
 class ContainerSource(Protocol):
@@ -70,19 +68,9 @@ class DockerSource:
     ) -> tuple[list[ContainerRef], dict[str, Target]]:
         listed = await self.client.list_containers(all=all, filters=filters)
         live = [c for c in listed if c.state in LIVE_STATES]
-        stale = [c for c in live if self._needs_inspect(c)]
-        sem = asyncio.Semaphore(_INSPECT_CONCURRENCY)
-
-        async def inspect(ref: ContainerRef) -> ContainerRef | None:
-            async with sem:
-                try:
-                    return await self.client.inspect_container(ref.id)
-                except NotFound:
-                    return None  # removed since it was listed
-
-        for got in await asyncio.gather(*(inspect(c) for c in stale)):
-            if got is not None:
-                self._inspected[got.id] = got
+        self._inspected.update(
+            await self.client.inspect_many(c.id for c in live if self._needs_inspect(c))
+        )
         live_ids = {c.id for c in live}
         self._inspected = {k: v for k, v in self._inspected.items() if k in live_ids}
         refs = [self._inspected.get(c.id, c) for c in listed]

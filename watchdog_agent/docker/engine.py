@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -22,6 +22,7 @@ API_MAX = "1.47"  # the newest Engine API version this client speaks
 API_FALLBACK = "1.24"  # what a daemon that sends no Api-Version header speaks (as the CLI)
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 
+INSPECT_CONCURRENCY = 16  # inspects in flight at once
 QueryValue = str | int | float | bool
 Response = tuple[int, str, Mapping[str, str], bytes]  # status, reason, headers, body
 
@@ -117,6 +118,23 @@ class EngineAPI:
 
     async def inspect_container(self, ident: str) -> ContainerRef:
         return container_from_inspect(await self.inspect_raw(ident))
+
+    async def inspect_many(
+        self, idents: Iterable[str], concurrency: int = INSPECT_CONCURRENCY
+    ) -> dict[str, ContainerRef]:
+        """Inspect several containers, a few at a time; those removed meanwhile are left
+        out (normal flow: they were listed a moment ago)."""
+        sem = asyncio.Semaphore(concurrency)
+
+        async def one(ident: str) -> ContainerRef | None:
+            async with sem:
+                try:
+                    return await self.inspect_container(ident)
+                except NotFound:
+                    return None
+
+        found = await asyncio.gather(*(one(i) for i in idents))
+        return {ref.id: ref for ref in found if ref is not None}
 
 
 def check_method(method: str) -> None:
