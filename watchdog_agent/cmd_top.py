@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
-import time
 from typing import TextIO
 
 from watchdog_agent.cmd_stats import select
 from watchdog_agent.collectors.cgroupfs import Layout
-from watchdog_agent.collectors.proctree import build_tree, member_pids, read_processes
+from watchdog_agent.collectors.proctree import build_tree, read_top
 from watchdog_agent.collectors.sampler import Target
 from watchdog_agent.config import Settings
 from watchdog_agent.errors import NotFound
-from watchdog_agent.model import ProcessInfo
 from watchdog_agent.sources import open_source
 from watchdog_agent.textfmt import top_table, top_tree
 from watchdog_agent.views import process_json
@@ -37,20 +34,13 @@ async def find_target(settings: Settings, layout: Layout, ident: str) -> Target:
         await source.close()
 
 
-def read_tree(proc_root: str, target: Target, window: float) -> list[ProcessInfo]:
-    _, marks = read_processes(proc_root, member_pids(target.location))
-    time.sleep(window)
-    flat, _ = read_processes(proc_root, member_pids(target.location), marks)
-    return flat
-
-
 async def run_top(
     settings: Settings, ident: str, fmt: str, out: TextIO | None = None
 ) -> int:
     out = sys.stdout if out is None else out  # bound per call, not at import
     layout = Layout(settings.cgroup_root)
     target = await find_target(settings, layout, ident)
-    flat = await asyncio.to_thread(read_tree, settings.proc_root, target, CPU_WINDOW)
+    flat = await read_top(settings.proc_root, target.location, CPU_WINDOW)
     if fmt == "json":
         out.write(json.dumps([process_json(p) for p in flat]) + "\n")
     elif fmt == "tree-json":

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from watchdog_agent.collectors.proctree import member_pids, read_processes
+from watchdog_agent.collectors.proctree import container_processes
 from watchdog_agent.docker.client import DockerClient
 from watchdog_agent.errors import ContainerGone, WatchdogError
 from watchdog_agent.events.bus import Subscription
@@ -89,7 +89,7 @@ def read_lists(
     out: dict[str, tuple[ProcessInfo, ...]] = {}
     for cid, location in locations.items():
         try:
-            flat, _ = read_processes(proc_root, member_pids(location))
+            flat, _ = container_processes(proc_root, location)
         except (ContainerGone, OSError):
             continue
         if flat:

@@ -8,6 +8,7 @@ listing and the read is simply left out.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pwd
 import time
@@ -133,6 +134,22 @@ def read_processes(
             )
         )
     return _with_ns_ppids(flat), new_marks
+
+
+def container_processes(
+    proc_root: str, location: CgroupLocation, marks: Mapping[int, CpuMark] | None = None
+) -> tuple[list[ProcessInfo], dict[int, CpuMark]]:
+    """``read_processes`` over every PID of the container's cgroup tree."""
+    return read_processes(proc_root, member_pids(location), marks)
+
+
+async def read_top(proc_root: str, location: CgroupLocation, window: float) -> list[ProcessInfo]:
+    """The container's processes read twice ``window`` apart, off the event loop, so that
+    each has a CPU % for that window."""
+    _, marks = await asyncio.to_thread(container_processes, proc_root, location)
+    await asyncio.sleep(window)
+    flat, _ = await asyncio.to_thread(container_processes, proc_root, location, marks)
+    return flat
 
 
 def _with_ns_ppids(flat: list[ProcessInfo]) -> list[ProcessInfo]:

@@ -6,20 +6,17 @@ Stats never come from Docker's stats endpoint: they are the sampler's latest Sna
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 from aiohttp import web
 
 from watchdog_agent.agent import Agent
-from watchdog_agent.collectors.proctree import build_tree, member_pids, read_processes
+from watchdog_agent.collectors.proctree import build_tree, read_top
 from watchdog_agent.errors import ContainerGone
 from watchdog_agent.model import (
     LIVE_STATES,
-    CgroupLocation,
     ContainerRef,
     ContainerStats,
-    ProcessInfo,
 )
 from watchdog_agent.store import SnapshotSubscription
 from watchdog_agent.views import stats_json
@@ -126,16 +123,6 @@ async def get_top(request: web.Request) -> web.Response:
     except ContainerGone as exc:
         raise ApiError(409, "container is not running", {"id": ref.id}) from exc
     return web.json_response(views.top_json(ref, flat, build_tree(flat)))
-
-
-async def read_top(proc_root: str, location: CgroupLocation, window: float) -> list[ProcessInfo]:
-    """The container's processes, read twice ``window`` apart (for CPU %), off the loop."""
-    pids = await asyncio.to_thread(member_pids, location)
-    _, marks = await asyncio.to_thread(read_processes, proc_root, pids)
-    await asyncio.sleep(window)
-    pids = await asyncio.to_thread(member_pids, location)
-    flat, _ = await asyncio.to_thread(read_processes, proc_root, pids, marks)
-    return flat
 
 
 def setup(app: web.Application) -> None:
