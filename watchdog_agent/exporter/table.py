@@ -177,24 +177,18 @@ def container_table(
         _spec("container_threads_max",
               "Maximum number of threads allowed inside the container, infinity if value is "
               "zero", g, getters.or_zero_when_unlimited("pids_limit", "pids_current")),
-        _spec("container_pressure_cpu_waiting_seconds_total",
-              f"Total time duration tasks in the container have waited {cpu} (PSI some).", c,
-              getters.psi("cpu", "some")),
-        _spec("container_pressure_cpu_stalled_seconds_total",
-              f"Total time duration no tasks in the container could make progress {cpu} "
-              "(PSI full).", c, getters.psi("cpu", "full")),
-        _spec("container_pressure_memory_waiting_seconds_total",
-              f"Total time duration tasks in the container have waited {mem} (PSI some).", c,
-              getters.psi("memory", "some")),
-        _spec("container_pressure_memory_stalled_seconds_total",
-              f"Total time duration no tasks in the container could make progress {mem} "
-              "(PSI full).", c, getters.psi("memory", "full")),
-        _spec("container_pressure_io_waiting_seconds_total",
-              f"Total time duration tasks in the container have waited {io} (PSI some).", c,
-              getters.psi("io", "some")),
-        _spec("container_pressure_io_stalled_seconds_total",
-              f"Total time duration no tasks in the container could make progress {io} "
-              "(PSI full).", c, getters.psi("io", "full")),
+        *(
+            _spec(f"container_pressure_{res}_{kind}_seconds_total", help_, c,
+                  getters.psi(res, line))
+            for res, what in (("cpu", cpu), ("memory", mem), ("io", io))
+            for kind, line, help_ in (
+                ("waiting", "some",
+                 f"Total time duration tasks in the container have waited {what} (PSI some)."),
+                ("stalled", "full",
+                 f"Total time duration no tasks in the container could make progress {what} "
+                 "(PSI full)."),
+            )
+        ),
         _spec("container_start_time_seconds",
               "Start time of the container since unix epoch in seconds.", g, getters.start_time),
         _spec("container_last_seen", "Last time a container was seen by the exporter", g,
