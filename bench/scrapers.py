@@ -60,15 +60,13 @@ def cpu_seconds(pid: int) -> float:
 
 
 @contextmanager
-def agent_process(tree: Path, logdir: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """The agent on an ephemeral loopback port; yields (process, "http://host:port")."""
+def serve(args: list[str], logdir: Path, env: dict[str, str] | None = None) -> Iterator[
+    tuple[subprocess.Popen[bytes], str]
+]:
+    """``watchdog-agent serve`` on an ephemeral loopback port with ``args``; yields
+    (process, "http://host:port"); SIGTERM (then SIGKILL) at the end."""
     log_path = logdir / "agent.log"
-    env = dict(os.environ)
-    env["DOCKER_HOST"] = f"unix://{logdir}/no-docker.sock"  # never reached: --no-docker
-    cmd = [
-        AGENT, "serve", "--listen", "127.0.0.1:0", "--no-docker", "--journal", "none",
-        "--proc-root", str(tree / "proc"), "--cgroup-root", str(tree / "cgroup"),
-    ]  # fmt: skip
+    cmd = [AGENT, "serve", "--listen", "127.0.0.1:0", *args]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
     try:
@@ -81,6 +79,17 @@ def agent_process(tree: Path, logdir: Path) -> Iterator[tuple[subprocess.Popen[b
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+@contextmanager
+def agent_process(tree: Path, logdir: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """The agent over a generated tree, without Docker."""
+    env = dict(os.environ)
+    env["DOCKER_HOST"] = f"unix://{logdir}/no-docker.sock"  # never reached: --no-docker
+    args = ["--no-docker", "--journal", "none",
+            "--proc-root", str(tree / "proc"), "--cgroup-root", str(tree / "cgroup")]  # fmt: skip
+    with serve(args, logdir, env) as running:
+        yield running
 
 
 def wait_listening(proc: subprocess.Popen[bytes], log_path: Path) -> str:

@@ -50,7 +50,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.scrapers import wait_listening
+from bench.scrapers import serve
 
 DOCKER = os.environ.get("WATCHDOG_TEST_DOCKER_CLI", "/usr/bin/docker")
 AGENT = str(Path(sys.executable).with_name("watchdog-agent"))
@@ -173,21 +173,9 @@ def bench_containers(host: str, n: int) -> Iterator[list[str]]:
 @contextmanager
 def agent(host: str) -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="wdb-agent-") as tmp:
-        log_path = Path(tmp) / "agent.log"
-        cmd = [AGENT, "serve", "--listen", "127.0.0.1:0", "--docker-host", host,
-               "--journal", "none"]  # fmt: skip
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-        try:
-            yield wait_listening(proc, log_path)
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+        args = ["--docker-host", host, "--journal", "none"]
+        with serve(args, Path(tmp)) as (_proc, url):
+            yield url
 
 
 def with_stats(doc: list[dict[str, Any]], ids: set[str]) -> int:
