@@ -147,10 +147,12 @@ class Agent:
             try:
                 await client.negotiate()
                 version = await client.version()
+                info = await client.info()
                 self.client = client
                 self.docker_version = {
                     "version": _text(version.get("Version")),
                     "api_version": client.api_version,
+                    "id": _text(info.get("ID")),  # which engine: the commands compare it
                 }
             except DockerUnavailable as exc:
                 await client.close()

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from collections.abc import Sequence
 
-from watchdog_agent import __version__
+from watchdog_agent import __version__, agentlink, cmd_logs
 from watchdog_agent.config import Settings, load_settings, settings_from
 from watchdog_agent.errors import UsageError, WatchdogError
 
@@ -54,12 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--until", help="stop at (same forms as --since)")
     events.add_argument("--journal", metavar="PATH", help="record every event to this SQLite "
                         "journal; with --since/--until, replay from it")  # fmt: skip
-    events.add_argument("--agent", metavar="URL",
-                        help="with --since/--until, replay from the agent running there when "
-                        "one answers (default $WATCHDOG_AGENT_URL or http://127.0.0.1:9338; "
-                        "'none': ask Docker)")  # fmt: skip
-    events.add_argument("--agent-token-file", metavar="PATH",
-                        help="bearer token for that agent (first line of the file)")  # fmt: skip
+    agentlink.add_arguments(events, "with --since/--until, replay from the agent there")
     events.add_argument("--format", default="text",
                         help="text, json, or a template such as '{{.Action}} "
                         "{{.Actor.Attributes.name}}'")  # fmt: skip
@@ -94,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "(flags and WATCHDOG_* variables take precedence)")  # fmt: skip
     _common(serve)
 
+    cmd_logs.add_parser(sub)
     sub.add_parser("version", help="print the version")
     return parser
 
@@ -117,19 +112,6 @@ def _serve_settings(args: argparse.Namespace) -> Settings:
              "auth_exempt_health", "tls_cert", "tls_key", "tls_client_ca",
              "metric_labels")  # fmt: skip
     return load_settings({n: getattr(args, n) for n in names}, config_file=args.config)
-
-
-DEFAULT_AGENT_URL = "http://127.0.0.1:9338"
-
-
-def _first_line(path: str | None) -> str | None:
-    if path is None:
-        return None
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return fh.readline().strip() or None
-    except OSError as exc:
-        raise UsageError(f"cannot read the token file {path}: {exc.strerror}") from exc
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -156,18 +138,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             from watchdog_agent.cmd_events import run_events
 
             settings = _settings(args)
-            url = args.agent or os.environ.get("WATCHDOG_AGENT_URL") or DEFAULT_AGENT_URL
             return asyncio.run(
                 run_events(
                     settings, args.filter, args.since, args.until, args.format, args.journal,
-                    agent_url=None if url == "none" else url,
-                    agent_token=_first_line(args.agent_token_file),
+                    agent=agentlink.options_from(args),
                 )
             )  # fmt: skip
         if args.command == "serve":
             from watchdog_agent.cmd_serve import run_serve
 
             return asyncio.run(run_serve(_serve_settings(args)))
+        if hasattr(args, "run_command"):  # logs: its parser names it
+            return int(asyncio.run(args.run_command(args)))
         if args.command == "version":
             print(f"watchdog-agent {__version__}")
             return 0

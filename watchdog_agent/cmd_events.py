@@ -2,9 +2,10 @@
 
 - Live (no ``--since``/``--until``): follows events and keeps following across
   reconnects and daemon restarts; a gap it cannot rule out goes to stderr.
-- ``--since``/``--until``: replays the journal of the agent running at ``--agent``
-  (default http://127.0.0.1:9338) when one answers, which reaches further back than
-  Docker's buffer; otherwise what Docker still holds (its last 256 events).
+- ``--since``/``--until``: replays the journal of a running agent that watches the same
+  engine (agentlink.py: ``--agent``, ``$WATCHDOG_AGENT_URL`` or http://127.0.0.1:9338),
+  which reaches further back than Docker's buffer; otherwise what Docker still holds
+  (its last 256 events).
 - ``--journal PATH``: also records every event to that SQLite journal, resuming from
   its last event (so what Docker buffered while nothing ran is recovered); with
   ``--since``/``--until`` it replays from the journal instead, which reaches further back
@@ -21,9 +22,8 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-import aiohttp
-
 from watchdog_agent import gctune
+from watchdog_agent.agentlink import AgentOptions, AgentUnavailable, Link, choose
 from watchdog_agent.config import Settings
 from watchdog_agent.docker.client import DockerClient
 from watchdog_agent.docker.decode import event_from_json
@@ -71,8 +71,7 @@ async def run_events(
     fmt: str,
     journal_path: str | None = None,
     out: TextIO | None = None,
-    agent_url: str | None = None,
-    agent_token: str | None = None,
+    agent: AgentOptions | None = None,
 ) -> int:
     out = sys.stdout if out is None else out
     event_filter = parse_filters(filters)
@@ -85,9 +84,10 @@ async def run_events(
     if journal_path is not None and (since_nano is not None or until_nano is not None):
         replay = _replay_journal
         return await asyncio.to_thread(replay, journal_path, since_nano, until_nano, printer)
-    if agent_url and (since_nano is not None or until_nano is not None):
+    if agent is not None and (since_nano is not None or until_nano is not None):
+        link = await choose(settings.docker_host, agent)
         window = {"since": since, "until": until}
-        if await _from_agent(agent_url, filters, window, agent_token, printer):
+        if link is not None and await _from_agent(link, filters, window, printer):
             return 0
     gctune.tune_for_service()
     main = asyncio.current_task()
@@ -151,28 +151,20 @@ async def _follow_with_journal(client: DockerClient, path: str, printer: Printer
 
 
 async def _from_agent(
-    url: str,
-    filters: Sequence[str],
-    window: dict[str, str | None],
-    token: str | None,
-    printer: Printer,
+    link: Link, filters: Sequence[str], window: dict[str, str | None], printer: Printer
 ) -> bool:
-    """Replay from a running agent's /api/v1/events; False when no agent answers there
-    (the caller then asks Docker). Filters are applied by the agent and again here."""
+    """Replay from a running agent's /api/v1/events; False when it stopped answering
+    before its first line (the caller then asks Docker). Filters are applied by the
+    agent and again here."""
     params = [("filter", f) for f in filters] + [(k, v) for k, v in window.items() if v]
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    timeout = aiohttp.ClientTimeout(total=None, connect=2, sock_read=None)
+    printed = False
     try:
-        async with (
-            aiohttp.ClientSession(timeout=timeout) as http,
-            http.get(url.rstrip("/") + "/api/v1/events", params=params, headers=headers) as resp,
-        ):
-            if resp.status >= 400:
-                raise UsageError(f"the agent at {url} answered {resp.status}: {await resp.text()}")
-            async for raw in resp.content:
-                if raw.strip():
-                    _print_agent_line(raw, printer)
-    except aiohttp.ClientConnectionError:
+        async for raw in link.lines("/api/v1/events", params):
+            _print_agent_line(raw, printer)
+            printed = True
+    except AgentUnavailable:
+        if printed:
+            raise
         return False
     printer.out.flush()
     return True

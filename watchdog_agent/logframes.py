@@ -14,6 +14,9 @@ With ``timestamps`` each message starts with Docker's RFC 3339 time and a space:
 time of a line's first message becomes the line's ``time``; the time a continuation
 message carries is dropped. Output is chunking-invariant: any split of the same bytes
 gives the same lines (frames are processed in fixed-size pieces, never per chunk).
+
+``Demuxer`` alone gives the frames' exact payload bytes per stream (what ``docker logs``
+writes); ``LogDecoder`` builds lines on it.
 """
 
 from __future__ import annotations
@@ -28,9 +31,7 @@ KINDS = {0: STDOUT, 1: STDOUT, 2: STDERR, 3: SYSTEM}
 HEADER = 8
 MAX_LINE = 1024 * 1024  # a longer line is cut into pieces of this many bytes
 MAX_PIECE = 64 * 1024  # a frame's payload is handled in pieces of at most this size
-_STAMP = re.compile(
-    rb"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})) "
-)
+_STAMP = re.compile(rb"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})) ")
 
 
 def split_timestamp(data: bytes) -> tuple[str | None, bytes]:
@@ -57,48 +58,23 @@ class _Partial:
         self.emitted = False  # pieces of this line already went out (a very long line)
 
 
-class LogDecoder:
-    """``feed(chunk)`` -> complete lines so far; ``close()`` -> the rest."""
+Piece = tuple[str, bytes, bool]  # stream, payload bytes, starts a message (a frame)
 
-    def __init__(self, multiplexed: bool, timestamps: bool = False, max_line: int = MAX_LINE):
-        self.multiplexed = multiplexed
-        self.timestamps = timestamps
-        self.max_line = max_line
+
+class Demuxer:
+    """Multiplexed frames -> ``(stream, payload piece, starts a message)``, the payload's
+    exact bytes, a frame's payload in pieces of at most MAX_PIECE bytes."""
+
+    def __init__(self) -> None:
         self._header = bytearray()
         self._kind = STDOUT
         self._remaining = 0  # payload bytes of the current frame not yet read
         self._piece = bytearray()  # payload collected for the current piece
         self._first_piece = False  # the piece being collected starts a message
-        self._lines: dict[str, _Partial] = {}
-        self._out: list[LogLine] = []
 
-    def feed(self, chunk: bytes) -> list[LogLine]:
-        if not self.multiplexed:
-            self._payload(STDOUT, chunk, message_start=False)
-        else:
-            self._frames(memoryview(chunk))
-        out, self._out = self._out, []
-        return out
-
-    def close(self) -> list[LogLine]:
-        """End of stream: partial lines, and a system line when it ended inside a frame."""
-        cut = self.multiplexed and (self._header or self._remaining or self._piece)
-        if self._piece:
-            self._payload(self._kind, bytes(self._piece), self._first_piece)
-            self._piece.clear()
-        for kind, partial in self._lines.items():
-            if partial.buf or partial.emitted:
-                self._finish(kind, partial)
-        if cut:
-            self._out.append(LogLine(SYSTEM, None, "log stream ended inside a frame"))
-        self._header.clear()
-        self._remaining = 0
-        out, self._out = self._out, []
-        return out
-
-    # -- framing ----------------------------------------------------------------------
-
-    def _frames(self, view: memoryview) -> None:
+    def feed(self, chunk: bytes) -> list[Piece]:
+        out: list[Piece] = []
+        view = memoryview(chunk)
         i, n = 0, len(view)
         while i < n:
             if not self._remaining:
@@ -106,7 +82,7 @@ class LogDecoder:
                 self._header += view[i : i + take]
                 i += take
                 if len(self._header) < HEADER:
-                    return
+                    break
                 self._start_frame(bytes(self._header))
                 self._header.clear()
                 continue
@@ -115,9 +91,19 @@ class LogDecoder:
             i += take
             self._remaining -= take
             if not self._remaining or len(self._piece) == MAX_PIECE:
-                self._payload(self._kind, bytes(self._piece), self._first_piece)
+                out.append((self._kind, bytes(self._piece), self._first_piece))
                 self._piece.clear()
                 self._first_piece = False
+        return out
+
+    def close(self) -> tuple[list[Piece], bool]:
+        """End of stream: the payload collected so far, and whether it ended inside a frame."""
+        cut = bool(self._header or self._remaining or self._piece)
+        out = [(self._kind, bytes(self._piece), self._first_piece)] if self._piece else []
+        self._piece.clear()
+        self._header.clear()
+        self._remaining = 0
+        return out, cut
 
     def _start_frame(self, header: bytes) -> None:
         kind = KINDS.get(header[0])
@@ -126,6 +112,42 @@ class LogDecoder:
         self._kind = kind
         self._remaining = int.from_bytes(header[4:8], "big")
         self._first_piece = True
+
+
+class LogDecoder:
+    """``feed(chunk)`` -> complete lines so far; ``close()`` -> the rest."""
+
+    def __init__(self, multiplexed: bool, timestamps: bool = False, max_line: int = MAX_LINE):
+        self.multiplexed = multiplexed
+        self.timestamps = timestamps
+        self.max_line = max_line
+        self._demux = Demuxer()
+        self._lines: dict[str, _Partial] = {}
+        self._out: list[LogLine] = []
+
+    def feed(self, chunk: bytes) -> list[LogLine]:
+        if not self.multiplexed:
+            self._payload(STDOUT, chunk, message_start=False)
+        else:
+            for kind, data, first in self._demux.feed(chunk):
+                self._payload(kind, data, first)
+        out, self._out = self._out, []
+        return out
+
+    def close(self) -> list[LogLine]:
+        """End of stream: partial lines, and a system line when it ended inside a frame."""
+        cut = False
+        if self.multiplexed:
+            pieces, cut = self._demux.close()
+            for kind, data, first in pieces:
+                self._payload(kind, data, first)
+        for kind, partial in self._lines.items():
+            if partial.buf or partial.emitted:
+                self._finish(kind, partial)
+        if cut:
+            self._out.append(LogLine(SYSTEM, None, "log stream ended inside a frame"))
+        out, self._out = self._out, []
+        return out
 
     # -- lines ------------------------------------------------------------------------
 
