@@ -7,7 +7,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from watchdog_agent import __version__, agentlink, cmd_logs
+from watchdog_agent import __version__, agentlink, cmd_logs, cmd_postmortem
 from watchdog_agent.config import Settings, load_settings, settings_from
 from watchdog_agent.errors import UsageError, WatchdogError
 
@@ -89,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(serve)
 
     cmd_logs.add_parser(sub)
+    cmd_postmortem.add_parser(sub)
     sub.add_parser("version", help="print the version")
     return parser
 
@@ -148,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from watchdog_agent.cmd_serve import run_serve
 
             return asyncio.run(run_serve(_serve_settings(args)))
-        if hasattr(args, "run_command"):  # logs: its parser names it
+        if hasattr(args, "run_command"):  # logs, postmortem: their parsers name it
             return int(asyncio.run(args.run_command(args)))
         if args.command == "version":
             print(f"watchdog-agent {__version__}")

@@ -10,6 +10,7 @@ import json
 import os
 import sqlite3
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -86,6 +87,26 @@ class PostMortemStore:
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 for statement in _SCHEMA:
                     conn.execute(statement)
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
+
+    def open_readonly(self) -> None:
+        """Open an existing store without writing to it (the CLI reading what an agent
+        stored); JournalError when there is none or it is not a post-mortem store."""
+        with self._lock, self._guard("cannot open"):
+            if self._conn is not None:
+                return
+            if self.path is None or not os.path.isfile(self.path):
+                raise sqlite3.OperationalError("no such file")
+            uri = "file:" + urllib.parse.quote(os.path.abspath(self.path)) + "?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            try:
+                conn.execute("PRAGMA busy_timeout = 5000")
+                (app_id,) = conn.execute("PRAGMA application_id").fetchone()
+                if app_id != APPLICATION_ID:
+                    raise sqlite3.DatabaseError("not a post-mortem store (another database)")
             except BaseException:
                 conn.close()
                 raise
