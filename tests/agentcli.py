@@ -38,12 +38,16 @@ def agent_env(docker_host: str | None = None) -> dict[str, str]:
 
 
 def agent(
-    *args: str, timeout: float = 60, docker_host: str | None = None
+    *args: str,
+    timeout: float = 60,
+    docker_host: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``watchdog-agent <args>``; the caller decides what the exit code means."""
+    """Run ``watchdog-agent <args>`` (``env``: extra variables); the caller decides what
+    the exit code means."""
     return subprocess.run(
         [AGENT, *args],
-        env=agent_env(docker_host),
+        env={**agent_env(docker_host), **(env or {})},
         capture_output=True,
         text=True,
         timeout=timeout,

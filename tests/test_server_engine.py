@@ -116,7 +116,8 @@ async def test_containers_stats_and_top_from_the_agent(
         async with client.get("/api/v1/info") as resp:
             info = await resp.json()
         assert info["docker"]["version"] and info["docker"]["api_version"]
-        assert info["docker"]["id"] == docker_cli.run("info", "--format", "{{.ID}}").strip()
+        engine = docker_cli.run("info", "--format", "{{.ID}} {{.DockerRootDir}}").split()
+        assert [info["docker"]["id"], info["docker"]["root_dir"]] == engine
 
         await asyncio.to_thread(docker_cli.run, "kill", late)
         for _ in range(100):

@@ -152,7 +152,10 @@ class Agent:
                 self.docker_version = {
                     "version": _text(version.get("Version")),
                     "api_version": client.api_version,
-                    "id": _text(info.get("ID")),  # which engine: the commands compare it
+                    # which engine (the commands compare both: Docker 20.10's ID is the
+                    # host's key, the same for every engine on the host)
+                    "id": _text(info.get("ID")),
+                    "root_dir": _text(info.get("DockerRootDir")),
                 }
             except DockerUnavailable as exc:
                 await client.close()

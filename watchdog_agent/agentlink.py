@@ -3,11 +3,13 @@ answers there, and a light HTTP client to it.
 
 Where: ``--agent URL``, else ``$WATCHDOG_AGENT_URL``, else http://127.0.0.1:9338; the
 word ``none`` means never. Whether: an agent found by default (not named with ``--agent``)
-is used only when it watches the same Docker engine as the command would read, the
-daemon's ``ID`` from Docker's ``GET /info`` against the ``docker.id`` of the agent's
-``GET /api/v1/info``. When the answer is not the obvious one (the agent watches another
-engine; Docker does not answer and the agent is the only source) a note says on stderr
-which source answered.
+is used only when it watches the same Docker engine as the command would read: the
+daemon's ``ID`` and ``DockerRootDir`` from Docker's ``GET /info`` against ``docker.id``
+and ``docker.root_dir`` of the agent's ``GET /api/v1/info`` (Docker 20.10's ID is the
+host's trust key, the same for every engine on the host, and the data root tells them
+apart; from Docker 23 the ID alone is per engine). When the answer is not the obvious
+one (the agent watches another engine; Docker does not answer and the agent is the only
+source) a note on stderr says which source answered.
 
 The client speaks HTTP/1.0 over asyncio streams, one connection per request (the agent
 then ends each response by closing it, streams included), so that a probe costs no
@@ -123,9 +125,12 @@ class Link:
     info: Mapping[str, Any] | None = None
 
     @property
-    def engine_id(self) -> str | None:
+    def engine(self) -> Engine | None:
+        """The engine the agent watches (None: none, or an agent too old to say)."""
         docker = (self.info or {}).get("docker")
-        return docker.get("id") if isinstance(docker, dict) else None
+        if not isinstance(docker, dict) or not docker.get("id"):
+            return None
+        return Engine(str(docker["id"]), _str_or_none(docker.get("root_dir")))
 
     async def get_json(self, path: str, params: Params = ()) -> Any:
         """GET a JSON document; AgentError on an error status."""
@@ -231,9 +236,21 @@ async def _body(reader: asyncio.StreamReader, headers: Mapping[str, str]) -> byt
 # -- which source answers ----------------------------------------------------------------
 
 
-async def engine_id(docker_host: str) -> str:
-    """The daemon's ``ID`` (``GET /info``); DockerUnavailable or DockerError when Docker
-    does not answer, within PROBE_TIMEOUT."""
+@dataclass(frozen=True, slots=True)
+class Engine:
+    """Which Docker engine: its ``ID`` and data root (``DockerRootDir``)."""
+
+    id: str
+    root_dir: str | None
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+async def engine_of(docker_host: str) -> Engine:
+    """The engine at ``docker_host`` (``GET /info``); DockerUnavailable or DockerError
+    when Docker does not answer, within PROBE_TIMEOUT."""
     client: EngineAPI = LiteDockerClient(docker_host)
     try:
         async with asyncio.timeout(PROBE_TIMEOUT):
@@ -241,8 +258,9 @@ async def engine_id(docker_host: str) -> str:
     except TimeoutError as exc:
         raise DockerUnavailable(client.host, "timed out on GET /info") from exc
     doc = decode_json(body, "/info")
-    found = doc.get("ID") if isinstance(doc, dict) else None
-    return found if isinstance(found, str) else ""
+    if not isinstance(doc, dict):
+        doc = {}
+    return Engine(str(doc.get("ID") or ""), _str_or_none(doc.get("DockerRootDir")))
 
 
 async def probe(options: AgentOptions) -> Link | None:
@@ -272,7 +290,7 @@ async def choose(
         return None
     instead = instead or f"reading Docker at {docker_host}"
     docker, agent = await asyncio.gather(
-        engine_id(docker_host), probe(options), return_exceptions=True
+        engine_of(docker_host), probe(options), return_exceptions=True
     )
     if isinstance(agent, AgentError):
         note(f"{agent}; {instead}")
@@ -288,7 +306,7 @@ async def choose(
         return agent
     if isinstance(docker, BaseException):
         raise docker
-    if agent.engine_id == docker:
+    if agent.engine == docker:
         return agent
     watches = _watches(agent)
     if options.explicit:
@@ -322,4 +340,4 @@ def _watches(agent: Link) -> str:
         return "no Docker engine"
     if not docker.get("id"):
         return "an engine it does not name (an older agent)"
-    return f"another engine (ID {str(docker['id'])[:20]})"
+    return f"another engine (ID {str(docker['id'])[:14]}, data root {docker.get('root_dir')})"

@@ -155,7 +155,9 @@ INFO = _obj(
     {
         "version": STR,
         "cgroup_mode": N_STR,
-        "docker": _nullable(_obj({"version": N_STR, "api_version": N_STR, "id": N_STR})),
+        "docker": _nullable(
+            _obj({"version": N_STR, "api_version": N_STR, "id": N_STR, "root_dir": N_STR})
+        ),
         "started_at": TIME,
         "uptime_seconds": NUM,
         "interval_seconds": NUM,
