@@ -65,6 +65,8 @@ class _Sink(io.BytesIO):
 def test_output_piped_keeps_bytes_and_a_terminal_sees_them_shown() -> None:
     piped = Output(_Sink(), terminal=False)
     piped.write(b"\x1b[2Ja\r\n\xff")
+    assert piped.binary.getvalue() == b""  # type: ignore[attr-defined]
+    piped.flush()
     assert piped.binary.getvalue() == b"\x1b[2Ja\r\n\xff"  # type: ignore[attr-defined]
 
     shown = Output(_Sink(), terminal=True)

@@ -58,12 +58,17 @@ class AgentOptions:
     explicit: bool = False  # named with --agent: used without the engine check
 
 
-def add_arguments(parser: argparse.ArgumentParser, use: str) -> None:
-    """``--agent`` and ``--agent-token-file``; ``use`` says what the agent is used for."""
+def add_arguments(parser: argparse.ArgumentParser, use: str, fallback_only: bool = False) -> None:
+    """``--agent`` and ``--agent-token-file``; ``use`` says what the agent is used for;
+    ``fallback_only``: without the flag, an agent is asked only when Docker does not answer."""
+    when = (
+        "only when Docker does not answer" if fallback_only
+        else "only when it watches the same Docker engine"
+    )  # fmt: skip
     parser.add_argument(
         "--agent", metavar="URL",
-        help=f"{use} (default ${URL_ENV} or {DEFAULT_URL}, used only when it watches the "
-        "same Docker engine; 'none': never)",
+        help=f"{use}; without it, the agent at ${URL_ENV} or {DEFAULT_URL}, {when} "
+        "('none': never)",
     )  # fmt: skip
     parser.add_argument("--agent-token-file", metavar="PATH",
                         help="bearer token for that agent (first line of the file)")  # fmt: skip

@@ -23,9 +23,10 @@ from watchdog_agent import agentlink
 from watchdog_agent.agentlink import AgentError, AgentOptions, Link
 from watchdog_agent.config import Settings, settings_from
 from watchdog_agent.docker.engine import QueryValue
+from watchdog_agent.docker.lite import LiteDockerClient
 from watchdog_agent.errors import DockerError, DockerUnavailable, UsageError, WatchdogError
 from watchdog_agent.events.timeparse import parse_time, to_docker_since
-from watchdog_agent.logframes import STDERR, STDOUT, SYSTEM, Demuxer
+from watchdog_agent.logframes import STDERR, STDOUT, SYSTEM, Demuxer, Piece
 from watchdog_agent.termsafe import escape_lines
 
 AGENT_MAX_TAIL = 10_000  # lines the agent's route sends at most (routes_logs.MAX_TAIL)
@@ -54,8 +55,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("-t", "--timestamps", action="store_true", help="show timestamps")
     p.add_argument("--docker-host", help="Docker address (default: $DOCKER_HOST or the "
                    "standard unix socket)")  # fmt: skip
-    agentlink.add_arguments(p, "read through the agent there (otherwise only when Docker "
-                            "does not answer)")  # fmt: skip
+    agentlink.add_arguments(p, "read through the agent there", fallback_only=True)
     p.set_defaults(run_command=_run)
 
 
@@ -101,29 +101,37 @@ class LogsQuery:
 
 class Output:
     """One of our two streams: the exact bytes, or on a terminal text with control
-    characters shown (a "\\r\\n" line end read as "\\n")."""
+    characters shown (a "\\r\\n" line end read as "\\n"). Writes are collected until
+    ``flush`` (one system call per chunk, also under PYTHONUNBUFFERED)."""
 
     def __init__(self, binary: BinaryIO, terminal: bool) -> None:
         self.binary = binary
         self.terminal = terminal
+        self._pending: list[bytes] = []
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._cr = ""  # a "\r" held back: the "\n" that may follow is in the next piece
 
     def write(self, data: bytes) -> None:
         if not self.terminal:
-            self.binary.write(data)
+            self._pending.append(data)
             return
         text = self._cr + self._decoder.decode(data)
         self._cr = "\r" if text.endswith("\r") else ""
         text = text.removesuffix("\r").replace("\r\n", "\n")
-        self.binary.write(escape_lines(text).encode())
+        self._pending.append(escape_lines(text).encode())
+
+    def flush(self) -> None:
+        if self._pending:
+            self.binary.write(b"".join(self._pending))
+            self._pending.clear()
+        self.binary.flush()
 
     def close(self) -> None:
         if self.terminal:
             rest = self._cr + self._decoder.decode(b"", final=True)
-            self.binary.write(escape_lines(rest).encode())
+            self._pending.append(escape_lines(rest).encode())
             self._cr = ""
-        self.binary.flush()
+        self.flush()
 
 
 def outputs() -> tuple[Output, Output]:
@@ -146,54 +154,70 @@ async def run_logs(
                 raise agentlink.AgentUnavailable(str(agent.url), "nothing answers there")
             await _from_agent(link, ident, query, out, err)
             return 0
+        client = LiteDockerClient(settings.docker_host)
         try:
-            await _from_docker(settings.docker_host, ident, query, out, err)
-        except DockerUnavailable as exc:
+            doc = await client.inspect_raw(ident)
+        except DockerUnavailable as exc:  # only at the first contact: nothing printed yet
             link = await agentlink.fallback(exc, agent)
             await _from_agent(link, ident, query, out, err)
+            return 0
+        await _from_docker(client, doc, ident, query, out, err)
         return 0
     finally:
         out.close()
         err.close()
 
 
-async def _from_docker(host: str, ident: str, query: LogsQuery, out: Output, err: Output) -> None:
-    from watchdog_agent.docker.client import DockerClient  # aiohttp: only when streaming
+async def _from_docker(
+    client: LiteDockerClient,
+    doc: dict[str, Any],
+    ident: str,
+    query: LogsQuery,
+    out: Output,
+    err: Output,
+) -> None:
+    """The logs of the container ``doc`` (its inspect document) describes: HTTP/1.0,
+    the body as it comes (no chunk framing to undo), frames split by the Demuxer."""
+    cid, tty, driver = _describe(doc)
+    demux = None if tty else Demuxer()
+    sink = Sink(out, err)
+    path = f"/containers/{cid}/logs"
+    params: dict[str, QueryValue] = {"stdout": True, "stderr": True, **query.params()}
+    try:
+        async with aclosing(client.stream_raw(path, params)) as chunks:
+            async for chunk in chunks:
+                sink.write(demux.feed(chunk) if demux else [(STDOUT, chunk, False)])
+    except DockerError as exc:
+        if exc.status == 501:
+            raise NoLogs(ident, driver) from exc
+        raise
+    if demux is not None:
+        pieces, cut = demux.close()
+        sink.write(pieces)
+        if cut:
+            raise WatchdogError("the log stream ended inside a frame (output cut short)")
 
-    async with DockerClient(host) as client:
-        doc = await client.inspect_raw(ident)
-        cid, tty, driver = _describe(doc)
-        demux = None if tty else Demuxer()
-        targets = {STDOUT: out, STDERR: err}
-        path = f"/containers/{cid}/logs"
-        params: dict[str, QueryValue] = {"stdout": True, "stderr": True, **query.params()}
-        try:
-            async with aclosing(client.stream_raw(path, params)) as chunks:
-                async for chunk in chunks:
-                    if demux is None:
-                        out.write(chunk)
-                        out.binary.flush()
-                        continue
-                    for kind, data, _ in demux.feed(chunk):
-                        _write(targets, kind, data)
-        except DockerError as exc:
-            if exc.status == 501:
-                raise NoLogs(ident, driver) from exc
-            raise
-        if demux is not None:
-            pieces, cut = demux.close()
-            for kind, data, _ in pieces:
-                _write(targets, kind, data)
-            if cut:
-                raise WatchdogError("the log stream ended inside a frame (output cut short)")
 
+class Sink:
+    """Payload pieces to our stdout and stderr, in their order: one flush per switch of
+    stream and per chunk (not per frame), so that a terminal showing both interleaves
+    them as docker does."""
 
-def _write(targets: dict[str, Output], kind: str, data: bytes) -> None:
-    if kind == SYSTEM:  # the Engine's own error, in-band
-        raise WatchdogError(f"docker: {data.decode('utf-8', 'replace').strip()}")
-    target = targets[kind]
-    target.write(data)
-    target.binary.flush()
+    def __init__(self, out: Output, err: Output) -> None:
+        self.targets = {STDOUT: out, STDERR: err}
+
+    def write(self, pieces: list[Piece]) -> None:
+        last: Output | None = None
+        for kind, data, _ in pieces:
+            if kind == SYSTEM:  # the Engine's own error, in-band
+                raise WatchdogError(f"docker: {data.decode('utf-8', 'replace').strip()}")
+            target = self.targets[kind]
+            if last is not None and last is not target:
+                last.flush()
+            target.write(data)
+            last = target
+        if last is not None:
+            last.flush()
 
 
 def _describe(doc: dict[str, Any]) -> tuple[str, bool, str | None]:
@@ -219,7 +243,7 @@ async def _from_agent(link: Link, ident: str, query: LogsQuery, out: Output, err
                 text = f"{doc['time']} {text}"
             target = err if doc.get("stream") == STDERR else out
             target.write(text.encode())
-            target.binary.flush()
+            target.flush()
             count += 1
     except AgentError as exc:
         if exc.status == 502 and "does not support reading" in str(exc.detail):

@@ -77,6 +77,15 @@ class Demuxer:
         view = memoryview(chunk)
         i, n = 0, len(view)
         while i < n:
+            if not (self._remaining or self._header) and n - i >= HEADER:  # a whole header
+                self._start_frame(chunk[i : i + HEADER])
+                i += HEADER
+                continue
+            if not self._piece and 0 < self._remaining <= min(MAX_PIECE, n - i):
+                end = i + self._remaining  # a whole payload: no copy into the piece
+                out.append((self._kind, chunk[i:end], self._first_piece))
+                i, self._remaining, self._first_piece = end, 0, False
+                continue
             if not self._remaining:
                 take = min(HEADER - len(self._header), n - i)
                 self._header += view[i : i + take]
