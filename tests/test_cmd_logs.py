@@ -192,6 +192,7 @@ async def test_through_the_agent_when_docker_does_not_answer(
         )  # named with --agent: through it, without a note
         assert named.stderr == b"err1\nerr2\n"
         missing = run_bytes("logs", "--agent", url, "no-such-x1", docker_host=docker_host)
-        assert missing.returncode == 1 and b"no such container" in missing.stderr
+        assert missing.returncode == 1
+        assert missing.stderr == b"watchdog-agent: no such container: no-such-x1\n"
     finally:
         serve.kill()

@@ -87,4 +87,4 @@ def test_a_removed_container_has_its_post_mortem(
     assert missing.returncode == 1 and "no post-mortem: no-such-pm-x" in missing.stderr
     nothing = agent("postmortem", "--journal", str(tmp_path / "none.db"), name,
                     docker_host=docker_host, env=NOWHERE)  # fmt: skip
-    assert nothing.returncode == 1 and "there is no post-mortem store at" in nothing.stderr
+    assert nothing.returncode == 1 and "no post-mortem store at" in nothing.stderr

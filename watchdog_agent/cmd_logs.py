@@ -24,7 +24,13 @@ from watchdog_agent.agentlink import AgentError, AgentOptions, Link
 from watchdog_agent.config import Settings, settings_from
 from watchdog_agent.docker.engine import QueryValue
 from watchdog_agent.docker.lite import LiteDockerClient
-from watchdog_agent.errors import DockerError, DockerUnavailable, UsageError, WatchdogError
+from watchdog_agent.errors import (
+    DockerError,
+    DockerUnavailable,
+    NotFound,
+    UsageError,
+    WatchdogError,
+)
 from watchdog_agent.events.timeparse import parse_time, to_docker_since
 from watchdog_agent.logframes import STDERR, STDOUT, SYSTEM, Demuxer, Piece
 from watchdog_agent.termsafe import escape_lines
@@ -246,6 +252,8 @@ async def _from_agent(link: Link, ident: str, query: LogsQuery, out: Output, err
             target.flush()
             count += 1
     except AgentError as exc:
+        if exc.status == 404:
+            raise NotFound(ident, exc.error) from exc
         if exc.status == 502 and "does not support reading" in str(exc.detail):
             raise NoLogs(ident, None) from exc
         raise

@@ -20,7 +20,7 @@ from urllib.parse import quote
 from watchdog_agent import agentlink
 from watchdog_agent.agentlink import AgentError, AgentOptions
 from watchdog_agent.config import load_settings
-from watchdog_agent.errors import NotFound, UsageError
+from watchdog_agent.errors import NotFound, UsageError, WatchdogError
 from watchdog_agent.pmstore import PostMortemStore, store_path
 from watchdog_agent.pmtext import render
 
@@ -67,11 +67,9 @@ async def find(
         if not isinstance(doc, dict):
             raise UsageError(f"the agent at {link.url} answered something that is not an object")
         return doc
-    if path is None:
-        raise NotFound(ident, "no agent answers and no journal is set (--journal): no post-mortem")
-    if not os.path.isfile(path):
-        raise NotFound(ident, f"no agent answers and there is no post-mortem store at {path}: "
-                       "no post-mortem")  # fmt: skip
+    if path is None or not os.path.isfile(path):
+        where = f"no post-mortem store at {path}" if path else "no journal (--journal none)"
+        raise WatchdogError(f"no agent to ask and {where}: cannot look up {ident}")
     return await asyncio.to_thread(_from_store, path, ident)
 
 
