@@ -7,7 +7,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from watchdog_agent import __version__, agentlink, cmd_logs, cmd_postmortem
+from watchdog_agent import __version__
 from watchdog_agent.config import Settings, load_settings, settings_from
 from watchdog_agent.errors import UsageError, WatchdogError
 
@@ -22,6 +22,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from watchdog_agent import agentlink, cmd_logs, cmd_postmortem
+
     parser = argparse.ArgumentParser(
         prog="watchdog-agent",
         description="Monitoring and events agent for Docker hosts.",
@@ -136,13 +138,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return asyncio.run(run_top(_settings(args), args.container, args.format))
         if args.command == "events":
+            from watchdog_agent.agentlink import options_from
             from watchdog_agent.cmd_events import run_events
 
             settings = _settings(args)
             return asyncio.run(
                 run_events(
                     settings, args.filter, args.since, args.until, args.format, args.journal,
-                    agent=agentlink.options_from(args),
+                    agent=options_from(args),
                 )
             )  # fmt: skip
         if args.command == "serve":
