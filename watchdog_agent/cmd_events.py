@@ -36,12 +36,13 @@ from watchdog_agent.events.service import EventsService
 from watchdog_agent.events.tap import Item, Tap, now_nano
 from watchdog_agent.events.timeparse import parse_time
 from watchdog_agent.model import Event, Gap, Lost
+from watchdog_agent.termsafe import escape
 
 
 def _gap_note(gap: Gap) -> str:
     return (
         f"watchdog-agent: events between {gap.start_nano} and {gap.end_nano} "
-        f"may be missing ({gap.reason})"
+        f"may be missing ({escape(gap.reason)})"  # the reason may come from an agent's reply
     )
 
 
