@@ -15,12 +15,12 @@ import asyncio
 import json
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pytest
-from agentcli import AGENT, agent_env
+from agentcli import AGENT, Following, agent_env
 from dockercli import IMAGE, DockerCLI, unique_name
 from test_server_helpers import serving
 
@@ -70,34 +70,66 @@ class Evil(NamedTuple):
     host: str
     name: str
     id: str
+    journal: str  # what a live `events --journal` recorded around the exec with PWN
     since: str
     until: str
+    live: list[dict[str, Any]]  # that follower's --format json lines, decoded
+
+
+def wait(what: str, check: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
+        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
-def evil(docker_cli: DockerCLI, docker_host: str) -> Iterator[Evil]:
-    """The container (its shell's $0 and a label hold PWN), after one exec with PWN."""
-    since = to_docker_since(time.time_ns())
+def evil(
+    docker_cli: DockerCLI, docker_host: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Evil]:
+    """The container (its shell's $0 and a label hold PWN), after one exec with PWN.
+
+    Its events are recorded by a live ``events --journal`` and replayed from there:
+    Docker's own buffer (256 events) holds only seconds of a busy shared engine."""
     name = unique_name("wd-esc")
+    journal = str(tmp_path_factory.mktemp("esc") / "events.db")
     cid = docker_cli.start("--label", f"wdevil={LABEL}", IMAGE, "sh", "-c", SCRIPT, PWN, name=name)
     try:
-        deadline = time.monotonic() + 15
-        while len(json.loads(run_agent(docker_host, "top", cid, "--format", "json"))) < 2:
-            assert time.monotonic() < deadline, "the shell's sleep did not start"
-            time.sleep(0.2)
-        docker_cli.run("exec", cid, "sh", "-c", "true", PWN)
-        yield Evil(docker_host, name, cid, since, to_docker_since(time.time_ns()))
+        wait("the shell's sleep", lambda: len(json.loads(top(docker_host, cid, "json"))) == 2)
+        argv = [AGENT, "events", "--journal", journal, "--format", "json",
+                "--filter", f"container={cid}", "--docker-host", docker_host]  # fmt: skip
+        tail = Following(argv, docker_host)
+
+        def subscribed() -> bool:  # once a warm-up exec shows up
+            docker_cli.run("exec", cid, "true")
+            return bool(tail.lines)
+
+        try:
+            wait("the follower", subscribed)
+            since = to_docker_since(time.time_ns())
+            docker_cli.run("exec", cid, "sh", "-c", "true", PWN)
+            wait("the exec", lambda: EXEC_ACTION in (json.loads(x)["Action"] for x in tail.lines))
+            until = to_docker_since(time.time_ns())
+        finally:
+            code, err = tail.stop()
+        assert code == 0, f"events --journal: SIGTERM gave exit {code}: {err}"
+        live = [json.loads(x) for x in tail.lines]
+        yield Evil(docker_host, name, cid, journal, since, until, live)
     finally:
         docker_cli.rm(cid)
 
 
+def top(host: str, ident: str, fmt: str) -> bytes:
+    return run_agent(host, "top", ident, "--format", fmt)
+
+
 @pytest.mark.parametrize("fmt", ["table", "tree"])
 def test_top_text_shows_argv_escaped_and_json_keeps_it(evil: Evil, fmt: str) -> None:
-    out = run_agent(evil.host, "top", evil.id, "--format", fmt)
+    out = top(evil.host, evil.id, fmt)
     shown_not_obeyed(out, f"sh -c {SCRIPT} {PWN_SHOWN}", SHELL_CMD, f"top --format {fmt}")
-    flat = json.loads(run_agent(evil.host, "top", evil.id, "--format", "json"))
+    flat = json.loads(top(evil.host, evil.id, "json"))
     assert SHELL_CMD in [p["cmd"] for p in flat], f"json: {flat}\n{od(SHELL_CMD.encode())}"
-    (root,) = json.loads(run_agent(evil.host, "top", evil.id, "--format", "tree-json"))
+    (root,) = json.loads(top(evil.host, evil.id, "tree-json"))
     assert root["cmd"] == SHELL_CMD and root["children"][0]["cmd"] == "sleep 600"
 
 
@@ -113,8 +145,9 @@ def test_stats_text_has_no_raw_controls(evil: Evil) -> None:
 
 
 def events(evil: Evil, *args: str) -> bytes:
+    """``events --since --until`` replayed from the fixture's journal."""
     window = ("--since", evil.since, "--until", evil.until, "--filter", f"container={evil.id}")
-    return run_agent(evil.host, "events", "--agent", "none", *window, *args)
+    return run_agent(evil.host, "events", "--journal", evil.journal, *window, *args)
 
 
 def test_events_text_shows_action_and_label_escaped(evil: Evil) -> None:
@@ -125,6 +158,8 @@ def test_events_text_shows_action_and_label_escaped(evil: Evil) -> None:
     actions = {d["Action"] for d in docs}
     assert EXEC_ACTION in actions, f"{actions}\n{od(EXEC_ACTION.encode())}"
     assert {d["Actor"]["Attributes"]["wdevil"] for d in docs} == {LABEL}
+    # the live follower's JSON lines too
+    assert EXEC_ACTION in {d["Action"] for d in evil.live}, evil.live
 
 
 def test_events_template_shows_values_escaped(evil: Evil) -> None:
@@ -137,8 +172,8 @@ def test_events_template_shows_values_escaped(evil: Evil) -> None:
         assert label == f"v{PWN_SHOWN}", line
         # {{json}} inside a template is JSON still: it decodes to the exact label
         assert json.loads(actor)["Attributes"]["wdevil"] == LABEL, f"{line}\n{od(LABEL.encode())}"
-    assert actions[:2] == ["create", "start"], actions
     assert f"exec_create: sh -c true {PWN_SHOWN}" in actions, actions
+    assert f"exec_start: sh -c true {PWN_SHOWN}" in actions, actions
 
 
 async def test_http_api_keeps_exact_characters_and_cli_from_agent_escapes(
@@ -148,8 +183,8 @@ async def test_http_api_keeps_exact_characters_and_cli_from_agent_escapes(
     async with serving(settings) as client:
         async with client.get(f"/api/v1/containers/{evil.id}/top") as resp:
             assert resp.status == 200, await resp.text()
-            top = await resp.json()
-        (root,) = top["tree"]
+            procs = await resp.json()
+        (root,) = procs["tree"]
         assert root["cmd"] == SHELL_CMD, f"{root['cmd']!r}\n{od(SHELL_CMD.encode())}"
         async with client.get(f"/api/v1/containers?filter=name={evil.name}") as resp:
             assert resp.status == 200, await resp.text()
