@@ -91,6 +91,7 @@ class Tap:
         self.reconnects = 0
         self.gaps = 0
         self.connected = asyncio.Event()
+        self.down_since: int | None = None  # when the stream was last lost (None: never up)
 
     async def run(self) -> None:
         """Stream until cancelled (or until ``until_nano`` has passed)."""
@@ -181,12 +182,16 @@ class Tap:
                 await self.on_open()
 
         stream = self.client.stream_lines("/events", self._params(), on_open=opened)
-        async with aclosing(stream) as lines:
-            async for line in lines:
-                event = self._take(line)
-                if event is not None:
-                    await self._emit(event)
-        self.connected.clear()
+        try:
+            async with aclosing(stream) as lines:
+                async for line in lines:
+                    event = self._take(line)
+                    if event is not None:
+                        await self._emit(event)
+        finally:
+            if self.connected.is_set():
+                self.down_since = now_nano()
+            self.connected.clear()
 
     def _take(self, line: bytes) -> Event | None:
         """Decode, drop what was seen already, count."""
