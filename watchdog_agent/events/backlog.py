@@ -84,3 +84,17 @@ def complete(
     if len(buffered) >= DOCKER_BUFFER and buffered[0].time_nano > start:
         gaps.append(Gap(start, min(buffered[0].time_nano, edge - 1), reason))
     return Completion(events, gaps)
+
+
+def interleave(events: Sequence[Event], gaps: Sequence[Gap]) -> list[Event | Gap]:
+    """History in order: each gap before the first event that came after its start."""
+    out: list[Event | Gap] = []
+    pending = sorted(gaps, key=lambda g: g.start_nano)
+    i = 0
+    for event in events:
+        while i < len(pending) and pending[i].start_nano < event.time_nano:
+            out.append(pending[i])
+            i += 1
+        out.append(event)
+    out.extend(pending[i:])
+    return out

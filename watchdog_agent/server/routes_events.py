@@ -19,7 +19,7 @@ from aiohttp import web
 
 from watchdog_agent.agent import Agent
 from watchdog_agent.errors import DockerError, DockerUnavailable, UsageError
-from watchdog_agent.events.backlog import complete, read_buffer
+from watchdog_agent.events.backlog import complete, interleave, read_buffer
 from watchdog_agent.events.bus import Subscription
 from watchdog_agent.events.filters import EventFilter, parse_filters
 from watchdog_agent.events.journal import Journal
@@ -79,7 +79,7 @@ async def history_of(
         no_journal=agent.journal is None,
         unavailable="no-docker" if agent.settings.no_docker else "docker-unavailable",
     )  # fmt: skip
-    return views.interleave([*extra.events, *stored], [*extra.gaps, *gaps])
+    return interleave([*extra.events, *stored], [*extra.gaps, *gaps])
 
 
 async def events(request: web.Request) -> web.StreamResponse:
