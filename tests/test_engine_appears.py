@@ -106,6 +106,16 @@ async def test_serve_started_before_docker_picks_it_up_and_survives_its_restart(
 
             # the engine goes away and comes back: the inventory recovers
             await asyncio.to_thread(eng.stop)
+
+            async def gap_said() -> bool:  # a new live stream says the engine is gone
+                async with http.get("/api/v1/events") as resp:
+                    try:
+                        (item,) = await json_lines(resp, 1, timeout=2)
+                    except TimeoutError:
+                        return False  # the tap has not noticed yet
+                return item.get("gap", {}).get("reason") == "docker-unavailable"
+
+            await eventually(gap_said, 30, "a docker-unavailable gap while the engine is down")
             await asyncio.to_thread(eng.start)
             await asyncio.to_thread(run_detached, eng, second)
 

@@ -129,18 +129,19 @@ class Agent:
         return 0 if self._sampler is None else self._sampler.errors_total
 
     def events_gap(self) -> Gap | None:
-        """None while Docker's events flow; otherwise a gap from when they stopped (or the
-        agent started) to now, whose reason says why: "docker-unavailable" (no engine
-        yet, or the tap is reconnecting) or "no-docker" (the agent never asks Docker)."""
-        tap = None if self.events is None else self.events.tap
-        if tap is not None and tap.connected.is_set():
-            return None
+        """None while Docker's events flow (or the tap is starting on an engine that just
+        answered); otherwise a gap from when they stopped (or the agent started) to now,
+        whose reason says why: "docker-unavailable" (no engine yet, or the tap lost it and
+        is reconnecting) or "no-docker" (the agent never asks Docker)."""
         now = time.time_ns()
-        start = tap.down_since if tap is not None and tap.down_since is not None else None
-        if start is None:
-            start = min(now, int(self.started_at * 1e9))
+        start = min(now, int(self.started_at * 1e9))
+        if self.client is not None:
+            tap = None if self.events is None else self.events.tap
+            if tap is None or tap.connected.is_set() or tap.down_since is None:
+                return None
+            start = tap.down_since
         reason = "no-docker" if self.settings.no_docker else "docker-unavailable"
-        return Gap(start_nano=start, end_nano=now, reason=reason)
+        return Gap(start_nano=start, end_nano=max(now, start), reason=reason)
 
     def task_states(self) -> dict[str, str]:
         return {name: _state(task) for name, task in self.tasks.items()}
