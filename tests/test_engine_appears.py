@@ -98,6 +98,18 @@ async def test_serve_started_before_docker_picks_it_up_and_survives_its_restart(
             assert [e.get("Action") for e in live] == ["create", "start"], live
             assert {e["Actor"]["Attributes"]["name"] for e in live} == {first}
             stream.release()
+            # post-mortems too: a container that dies now is captured
+            dead = f"dies-{secrets.token_hex(4)}"
+            await asyncio.to_thread(
+                eng.docker, "run", "--name", dead, "--network", "none", "--label", TEST_LABEL,
+                "--label", eng.session_label, IMAGE, "sh", "-c", "exit 3", check=False,
+            )  # fmt: skip
+
+            async def post_mortem() -> bool:
+                async with http.get(f"/api/v1/containers/{dead}/postmortem") as resp:
+                    return resp.status == 200 and (await resp.json())["exit_code"] == 3
+
+            await eventually(post_mortem, 30, f"the post-mortem of {dead}")
             # the journal: the same events replayed
             window = f"since={to_docker_since(before)}&until={to_docker_since(time.time_ns())}"
             async with http.get(f"/api/v1/events?{window}&filter=container={first}") as resp:

@@ -24,6 +24,7 @@ Nothing here does I/O before the contexts run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
@@ -52,6 +53,7 @@ log = structlog.get_logger("watchdog_agent.agent")
 
 CONNECT_FIRST = 0.25  # seconds before the second try to reach an engine absent at start
 CONNECT_MAX = 3.0  # the back-off's cap: an engine that appears is picked up this soon
+FIRST_SYNC_WAIT = 10.0  # seconds the first sample waits for the inventory's first list
 
 CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
 _T = TypeVar("_T")
@@ -264,6 +266,8 @@ class Agent:
         follow = self.inventory.follow(self.bus.subscribe())
         self._spawn("events", self.events.run())
         self._spawn("inventory", follow)
+        if self.postmortems is not None:  # an engine that answered after start-up
+            self.postmortems.follow()
 
     async def _on_open(self) -> None:
         assert self.inventory is not None
@@ -284,8 +288,9 @@ class Agent:
     # -- sampling -----------------------------------------------------------------------------
 
     async def _sample_forever(self) -> None:
-        if self.inventory is not None:
-            await self._synced.wait()  # an empty first snapshot would read as "no containers"
+        if self.inventory is not None:  # an empty first snapshot would read "no containers"
+            with contextlib.suppress(TimeoutError):  # (an engine gone at once: cgroup paths)
+                await asyncio.wait_for(self._synced.wait(), FIRST_SYNC_WAIT)
         loop = asyncio.get_running_loop()
         interval = self.settings.interval
         due = loop.time()
