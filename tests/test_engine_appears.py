@@ -125,7 +125,7 @@ async def test_serve_started_before_docker_picks_it_up_and_survives_its_restart(
                         (item,) = await json_lines(resp, 1, timeout=2)
                     except TimeoutError:
                         return False  # the tap has not noticed yet
-                return item.get("gap", {}).get("reason") == "docker-unavailable"
+                return bool(item.get("gap", {}).get("reason") == "docker-unavailable")
 
             await eventually(gap_said, 30, "a docker-unavailable gap while the engine is down")
             await asyncio.to_thread(eng.start)
