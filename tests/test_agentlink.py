@@ -22,7 +22,7 @@ from collections.abc import Iterator
 import pytest
 from agentcli import agent
 from dockercli import IMAGE, TEST_LABEL, DockerCLI, unique_name
-from test_events_restart import PATH, PrivateEngine
+from privateengine import PATH, PrivateEngine
 from test_server_engine import ServeProcess
 from test_server_helpers import until
 

@@ -42,14 +42,17 @@ async def test_history_then_live_tail_with_one_filter(tmp_path: Path) -> None:
     journal_with_history(tmp_path / "events.db")
     agent = Agent(tree_settings(journal=str(tmp_path / "events.db")))
     async with serving(agent.settings, agent) as client:
-        url = f"/api/v1/events?since={T0 // 10**9}&filter=type=container&filter=container!=db"
+        since = T0 // 10**9 + 1  # the first stored event: the journal covers the window
+        url = f"/api/v1/events?since={since}&filter=type=container&filter=container!=db"
         async with client.get(url) as resp:
             assert resp.status == 200 and resp.content_type == "application/x-ndjson"
-            history = await json_lines(resp, 4)
+            history = await json_lines(resp, 5)
             for line in history:
                 check_schema(line, ITEM)
-            assert [h.get("Action") for h in history] == ["create", "start", None, "die"]
+            assert [h.get("Action") for h in history] == ["create", "start", None, "die", None]
             assert history[2]["gap"]["reason"] == "daemon-restart"
+            # no events come from Docker (--no-docker): said at once, before any live event
+            assert history[4]["gap"]["reason"] == "no-docker"
             assert history[0]["Actor"]["Attributes"] == {"name": "web"}
             # live: the same filter applies, and nothing stored before is sent again
             agent.bus.publish(event("die", 4))  # already in the history
@@ -64,7 +67,7 @@ async def test_until_in_the_past_is_history_only(tmp_path: Path) -> None:
     journal_with_history(tmp_path / "events.db")
     agent = Agent(tree_settings(journal=str(tmp_path / "events.db")))
     async with serving(agent.settings, agent) as client:
-        url = f"/api/v1/events?since={T0 // 10**9}&until={T0 // 10**9 + 3}&filter=event=start"
+        url = f"/api/v1/events?since={T0 // 10**9 + 1}&until={T0 // 10**9 + 3}&filter=event=start"
         async with client.get(url) as resp:
             body = await asyncio.wait_for(resp.text(), 5)  # the response ends by itself
     lines = [json.loads(line) for line in body.splitlines()]
@@ -82,7 +85,8 @@ async def test_a_slow_reader_is_told_how_many_it_lost() -> None:
         total = agent.bus.maxsize + 50
         for n in range(total):  # no await: the stream cannot read in between
             agent.bus.publish(event("start", n))
-        lines = await json_lines(resp, agent.bus.maxsize + 1)
+        lines = await json_lines(resp, agent.bus.maxsize + 2)
+    assert lines[0]["gap"]["reason"] == "no-docker"  # why no events come: said at once
     lost = [line["lost"] for line in lines if "lost" in line]
     assert lost == [50]
     assert sum(1 for line in lines if "Action" in line) == agent.bus.maxsize
@@ -97,12 +101,14 @@ async def test_sse_and_websocket_carry_the_same_items() -> None:
         await until(lambda: agent.bus.subscribers == 2)
         agent.bus.publish(event("kill", 1))
         agent.bus.publish(Gap(T0, T0 + 10**9, "disconnected"))
-        got = await sse_events(sse, 2)
-        assert [g["event"] for g in got] == ["event", "gap"]
-        assert json.loads(got[0]["data"])["Action"] == "kill"
-        assert json.loads(got[1]["data"])["gap"]["reason"] == "disconnected"
-        messages = [json.loads(await ws.receive_str(timeout=5)) for _ in range(2)]
-        assert messages[0]["Action"] == "kill" and "gap" in messages[1]
+        got = await sse_events(sse, 3)
+        assert [g["event"] for g in got] == ["gap", "event", "gap"]
+        assert json.loads(got[0]["data"])["gap"]["reason"] == "no-docker"
+        assert json.loads(got[1]["data"])["Action"] == "kill"
+        assert json.loads(got[2]["data"])["gap"]["reason"] == "disconnected"
+        messages = [json.loads(await ws.receive_str(timeout=5)) for _ in range(3)]
+        assert messages[0]["gap"]["reason"] == "no-docker"
+        assert messages[1]["Action"] == "kill" and "gap" in messages[2]
         await ws.close()
         sse.release()
         await until(lambda: agent.bus.subscribers == 0)  # both ends noticed

@@ -3,8 +3,11 @@
 ``Agent.contexts()`` gives aiohttp ``cleanup_ctx`` entries; aiohttp starts them in order
 and tears them down in reverse:
 
-1. Docker client (optional): negotiated once at start. Without an engine (or with
-   ``no_docker``) the agent runs on cgroup-path discovery, reporting containers by id.
+1. Docker client (optional): negotiated at start. Without an engine the agent runs on
+   cgroup-path discovery, reporting containers by id, and a task owned by the events
+   context keeps trying (back-off capped at CONNECT_MAX seconds); once the engine
+   answers, the events tap, the journal and the inventory start as if it had been there
+   from the beginning (``no_docker``: never tried).
 2. Event journal (optional): opened in a thread, closed after everything that writes it.
 3. Events: Bus; with Docker, the EventsService task (tap -> journal -> bus) whose
    ``on_open`` resyncs the Inventory, and the Inventory.follow task.
@@ -21,6 +24,7 @@ Nothing here does I/O before the contexts run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
@@ -35,17 +39,21 @@ from watchdog_agent.collectors.sampler import Sampler, Target
 from watchdog_agent.collectors.targets import TargetCache, discovered_targets, target_for
 from watchdog_agent.config import Settings
 from watchdog_agent.docker.client import DockerClient
-from watchdog_agent.errors import DockerUnavailable
+from watchdog_agent.errors import DockerError, DockerUnavailable
 from watchdog_agent.events.bus import Bus
 from watchdog_agent.events.journal import Journal, JournalError
 from watchdog_agent.events.service import EventsService
 from watchdog_agent.inventory import Inventory
-from watchdog_agent.model import LIVE_STATES, CgroupMode, ContainerRef, Snapshot
+from watchdog_agent.model import LIVE_STATES, CgroupMode, ContainerRef, Gap, Snapshot
 from watchdog_agent.pmstore import store_path
 from watchdog_agent.postmortem import PostMortems
 from watchdog_agent.store import SnapshotStore
 
 log = structlog.get_logger("watchdog_agent.agent")
+
+CONNECT_FIRST = 0.25  # seconds before the second try to reach an engine absent at start
+CONNECT_MAX = 3.0  # the back-off's cap: an engine that appears is picked up this soon
+FIRST_SYNC_WAIT = 10.0  # seconds the first sample waits for the inventory's first list
 
 CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
 _T = TypeVar("_T")
@@ -92,6 +100,8 @@ class Agent:
         # (e.g. the metrics cache renders there, so that no scrape ever renders)
         self.after_sample: list[Callable[[Snapshot], object]] = []
         self._synced = asyncio.Event()  # the inventory has listed containers once
+        self._engine: DockerClient | None = None  # made at start; self.client once it answers
+        self._connector: asyncio.Task[None] | None = None  # retries an absent engine
         self._sampler: Sampler | None = None
         self._cache: TargetCache | None = None
         self._limits: dict[str, Limits] = {}
@@ -112,13 +122,28 @@ class Agent:
 
     def refs(self) -> Mapping[str, ContainerRef]:
         """Every container known: Docker's (running or not), else the discovered ones."""
-        if self.inventory is not None:
+        if self.inventory is not None and self._synced.is_set():
             return self.inventory.refs
         return {cid: ContainerRef(id=cid, state="running") for cid in self.targets}
 
     def sampling_errors(self) -> int:
         """Files that could not be read or parsed, over every pass so far."""
         return 0 if self._sampler is None else self._sampler.errors_total
+
+    def events_gap(self) -> Gap | None:
+        """None while Docker's events flow (or the tap is starting on an engine that just
+        answered); otherwise a gap from when they stopped (or the agent started) to now,
+        whose reason says why: "docker-unavailable" (no engine yet, or the tap lost it and
+        is reconnecting) or "no-docker" (the agent never asks Docker)."""
+        now = time.time_ns()
+        start = min(now, int(self.started_at * 1e9))
+        if self.client is not None:
+            tap = None if self.events is None else self.events.tap
+            if tap is None or tap.connected.is_set() or tap.down_since is None:
+                return None
+            start = tap.down_since
+        reason = "no-docker" if self.settings.no_docker else "docker-unavailable"
+        return Gap(start_nano=start, end_nano=max(now, start), reason=reason)
 
     def task_states(self) -> dict[str, str]:
         return {name: _state(task) for name, task in self.tasks.items()}
@@ -142,30 +167,51 @@ class Agent:
 
     async def _docker_ctx(self, app: web.Application) -> AsyncIterator[None]:
         self.layout = Layout(self.settings.cgroup_root)
-        if not self.settings.no_docker:
-            client = DockerClient(self.settings.docker_host)
+        client = None if self.settings.no_docker else DockerClient(self.settings.docker_host)
+        self._engine = client
+        if client is not None:
             try:
-                await client.negotiate()
-                version = await client.version()
-                info = await client.info()
-                self.client = client
-                self.docker_version = {
-                    "version": _text(version.get("Version")),
-                    "api_version": client.api_version,
-                    # which engine (the commands compare both: Docker 20.10's ID is the
-                    # host's key, the same for every engine on the host)
-                    "id": _text(info.get("ID")),
-                    "root_dir": _text(info.get("DockerRootDir")),
-                }
-            except DockerUnavailable as exc:
-                await client.close()
-                log.warning("no Docker engine: containers found by cgroup path (ids only)",
-                            address=exc.address, reason=exc.reason)  # fmt: skip
+                await self._connect(client)
+            except (DockerUnavailable, DockerError) as exc:
+                log.warning("no Docker engine yet: containers found by cgroup path (ids only) "
+                            "until it answers", address=client.host, reason=_why(exc),
+                            retry_max_seconds=CONNECT_MAX)  # fmt: skip
         try:
             yield
         finally:
-            if self.client is not None:
-                await self.client.close()
+            if client is not None:
+                await client.close()
+
+    async def _connect(self, client: DockerClient) -> None:
+        await client.negotiate()
+        version = await client.version()
+        info = await client.info()
+        self.docker_version = {
+            "version": _text(version.get("Version")),
+            "api_version": client.api_version,
+            # which engine (the commands compare both: Docker 20.10's ID is the host's
+            # key, the same for every engine on the host)
+            "id": _text(info.get("ID")),
+            "root_dir": _text(info.get("DockerRootDir")),
+        }
+        self.client = client
+
+    async def _connect_later(self, client: DockerClient) -> None:
+        """Try the engine with a capped back-off until it answers, then start what needs it."""
+        delay = CONNECT_FIRST
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self._connect(client)
+            except (DockerUnavailable, DockerError) as exc:
+                log.debug("Docker engine still not answering", reason=_why(exc))
+                delay = min(delay * 2, CONNECT_MAX)
+                continue
+            version = (self.docker_version or {}).get("version")
+            log.info("connected to the Docker engine", address=client.host, version=version,
+                     api_version=client.api_version)  # fmt: skip
+            self._start_docker_parts(client)
+            return
 
     async def _journal_ctx(self, app: web.Application) -> AsyncIterator[None]:
         path = self.settings.journal
@@ -183,14 +229,16 @@ class Agent:
 
     async def _events_ctx(self, app: web.Application) -> AsyncIterator[None]:
         if self.client is not None:
-            self.inventory = Inventory(self.client)
-            self.events = EventsService(self.client, self.bus, self.journal, self._on_open)
-            follow = self.inventory.follow(self.bus.subscribe())
-            self._spawn("events", self.events.run())
-            self._spawn("inventory", follow)
+            self._start_docker_parts(self.client)
+        elif self._engine is not None:
+            connect = self._connect_later(self._engine)
+            self._connector = asyncio.create_task(connect, name="watchdog-docker-connect")
         try:
             yield
         finally:
+            if self._connector is not None:
+                self._connector.cancel()
+                await asyncio.wait([self._connector])
             await self._stop("events")  # the tap hands what it queued to journal and bus
             await self._stop("inventory")
             self.bus.close()
@@ -216,6 +264,16 @@ class Agent:
         finally:
             await postmortems.stop()
 
+    def _start_docker_parts(self, client: DockerClient) -> None:
+        """The events tap (into journal and bus) and the inventory that follows it."""
+        self.inventory = Inventory(client)
+        self.events = EventsService(client, self.bus, self.journal, self._on_open)
+        follow = self.inventory.follow(self.bus.subscribe())
+        self._spawn("events", self.events.run())
+        self._spawn("inventory", follow)
+        if self.postmortems is not None:  # an engine that answered after start-up
+            self.postmortems.follow()
+
     async def _on_open(self) -> None:
         assert self.inventory is not None
         await self.inventory.resync()
@@ -235,14 +293,15 @@ class Agent:
     # -- sampling -----------------------------------------------------------------------------
 
     async def _sample_forever(self) -> None:
-        if self.inventory is not None:
-            await self._synced.wait()  # an empty first snapshot would read as "no containers"
+        if self.inventory is not None:  # an empty first snapshot would read "no containers"
+            with contextlib.suppress(TimeoutError):  # (an engine gone at once: cgroup paths)
+                await asyncio.wait_for(self._synced.wait(), FIRST_SYNC_WAIT)
         loop = asyncio.get_running_loop()
         interval = self.settings.interval
         due = loop.time()
         tuned = False
-        while True:
-            refs = None if self.inventory is None else self._live_refs()
+        while True:  # cgroup paths until the inventory has listed Docker's containers
+            refs = self._live_refs() if self._synced.is_set() else None
             try:
                 snapshot, targets = await run_to_end(self._pass, refs)
             except Exception:
@@ -293,6 +352,10 @@ def _open_journal(journal: Journal) -> None:
 
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def _why(exc: DockerUnavailable | DockerError) -> str:
+    return exc.reason if isinstance(exc, DockerUnavailable) else str(exc)
 
 
 def _state(task: asyncio.Task[None]) -> str:

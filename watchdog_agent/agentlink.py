@@ -31,6 +31,7 @@ from urllib.parse import urlencode, urlsplit
 from watchdog_agent.docker.engine import EngineAPI, decode_json
 from watchdog_agent.docker.lite import LiteDockerClient, parse_response
 from watchdog_agent.errors import DockerError, DockerUnavailable, UsageError, WatchdogError
+from watchdog_agent.termsafe import escape
 
 DEFAULT_URL = "http://127.0.0.1:9338"
 URL_ENV = "WATCHDOG_AGENT_URL"
@@ -45,7 +46,8 @@ Note = Callable[[str], None]
 
 
 def note_stderr(text: str) -> None:
-    print(f"watchdog-agent: {text}", file=sys.stderr, flush=True)
+    """A note on stderr, escaped: it may quote an agent's or Docker's reply."""
+    print(f"watchdog-agent: {escape(text)}", file=sys.stderr, flush=True)
 
 
 # -- options -----------------------------------------------------------------------------

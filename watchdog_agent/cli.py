@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from watchdog_agent import __version__
 from watchdog_agent.config import Settings, load_settings, settings_from
 from watchdog_agent.errors import UsageError, WatchdogError
+from watchdog_agent.termsafe import escape
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -160,10 +161,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     except UsageError as exc:
-        print(f"watchdog-agent: {exc}", file=sys.stderr)
+        print(f"watchdog-agent: {escape(str(exc))}", file=sys.stderr)
         return 2
     except WatchdogError as exc:
-        print(f"watchdog-agent: {exc}", file=sys.stderr)
+        print(f"watchdog-agent: {escape(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -7,9 +7,11 @@
   which reaches further back than Docker's buffer; otherwise what Docker still holds
   (its last 256 events).
 - ``--journal PATH``: also records every event to that SQLite journal, resuming from
-  its last event (so what Docker buffered while nothing ran is recovered); with
-  ``--since``/``--until`` it replays from the journal instead, which reaches further back
-  than Docker's buffer and needs no engine.
+  its last event (so what Docker buffered while nothing ran is recovered; a new journal
+  starts with everything Docker still buffers); with ``--since``/``--until`` it replays
+  from the journal instead, which reaches further back than Docker's buffer. A window
+  that begins before the journal is completed from Docker's buffer when an engine
+  answers; what neither holds is reported on stderr as a gap.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from watchdog_agent.agentlink import AgentOptions, AgentUnavailable, Link, choos
 from watchdog_agent.config import Settings
 from watchdog_agent.docker.client import DockerClient
 from watchdog_agent.docker.decode import event_from_json
-from watchdog_agent.errors import UsageError
+from watchdog_agent.errors import DockerError, DockerUnavailable, UsageError
+from watchdog_agent.events.backlog import complete, interleave, read_buffer
 from watchdog_agent.events.bus import Bus
 from watchdog_agent.events.filters import EventFilter, parse_filters
 from watchdog_agent.events.journal import Journal
@@ -36,12 +39,13 @@ from watchdog_agent.events.service import EventsService
 from watchdog_agent.events.tap import Item, Tap, now_nano
 from watchdog_agent.events.timeparse import parse_time
 from watchdog_agent.model import Event, Gap, Lost
+from watchdog_agent.termsafe import escape
 
 
 def _gap_note(gap: Gap) -> str:
     return (
         f"watchdog-agent: events between {gap.start_nano} and {gap.end_nano} "
-        f"may be missing ({gap.reason})"
+        f"may be missing ({escape(gap.reason)})"  # the reason may come from an agent's reply
     )
 
 
@@ -82,8 +86,8 @@ async def run_events(
     if since_nano is not None and until_nano is not None and until_nano < since_nano:
         raise UsageError("--until is before --since")
     if journal_path is not None and (since_nano is not None or until_nano is not None):
-        replay = _replay_journal
-        return await asyncio.to_thread(replay, journal_path, since_nano, until_nano, printer)
+        end = now if until_nano is None else min(until_nano, now)
+        return await _replay_journal(settings.docker_host, journal_path, (since_nano, end), printer)
     if agent is not None and (since_nano is not None or until_nano is not None):
         link = await choose(settings.docker_host, agent)
         window = {"since": since, "until": until}
@@ -181,14 +185,35 @@ def _print_agent_line(raw: bytes, printer: Printer) -> None:
         printer(event_from_json(raw))
 
 
-def _replay_journal(
-    path: str, since_nano: int | None, until_nano: int | None, printer: Printer
+async def _replay_journal(
+    docker_host: str, path: str, window: tuple[int | None, int], printer: Printer
 ) -> int:
-    with Journal(path) as journal:
-        gaps = journal.gaps(since_nano, until_nano)
-        for event in journal.query(since_nano, until_nano, predicate=printer.filter.matches):
-            printer(event)
-    for gap in gaps:
-        printer(gap)
+    """The journal's events of the window, completed from Docker's buffer where the
+    window begins before the journal; gaps on stderr."""
+    since, end = window
+    stored, gaps, covered = await asyncio.to_thread(_read_journal, path, since, end, printer)
+    buffered = None
+    if covered is None or since is None or since < covered:
+        buffered = await _docker_buffer(docker_host)
+    extra = complete(stored, covered, buffered, window, printer.filter.matches)
+    for item in interleave([*extra.events, *stored], [*extra.gaps, *gaps]):
+        printer(item)
     printer.out.flush()
     return 0
+
+
+def _read_journal(
+    path: str, since: int | None, until: int, printer: Printer
+) -> tuple[list[Event], list[Gap], int | None]:
+    with Journal(path) as journal:
+        events = journal.query(since, until, predicate=printer.filter.matches)
+        return events, journal.gaps(since, until), journal.first_time_nano()
+
+
+async def _docker_buffer(docker_host: str) -> list[Event] | None:
+    """What the engine still buffers, or None when it does not answer."""
+    try:
+        async with DockerClient(docker_host) as client:
+            return await read_buffer(client, now_nano())
+    except (DockerUnavailable, DockerError):
+        return None

@@ -71,7 +71,12 @@ async def run_stats(
     layout = Layout(settings.cgroup_root)
     sampler = Sampler(settings.proc_root, layout.mode)
     source = await open_source(
-        settings.docker_host, layout, settings.proc_root, settings.no_docker, light=no_stream
+        settings.docker_host,
+        layout,
+        settings.proc_root,
+        settings.no_docker,
+        light=no_stream,
+        named=settings.docker_host_named,
     )
     try:
         if no_stream:

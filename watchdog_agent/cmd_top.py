@@ -21,7 +21,12 @@ CPU_WINDOW = 0.2  # seconds between the two reads for CPU %: two CFS periods (se
 
 async def find_target(settings: Settings, layout: Layout, ident: str) -> Target:
     source = await open_source(
-        settings.docker_host, layout, settings.proc_root, settings.no_docker, light=True
+        settings.docker_host,
+        layout,
+        settings.proc_root,
+        settings.no_docker,
+        light=True,
+        named=settings.docker_host_named,
     )
     try:
         refs, targets = await source.poll(all=True)
@@ -34,9 +39,7 @@ async def find_target(settings: Settings, layout: Layout, ident: str) -> Target:
         await source.close()
 
 
-async def run_top(
-    settings: Settings, ident: str, fmt: str, out: TextIO | None = None
-) -> int:
+async def run_top(settings: Settings, ident: str, fmt: str, out: TextIO | None = None) -> int:
     out = sys.stdout if out is None else out  # bound per call, not at import
     layout = Layout(settings.cgroup_root)
     target = await find_target(settings, layout, ident)

@@ -49,6 +49,13 @@ class Settings:
     metric_labels: tuple[str, ...] = ()
 
     @property
+    def docker_host_named(self) -> bool:
+        """True when the user chose an engine (flag, WATCHDOG_DOCKER_HOST, DOCKER_HOST or
+        the config file) other than the standard socket: one-shot commands then fail when
+        it does not answer, where the standard socket falls back to cgroup paths."""
+        return self.docker_host != DEFAULT_DOCKER_HOST
+
+    @property
     def auth_enabled(self) -> bool:
         return self.auth_token_file is not None or self.basic_auth_file is not None
 

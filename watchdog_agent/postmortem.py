@@ -119,11 +119,19 @@ class PostMortems:
         self._ooms: dict[str, tuple[Event, float]] = {}  # oom waiting for its die
         self._procs: dict[str, tuple[float, tuple[ProcessInfo, ...]]] = {}
         self._read_at: dict[str, float] = {}  # monotonic time of the last read (any result)
+        self._stopped = False
 
     async def start(self) -> None:
         await asyncio.to_thread(self.store.open)
-        if self.agent.client is None:
-            return  # no events without Docker: the store only serves what it holds
+        if self.agent.client is not None:
+            self.follow()
+        # else no events yet: the store serves what it holds until the agent calls
+        # follow() when an engine answers
+
+    def follow(self) -> None:
+        """Start capturing from the bus's container events (once; never after stop())."""
+        if self._sub is not None or self._stopped:
+            return
         self._sub = self.agent.bus.subscribe(lambda e: e.type == "container")
         loops = {"postmortem": self._follow(self._sub), "postmortem-procs": self._watch()}
         for name, coro in loops.items():  # in the agent's tasks: /healthz sees a failure
@@ -133,6 +141,7 @@ class PostMortems:
             self._loops.append(task)
 
     async def stop(self) -> None:
+        self._stopped = True
         if self._sub is not None:
             self._sub.close()
         tasks = [*self._loops, *self._tasks]

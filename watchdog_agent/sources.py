@@ -117,8 +117,10 @@ async def open_source(
     proc_root: str,
     no_docker: bool = False,
     light: bool = False,
+    named: bool = False,
 ) -> ContainerSource:
-    """Docker when it answers; otherwise the cgroup-path fallback, said on stderr.
+    """Docker when it answers; otherwise the cgroup-path fallback, said on stderr, unless
+    the user ``named`` the address: then DockerUnavailable, as docker itself fails.
     ``light`` picks the transport without aiohttp, for short-lived commands."""
     if not no_docker:
         client: EngineAPI
@@ -135,6 +137,8 @@ async def open_source(
             return DockerSource(client, layout, proc_root)
         except DockerUnavailable as exc:
             await client.close()
+            if named:
+                raise
             print(
                 f"watchdog-agent: {exc}; listing containers found by cgroup path (ids only)",
                 file=sys.stderr,

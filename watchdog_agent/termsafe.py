@@ -14,6 +14,8 @@ import re
 # (U+0080-U+009F, which some terminals treat as 8-bit CSI/OSC introducers) too.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _CONTROL_KEEP_NL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# What json.dumps(ensure_ascii=False) leaves raw: it escapes C0 itself.
+_CONTROL_IN_JSON = re.compile(r"[\x7f-\x9f]")
 
 
 def _repr(match: re.Match[str]) -> str:
@@ -31,3 +33,14 @@ def escape(text: str) -> str:
 def escape_lines(text: str) -> str:
     """Like ``escape`` but keeps newlines and tabs: for log lines written to a terminal."""
     return _CONTROL_KEEP_NL.sub(_repr, text)
+
+
+def escape_json(text: str) -> str:
+    """JSON text (from ``json.dumps``) with DEL and C1 controls written as ``\\u00NN``.
+
+    For JSON embedded in text output (``{{json .Actor}}`` in a template): the result is
+    still JSON and decodes to the very same string; JSON output proper keeps the raw form.
+    C0 controls never appear raw inside JSON strings (the encoder escapes them), and
+    outside strings only as whitespace, so they are left alone.
+    """
+    return _CONTROL_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

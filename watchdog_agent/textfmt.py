@@ -1,4 +1,8 @@
-"""Plain-text tables for the CLI (docker stats / docker top look). Pure functions."""
+"""Plain-text tables for the CLI (docker stats / docker top look). Pure functions.
+
+Every cell is escaped with ``termsafe.escape`` in ``table``, where text output is made:
+names, users and commands come from inside containers and may hold terminal escapes.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from watchdog_agent.model import ContainerStats, Pressure, ProcessInfo
+from watchdog_agent.termsafe import escape
 
 MISSING = "-"
 _BINARY = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
@@ -39,8 +44,9 @@ def _psi(p: Pressure | None) -> str:
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    """Left-aligned columns separated by three spaces, like the docker CLI."""
-    body = [list(r) for r in rows]
+    """Left-aligned columns separated by three spaces, like the docker CLI. Cells are
+    escaped first, so widths are those of the text the terminal shows."""
+    body = [[escape(c) for c in r] for r in rows]
     widths = [len(h) for h in headers]
     for row in body:
         for i, cell in enumerate(row[:-1]):

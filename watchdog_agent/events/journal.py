@@ -279,6 +279,10 @@ class Journal:
         """``time_nano`` of the most recently stored event: where the tap resumes from."""
         return self._scalar("SELECT time_nano FROM events ORDER BY seq DESC LIMIT 1")
 
+    def first_time_nano(self) -> int | None:
+        """``time_nano`` of the oldest stored event: where the journal's coverage begins."""
+        return self._scalar("SELECT min(time_nano) FROM events")
+
     def count(self) -> int:
         """How many events are stored."""
         with self._lock:
@@ -289,7 +293,7 @@ class Journal:
         """Numbers for metrics (cheap: index look-ups and two stat calls)."""
         with self._lock:
             gaps = self._scalar("SELECT count(*) FROM gaps") or 0
-            oldest = self._scalar("SELECT min(time_nano) FROM events")
+            oldest = self.first_time_nano()
             size = 0
             for name in (self.path, self.path + "-wal"):
                 try:

@@ -1,5 +1,9 @@
 """Event output as the docker CLI prints it: ``{{json .}}``, the default text line, and
-Go-template style formats such as ``{{.Action}} {{.Actor.Attributes.name}}``."""
+Go-template style formats such as ``{{.Action}} {{.Actor.Attributes.name}}``.
+
+Actions (``exec_start: <command>``) and attributes (names, labels) come from inside
+containers: the text line and every value a template prints are escaped with
+``termsafe``; ``json_line`` keeps the exact characters."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from datetime import datetime
 
 from watchdog_agent.errors import UsageError
 from watchdog_agent.model import Event
+from watchdog_agent.termsafe import escape, escape_json
 from watchdog_agent.views import event_json
 
 Render = Callable[[Event], str]
@@ -46,7 +51,7 @@ def text_line(event: Event) -> str:
     if event.attributes:
         attrs = ", ".join(f"{k}={v}" for k, v in sorted(event.attributes.items()))
         line += f" ({attrs})"
-    return line
+    return escape(line)
 
 
 def _field(event: Event, path: tuple[str, ...]) -> object:
@@ -106,9 +111,9 @@ def compile_template(template: str) -> Render:
             as_json, path = part
             value = _field(event, path)
             if as_json:
-                out.append(go_json(value))
+                out.append(escape_json(go_json(value)))
             else:
-                out.append(_go_string(value))
+                out.append(escape(_go_string(value)))
         return "".join(out)
 
     render(_PROBE)  # unknown fields fail now, not on the first event

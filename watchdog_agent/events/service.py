@@ -1,7 +1,9 @@
 """Tap -> journal -> bus for one Docker engine: the events half of the agent.
 
 On start it resumes from the journal's last event, so whatever Docker still holds from
-the time the agent was down is recovered, and a Gap is stored where it cannot be.
+the time the agent was down is recovered, and a Gap is stored where it cannot be. On an
+empty journal it first takes in what Docker still buffers (its last 256 events), into the
+journal only: those are history, not news for the bus's live subscribers.
 """
 
 from __future__ import annotations
@@ -9,11 +11,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
+import structlog
+
 from watchdog_agent.docker.client import DockerClient
+from watchdog_agent.errors import DockerError, DockerUnavailable
+from watchdog_agent.events.backlog import read_buffer
 from watchdog_agent.events.bus import Bus
 from watchdog_agent.events.journal import Journal
-from watchdog_agent.events.tap import Item, Tap
+from watchdog_agent.events.tap import Item, Tap, now_nano
 from watchdog_agent.model import Event, Gap
+
+log = structlog.get_logger("watchdog_agent.events.service")
 
 
 class EventsService:
@@ -37,19 +45,37 @@ class EventsService:
     async def run(self) -> None:
         resume: int | None = None
         seen: Sequence[Event] = ()
+        reason = "agent-down"
         if self.journal is not None:
             resume = await asyncio.to_thread(self.journal.last_time_nano)
             if resume is not None:
                 seen = await asyncio.to_thread(self.journal.query, resume, None)
+            else:
+                seen = await self._take_in_buffer(self.journal)
+                resume = seen[-1].time_nano if seen else None
+                reason = "startup"  # the buffer moved on between that read and the stream
         self.tap = Tap(
             self.client,
             self._sink,
             resume_from=resume,
             seen=seen,
             on_open=self.on_open,
-            resume_reason="agent-down",
+            resume_reason=reason,
         )
         await self.tap.run()
+
+    async def _take_in_buffer(self, journal: Journal) -> list[Event]:
+        """Store what Docker still buffers into an empty journal; returns it."""
+        try:
+            buffered = await read_buffer(self.client, now_nano())
+        except (DockerUnavailable, DockerError) as exc:
+            log.warning("could not take in Docker's buffered events", error=str(exc))
+            return []
+        self.stored += await asyncio.to_thread(journal.append, buffered)
+        if buffered:
+            log.info("took in Docker's buffered events", events=len(buffered),
+                     oldest_nano=buffered[0].time_nano)  # fmt: skip
+        return buffered
 
     async def _sink(self, items: Sequence[Item]) -> None:
         if self.journal is not None:

@@ -91,6 +91,7 @@ class Tap:
         self.reconnects = 0
         self.gaps = 0
         self.connected = asyncio.Event()
+        self.down_since: int | None = None  # since when not streaming (None: not yet tried)
 
     async def run(self) -> None:
         """Stream until cancelled (or until ``until_nano`` has passed)."""
@@ -125,13 +126,13 @@ class Tap:
                     return  # the daemon ended a bounded stream
                 self._gap_reason = self._gap_reason or "disconnected"
             except DockerUnavailable as exc:
-                self.connected.clear()
+                self._lost()
                 self._gap_reason = "daemon-restart"
                 log.warning("docker events unavailable", reason=exc.reason, retry_in=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX)
             except DockerError as exc:
-                self.connected.clear()
+                self._lost()
                 log.error("docker refused the events stream", status=exc.status, error=exc.message)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX)
@@ -181,11 +182,19 @@ class Tap:
                 await self.on_open()
 
         stream = self.client.stream_lines("/events", self._params(), on_open=opened)
-        async with aclosing(stream) as lines:
-            async for line in lines:
-                event = self._take(line)
-                if event is not None:
-                    await self._emit(event)
+        try:
+            async with aclosing(stream) as lines:
+                async for line in lines:
+                    event = self._take(line)
+                    if event is not None:
+                        await self._emit(event)
+        finally:
+            self._lost()
+
+    def _lost(self) -> None:
+        """Not (or no longer) streaming: note since when, the first time."""
+        if self.connected.is_set() or self.down_since is None:
+            self.down_since = now_nano()
         self.connected.clear()
 
     def _take(self, line: bytes) -> Event | None:

@@ -146,7 +146,24 @@ EVENT = _obj(
     description="Docker's own event shape (docker events --format '{{json .}}').",
 )
 EVENT["required"] = ["Type", "Action", "Actor", "scope", "time", "timeNano"]
-GAP = _obj({"start_nano": INT, "end_nano": INT, "start": TIME, "end": TIME, "reason": STR})
+GAP_REASONS = (
+    "Why events of [start, end] may be missing: `daemon-restart`, `disconnected` (the tap "
+    "lost the daemon and its buffer no longer reached back), `agent-down` (the agent was not "
+    "running), `startup`, `docker-unavailable` (no engine answers: none yet, or it went "
+    "away), `no-docker` (the agent runs with --no-docker), `no-journal` (the agent keeps no "
+    "journal and Docker could not complete the window), `before-journal` (the window begins "
+    "before the journal and Docker's full buffer no longer reaches back)."
+)
+GAP = _obj(
+    {
+        "start_nano": INT,
+        "end_nano": INT,
+        "start": TIME,
+        "end": TIME,
+        "reason": {**STR, "description": GAP_REASONS},
+    },
+    description="A stretch of time in which the agent cannot prove it saw every event.",
+)
 STREAM_ITEM: Schema = {
     "oneOf": [_ref("Event"), _obj({"gap": _ref("Gap")}), _obj({"lost": INT})],
     "description": "One NDJSON line (SSE: the data of an `event`, `gap` or `lost` event).",
@@ -292,7 +309,13 @@ _STREAMED = {
     },
 }
 _EVENTS = {
-    "description": "History, then the live tail unless `until` is past",
+    "description": "History, then the live tail unless `until` is past. History is the "
+    "journal's, completed from Docker's own buffer (its last 256 events) where the window "
+    "begins before the journal; what neither holds comes as a `gap` item in its place. While "
+    "no events come from Docker (no engine yet, or reconnecting) a live stream starts at "
+    "once with a `gap` item whose reason is `docker-unavailable` (`no-docker` with "
+    "--no-docker), then carries the live tail as soon as the engine answers: the response "
+    "is never a silent wait, and clients need not retry.",
     "content": {NDJSON: {"schema": _ref("StreamItem")}, SSE: {"schema": STR}},
 }
 

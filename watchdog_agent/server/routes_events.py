@@ -3,6 +3,11 @@
 The live subscription is made before the journal is read, and the tap stores each event
 before it publishes it, so nothing falls between history and tail; an event found in
 both (stored and published while the history was read) is sent once.
+
+A window that begins before the journal's coverage is completed from Docker's own buffer
+(events/backlog.py); what neither holds is a gap. A live stream while no events come from
+Docker (no engine yet, or reconnecting) starts with a gap naming the reason at once, then
+follows the tail as soon as the engine answers.
 """
 
 from __future__ import annotations
@@ -12,10 +17,13 @@ import time
 
 from aiohttp import web
 
-from watchdog_agent.errors import UsageError
+from watchdog_agent.agent import Agent
+from watchdog_agent.errors import DockerError, DockerUnavailable, UsageError
+from watchdog_agent.events.backlog import complete, interleave, read_buffer
 from watchdog_agent.events.bus import Subscription
 from watchdog_agent.events.filters import EventFilter, parse_filters
 from watchdog_agent.events.journal import Journal
+from watchdog_agent.events.tap import now_nano
 from watchdog_agent.events.timeparse import parse_time
 from watchdog_agent.model import Event, Gap
 
@@ -40,16 +48,38 @@ def read_history(
     event_filter: EventFilter,
     since: int | None,
     until: int | None,
-    now: int,
-) -> list[Event | Gap]:
-    """Stored events and gaps of the window, in order (runs in a thread)."""
+) -> tuple[list[Event], list[Gap], int | None]:
+    """Stored events and gaps of the window, and where the journal's coverage begins
+    (runs in a thread)."""
     if journal is None:
-        end = now if until is None else min(until, now)
-        return [Gap(start_nano=since or 0, end_nano=end, reason="no-journal")]
+        return [], [], None
     events = journal.query(since, until, predicate=event_filter.matches, limit=HISTORY_MAX + 1)
     if len(events) > HISTORY_MAX:
         raise UsageError(f"more than {HISTORY_MAX} events match: narrow since/until or add filters")
-    return views.interleave(events, journal.gaps(since, until))
+    return events, journal.gaps(since, until), journal.first_time_nano()
+
+
+async def history_of(
+    agent: Agent, event_filter: EventFilter, since: int | None, until: int | None, now: int
+) -> list[Event | Gap]:
+    """The journal's events and gaps of the window, completed from Docker's buffer where
+    the window begins before the journal (or there is none), in order."""
+    stored, gaps, covered_from = await asyncio.to_thread(
+        read_history, agent.journal, event_filter, since, until
+    )
+    end = now if until is None else min(until, now)
+    buffered = None
+    if agent.client is not None and (covered_from is None or since is None or since < covered_from):
+        try:
+            buffered = await read_buffer(agent.client, now_nano())
+        except (DockerUnavailable, DockerError):
+            buffered = None
+    extra = complete(
+        stored, covered_from, buffered, (since, end), event_filter.matches,
+        no_journal=agent.journal is None,
+        unavailable="no-docker" if agent.settings.no_docker else "docker-unavailable",
+    )  # fmt: skip
+    return interleave([*extra.events, *stored], [*extra.gaps, *gaps])
 
 
 async def events(request: web.Request) -> web.StreamResponse:
@@ -64,10 +94,11 @@ async def events(request: web.Request) -> web.StreamResponse:
         with request.app[STREAMS].slot(close):
             history: list[Event | Gap] = []
             if since is not None or not live:
-                history = await asyncio.to_thread(
-                    read_history, agent.journal, event_filter, since, until, now
-                )
+                history = await history_of(agent, event_filter, since, until, now)
             seen = {e.key for e in history[-agent.bus.maxsize :] if isinstance(e, Event)}
+            down = agent.events_gap() if live else None
+            if down is not None:
+                history.append(down)  # say at once why nothing comes, then wait for it
 
             async def produce(writer: Writer) -> None:
                 for item in history:

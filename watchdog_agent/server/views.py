@@ -104,20 +104,6 @@ def stream_item(item: StreamItem) -> tuple[str, str]:
     return "lost", go_json({"lost": item.count})
 
 
-def interleave(events: Sequence[Event], gaps: Sequence[Gap]) -> list[Event | Gap]:
-    """History in order: each gap before the first event that came after its start."""
-    out: list[Event | Gap] = []
-    pending = sorted(gaps, key=lambda g: g.start_nano)
-    i = 0
-    for event in events:
-        while i < len(pending) and pending[i].start_nano < event.time_nano:
-            out.append(pending[i])
-            i += 1
-        out.append(event)
-    out.extend(pending[i:])
-    return out
-
-
 def info_json(
     *,
     version: str,
