@@ -206,6 +206,10 @@ async def test_choose_compares_the_engines(
     assert await choose("unix:///nonexistent/docker.sock", found, notes.append) is not None
     assert len(notes) == 1 and notes[0].startswith("no Docker engine answers at unix:///nonex")
 
+    notes.clear()  # named, and no Docker to compare it with: used without a word
+    assert await choose("unix:///nonexistent/docker.sock", named, notes.append) is not None
+    assert notes == []
+
     notes.clear()  # nothing listens: Docker, silently
     assert await choose(docker_host, AgentOptions("http://127.0.0.1:1"), notes.append) is None
     assert await choose(docker_host, AgentOptions(None), notes.append) is None

@@ -288,9 +288,10 @@ async def choose(
 ) -> Link | None:
     """The agent to read from, or None to read Docker (at ``docker_host``) directly.
 
-    An agent named with ``--agent`` is used whenever it answers. One found by default is
-    used when it watches the engine at ``docker_host``, or when Docker does not answer
-    (it is then the only source). Each answer that is not the obvious one is noted;
+    An agent named with ``--agent`` is used whenever it answers (noted when it watches
+    another engine than ``docker_host``). One found by default is used when it watches
+    the engine at ``docker_host``, or when Docker does not answer (it is then the only
+    source). Each answer that is not the obvious one is noted;
     ``instead`` says what the caller reads when it is not the agent.
     """
     if options.url is None:
@@ -307,6 +308,8 @@ async def choose(
     if agent is None:
         return None
     if isinstance(docker, DockerUnavailable | DockerError):
+        if options.explicit:  # named, and nothing to compare it with: no surprise to note
+            return agent
         reason = docker.reason if isinstance(docker, DockerUnavailable) else docker.message
         note(f"no Docker engine answers at {docker_host} ({reason}); "
              f"the agent at {agent.url} answers instead")  # fmt: skip
