@@ -61,15 +61,41 @@ def user_name(uid: int) -> str:
         return str(uid)
 
 
-def boot_time(proc_root: str) -> float | None:
+def btime(proc_root: str) -> int | None:
+    """``btime`` of that procfs's /proc/stat: the boot time in whole unix seconds."""
     try:
         with open(f"{proc_root}/stat", "rb") as fh:
             for line in fh:
                 if line.startswith(b"btime "):
-                    return float(int(line[6:]))
+                    return int(line[6:])
     except (OSError, ValueError):
         return None
     return None
+
+
+def clock_boot_time() -> float:
+    """This kernel's boot time from its clocks: realtime minus CLOCK_BOOTTIME (the clock
+    a process's ``starttime`` counts on), the realtime read on both sides and averaged."""
+    before = time.clock_gettime(time.CLOCK_REALTIME)
+    boot = time.clock_gettime(time.CLOCK_BOOTTIME)
+    after = time.clock_gettime(time.CLOCK_REALTIME)
+    return (before + after) / 2 - boot
+
+
+def boot_time(proc_root: str) -> float | None:
+    """The boot time that process start times count from, to well under a millisecond.
+
+    ``btime`` holds whole seconds (a start time read with it is up to a second early), so
+    the clocks give the fraction. They describe the kernel this process runs on; with
+    ``--proc-root`` the procfs may belong to another (a copied tree, a fixture): the
+    clocks are used when they agree with that procfs's ``btime`` (within its truncation
+    to the second), and ``btime`` alone otherwise.
+    """
+    whole = btime(proc_root)
+    if whole is None:
+        return None
+    precise = clock_boot_time()
+    return precise if 0 <= precise - whole < 1.001 else float(whole)
 
 
 def _read(path: str) -> bytes:
@@ -96,7 +122,7 @@ def read_processes(
     marks: Mapping[int, CpuMark] | None = None,
 ) -> tuple[list[ProcessInfo], dict[int, CpuMark]]:
     """Flat list of the processes that could be read, and CPU marks for the next call."""
-    btime = boot_time(proc_root)
+    boot = boot_time(proc_root)
     now = time.monotonic()
     flat: list[ProcessInfo] = []
     new_marks: dict[int, CpuMark] = {}
@@ -129,7 +155,7 @@ def read_processes(
                 cpu_seconds=ticks / CLK_TCK,
                 cpu_percent=percent,
                 rss_bytes=rss,
-                started_at=None if btime is None else btime + stat.starttime_ticks / CLK_TCK,
+                started_at=None if boot is None else boot + stat.starttime_ticks / CLK_TCK,
                 cmd=" ".join(cmdline) if cmdline else f"[{stat.comm}]",
             )
         )
