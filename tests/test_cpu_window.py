@@ -86,10 +86,11 @@ def test_an_idle_timer_falls_back_to_the_wall_window() -> None:
 
 
 def test_the_help_says_what_the_window_is() -> None:
-    proc = agent("stats", "--help")
-    assert proc.returncode == 0, proc.stderr
-    text = " ".join(proc.stdout.split())
-    assert "2 whole CFS periods" in text and "0.2 s for the others" in text, text
+    for command in ("stats", "top"):
+        proc = agent(command, "--help")
+        assert proc.returncode == 0, proc.stderr
+        text = " ".join(proc.stdout.split())
+        assert "2 whole CFS periods" in text and "0.2 s for the others" in text, text
 
 
 # --- against the real engine -----------------------------------------------------------
@@ -169,3 +170,21 @@ def test_the_first_frame_of_a_stream_has_cpu_and_throttled(
                 for at in columns:
                     cell = line[at:].split()[0]
                     assert cell.endswith("%"), (first[0], line)
+
+
+@engine
+def test_top_reads_the_loops_process_over_the_same_window(
+    docker_host: str, loops: dict[str, str]
+) -> None:
+    """`top` measures each process over the container's window (whole CFS periods)."""
+    readings: list[float] = []
+    for _ in range(5):
+        proc = agent("top", loops["busy"], "--format", "json", "--docker-host", docker_host)
+        assert proc.returncode == 0, proc.stderr
+        (init,) = json.loads(proc.stdout)
+        readings.append(init["cpu_percent"])
+        proc = agent("top", loops["idle"], "--format", "json", "--docker-host", docker_host)
+        assert proc.returncode == 0, proc.stderr
+        assert [p["cpu_percent"] for p in json.loads(proc.stdout)] == [0.0], proc.stdout
+    print(f"top, --cpus 0.5 loop: {sorted(round(r, 2) for r in readings)}")
+    assert all(47 <= r <= 53 for r in readings), readings

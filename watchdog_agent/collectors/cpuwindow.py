@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
 
 from watchdog_agent.errors import ContainerGone
 from watchdog_agent.model import CgroupLocation, CgroupMode, ContainerStats
@@ -48,10 +49,10 @@ NS = 1_000_000_000
 
 # `--help` text of the commands that take a one-shot reading
 WINDOW_HELP = (
-    f"CPU %% is measured over {PERIODS} whole CFS periods for a container with a CPU quota "
+    f"CPU % is measured over {PERIODS} whole CFS periods for a container with a CPU quota "
     f"(the kernel's nr_periods marks where they begin: {PERIODS * 0.1:.1f} s at docker's "
     "100 ms period, after up to one period's wait for the first) and over "
-    f"{WALL_WINDOW:.1f} s for the others; all containers share one window. 100 %% is one core."
+    f"{WALL_WINDOW:.1f} s for the others; all containers share one window. 100 % is one core."
 )
 
 
@@ -63,6 +64,7 @@ class Mark:
     periods: int | None
     throttled: int | None
     monotonic: float
+    extra: Any = None  # what the caller read along (top: each process's CPU time)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,8 @@ class CpuReading:
     throttled_percent: float | None
     seconds: float  # the length of the window the percent covers
     periods: int | None = None  # whole CFS periods it covers, when bounded by them
+    start: Mark | None = None  # the two reads it comes from
+    end: Mark | None = None
 
 
 @dataclass(slots=True)
@@ -154,7 +158,7 @@ def _wall(a: Mark, b: Mark) -> CpuReading:
     seconds = b.monotonic - a.monotonic
     used = b.usage_ns - a.usage_ns
     percent = used / NS / seconds * 100.0 if seconds > 0 and used >= 0 else None
-    return CpuReading(percent, _throttled(a, b), seconds)
+    return CpuReading(percent, _throttled(a, b), seconds, None, a, b)
 
 
 def _step(p: _Probe, cur: Mark, periods: int, wall: float) -> None:
@@ -194,7 +198,7 @@ def _step(p: _Probe, cur: Mark, periods: int, wall: float) -> None:
         used = last.usage_ns - p.start.usage_ns
         seconds = n * p.period_s
         percent = used / NS / seconds * 100.0 if used >= 0 else None
-        p.result = CpuReading(percent, _throttled(p.start_after, cur), seconds, n)
+        p.result = CpuReading(percent, _throttled(p.start_after, cur), seconds, n, p.start, last)
     elif cur.monotonic - p.start.monotonic >= (periods + 2) * p.period_s:
         p.result = _wall(p.start, cur)  # the timer stopped, or boundaries seen late: timed
 
@@ -204,16 +208,19 @@ async def measure(
     periods: int = PERIODS,
     wall: float = WALL_WINDOW,
     poll: float = POLL,
+    extra: Callable[[str], Any] | None = None,
 ) -> dict[str, CpuReading]:
     """Every container's CPU over one shared window (module docstring); a container that
-    vanishes or cannot be read is left out (a gap)."""
+    vanishes or cannot be read is left out (a gap). ``extra(id)``, when given, is read
+    with each read of that container and kept on its Mark (``start.extra``, ``end.extra``
+    of the result: the same two moments as the container's usage)."""
     f = FileReader()
     try:
         probes: dict[str, _Probe] = {}
         for cid, loc in locations.items():
             try:
                 p = probe(f, loc)
-                mark = None if p is None else p.read(f)
+                mark = None if p is None else _read(f, p, cid, extra)
             except ContainerGone:
                 continue
             if p is not None and mark is not None:
@@ -229,7 +236,7 @@ async def measure(
                 if p.period_s is None and p.first is not None and now - p.first.monotonic < wall:
                     continue  # a wall-clock window: nothing to poll before its end
                 try:
-                    cur = p.read(f)
+                    cur = _read(f, p, cid, extra)
                 except ContainerGone:
                     cur = None
                 if cur is None:
@@ -241,6 +248,13 @@ async def measure(
         return {cid: p.result for cid, p in probes.items() if p.result is not None}
     finally:
         f.close()
+
+
+def _read(f: FileReader, p: _Probe, cid: str, extra: Callable[[str], Any] | None) -> Mark | None:
+    mark = p.read(f)
+    if mark is None or extra is None:
+        return mark
+    return replace(mark, extra=extra(cid))
 
 
 def _oldest(probes: Mapping[str, _Probe]) -> float:

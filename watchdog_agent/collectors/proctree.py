@@ -19,6 +19,7 @@ from functools import lru_cache
 from watchdog_agent.errors import AccessDenied, ContainerGone, ParseError
 from watchdog_agent.model import CgroupLocation, ProcessInfo
 
+from . import cpuwindow
 from .parse_cgroup import parse_pid_list
 from .parse_proc import PidStat, PidStatus, parse_cmdline, parse_pid_stat, parse_pid_status
 from .readers import CLK_TCK
@@ -169,13 +170,46 @@ def container_processes(
     return read_processes(proc_root, member_pids(location), marks)
 
 
-async def read_top(proc_root: str, location: CgroupLocation, window: float) -> list[ProcessInfo]:
-    """The container's processes read twice ``window`` apart, off the event loop, so that
-    each has a CPU % for that window."""
-    _, marks = await asyncio.to_thread(container_processes, proc_root, location)
-    await asyncio.sleep(window)
-    flat, _ = await asyncio.to_thread(container_processes, proc_root, location, marks)
-    return flat
+def process_cpu_ns(proc_root: str, pids: list[int]) -> dict[int, int]:
+    """Each process's CPU time in ns, summed over its threads (first field of
+    /proc/<pid>/task/<tid>/schedstat, exact where /proc/<pid>/stat counts 10 ms ticks);
+    a process that exits meanwhile is left out."""
+    out: dict[int, int] = {}
+    for pid in pids:
+        base = f"{proc_root}/{pid}/task"
+        try:
+            total = 0
+            for tid in os.listdir(base):
+                with open(f"{base}/{tid}/schedstat", "rb") as fh:
+                    total += int(fh.read().split(None, 1)[0])
+        except (OSError, ValueError, IndexError):
+            continue  # exited, or a kernel without schedstat: no percent for it
+        out[pid] = total
+    return out
+
+
+async def read_top(proc_root: str, location: CgroupLocation) -> list[ProcessInfo]:
+    """The container's processes, each with its CPU % over the container's one-shot CPU
+    window (cpuwindow.py: whole CFS periods under a quota, else 0.2 s): its CPU time is
+    read with the container's usage at the window's two ends."""
+
+    def cpu_times(_cid: str) -> dict[int, int]:
+        return process_cpu_ns(proc_root, member_pids(location))
+
+    readings = await cpuwindow.measure({"": location}, extra=cpu_times)
+    flat, _ = await asyncio.to_thread(container_processes, proc_root, location)
+    reading = readings.get("")
+    if reading is None or reading.start is None or reading.end is None:
+        return [replace(p, cpu_percent=None) for p in flat]
+    before, after = reading.start.extra, reading.end.extra
+    out = []
+    for p in flat:
+        percent = None
+        if p.pid in before and p.pid in after and reading.seconds > 0:
+            used = max(0, after[p.pid] - before[p.pid])
+            percent = used / 1e9 / reading.seconds * 100.0
+        out.append(replace(p, cpu_percent=percent))
+    return out
 
 
 def _with_ns_ppids(flat: list[ProcessInfo]) -> list[ProcessInfo]:
