@@ -213,7 +213,22 @@ async def measure(
     """Every container's CPU over one shared window (module docstring); a container that
     vanishes or cannot be read is left out (a gap). ``extra(id)``, when given, is read
     with each read of that container and kept on its Mark (``start.extra``, ``end.extra``
-    of the result: the same two moments as the container's usage)."""
+    of the result: the same two moments as the container's usage).
+
+    The polls run in a worker thread, off the event loop (the server's `top` route calls
+    this too); the window is bounded (a few periods at most), so the thread always ends.
+    """
+    return await asyncio.to_thread(measure_sync, locations, periods, wall, poll, extra)
+
+
+def measure_sync(
+    locations: Mapping[str, CgroupLocation],
+    periods: int = PERIODS,
+    wall: float = WALL_WINDOW,
+    poll: float = POLL,
+    extra: Callable[[str], Any] | None = None,
+) -> dict[str, CpuReading]:
+    """``measure``, blocking the calling thread for the window."""
     f = FileReader()
     try:
         probes: dict[str, _Probe] = {}
@@ -230,7 +245,7 @@ async def measure(
         while pending:
             quota = any(p.period_s is not None for p in pending.values())
             delay = poll if quota else max(0.0, wall - (time.monotonic() - _oldest(pending)))
-            await asyncio.sleep(delay)
+            time.sleep(delay)
             now = time.monotonic()
             for cid, p in list(pending.items()):
                 if p.period_s is None and p.first is not None and now - p.first.monotonic < wall:
