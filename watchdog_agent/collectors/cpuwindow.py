@@ -1,4 +1,4 @@
-"""The CPU window of a one-shot reading: `stats --no-stream`, the first frame of `stats`.
+"""The CPU window of a one-shot reading: `stats --no-stream`, the first frame of `stats`, `top`.
 
 CPU % needs two reads of a container's CPU usage. Over a short wall-clock window a
 quota-limited container reads anywhere between 46 and 58 % of a half-core limit: it runs
