@@ -67,6 +67,15 @@ def test_a_boundary_seen_late_is_not_used() -> None:
     assert reading.periods == cpuwindow.PERIODS
 
 
+def test_a_late_end_counts_when_the_period_places_the_boundary_just_after() -> None:
+    """Once the first boundary is known, the later ones are known too (the timer keeps
+    its phase): a read 1 ms before the end boundary is good even if the next came late."""
+    marks = [m for m in _throttled_loop(400) if not 0.299 < m.monotonic < 0.315]
+    reading = _run(iter(marks), _Probe("u", True, "p", 0.1))
+    assert reading.end is not None and reading.end.monotonic == pytest.approx(0.299)
+    assert reading.percent == pytest.approx(50.0) and reading.periods == 2
+
+
 def test_periods_beat_a_wall_window_that_ends_in_a_burst() -> None:
     """Why whole periods: a 0.2 s wall-clock window that starts as a burst begins and ends
     10 ms late, in a burst, reads 2.4 points high; bounded by periods: the quota."""

@@ -13,7 +13,9 @@ begin: ``nr_periods`` in cpu.stat counts the period timer's ticks. So:
   boundary. The percentage is usage over the whole periods' length: a throttled
   ``--cpus 0.5`` loop reads ``PERIODS x quota / (PERIODS x period)``, 50.0 %. A boundary
   seen by a poll that came late (this process was not scheduled: the read before may
-  have been taken in the container's burst) is not used; the window waits for the next.
+  have been taken in the container's burst) is not used, unless the first boundary's
+  time and the period place it less than MAX_GAP after that read; the window waits for
+  the next.
 - A container without a quota (or whose period timer does not tick: an idle container
   stops it) is measured over ``WALL_WINDOW`` seconds of the monotonic clock, each read
   timed where it happens. Usage of a running task is brought up to date at every
@@ -189,7 +191,12 @@ def _step(p: _Probe, cur: Mark, periods: int, wall: float) -> None:
             p.period_s = None  # the wall window, from the first read
         return
     assert p.start.periods is not None and p.start_after is not None
-    n = (last.periods - p.start.periods) if usable else 0
+    n = last.periods - p.start.periods if crossed else 0
+    if n and not usable:
+        # the period timer keeps its phase: this boundary came n periods after the first,
+        # which was at most at start_after; a read before it within MAX_GAP is good too
+        usable = p.start_after.monotonic + n * p.period_s - last.monotonic <= MAX_GAP
+    n = n if usable else 0
     if n >= periods:
         elapsed = last.monotonic - p.start.monotonic
         if elapsed > (n + 0.5) * p.period_s:  # the timer stopped between: time it
