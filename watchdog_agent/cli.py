@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from watchdog_agent import __version__
+from watchdog_agent.collectors.cpuwindow import WINDOW_HELP
 from watchdog_agent.config import Settings, load_settings, settings_from
 from watchdog_agent.errors import UsageError, WatchdogError
 from watchdog_agent.termsafe import escape
@@ -34,14 +35,18 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("containers", nargs="*", metavar="CONTAINER")
     stats.add_argument("-a", "--all", action="store_true", help="show all containers, "
                        "not only running ones")  # fmt: skip
-    stats.add_argument("--no-stream", action="store_true", help="print one result and exit")
+    stats.add_argument("--no-stream", action="store_true", help="print one result and exit. "
+                       "This result (and a stream's first) waits for one CPU window: "
+                       + WINDOW_HELP.replace("%", "%%"))  # fmt: skip
     stats.add_argument("--format", choices=("table", "json"), default="table")
     stats.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE",
                        help="docker ps filters (repeatable)")  # fmt: skip
     stats.add_argument("--interval", type=float, help="seconds between refreshes (default 1)")
     _common(stats)
 
-    top = sub.add_parser("top", help="a container's processes (host PID and in-container PID)")
+    top = sub.add_parser("top", help="a container's processes (host PID and in-container PID)",
+                         epilog="Each process's %CPU covers the container's CPU window. "
+                         + WINDOW_HELP)  # fmt: skip
     top.add_argument("container", metavar="CONTAINER")
     top.add_argument("--format", choices=("table", "json", "tree", "tree-json"),
                      default="table")  # fmt: skip

@@ -28,8 +28,6 @@ from .psfilter import parse_ps_filters
 from .resolve import resolve
 from .streams import KEEPALIVE, Writer, choose_writer, next_or_tick, run_stream
 
-CPU_WINDOW = 0.25  # seconds between the two reads that give each process's CPU %
-
 
 def _ref(request: web.Request) -> tuple[Agent, ContainerRef]:
     agent = request.app[AGENT]
@@ -119,7 +117,7 @@ async def get_top(request: web.Request) -> web.Response:
     try:
         if target is None:
             raise ContainerGone(ref.id)
-        flat = await read_top(agent.settings.proc_root, target.location, CPU_WINDOW)
+        flat = await read_top(agent.settings.proc_root, target.location)
     except ContainerGone as exc:
         raise ApiError(409, "container is not running", {"id": ref.id}) from exc
     return web.json_response(views.top_json(ref, flat, build_tree(flat)))
