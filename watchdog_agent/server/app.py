@@ -24,6 +24,7 @@ from . import (
     routes_postmortem,
 )
 from .auth import auth_middleware, authenticator, exempt_paths
+from .connections import name_the_server
 from .errors import error_middleware
 from .keys import AGENT, STREAMS
 from .limits import limits_middleware
@@ -39,6 +40,7 @@ def create_app(settings: Settings, agent: Agent | None = None) -> web.Applicatio
     app[STREAMS] = StreamRegistry(settings.max_streams)
     app.cleanup_ctx.extend(agent.contexts())
     app.on_shutdown.append(_end_streams)
+    app.on_response_prepare.append(name_the_server)
     routes_meta.setup(app)
     routes_containers.setup(app)
     routes_events.setup(app)
