@@ -40,6 +40,9 @@ SERVER_NAME = "watchdog-agent"  # the Server header: no Python or aiohttp versio
 LOG_EVERY = 10.0  # seconds between two "connections shed" lines at most
 FD_RESERVE = 2  # the cap stays under 1/FD_RESERVE of the open-files limit
 MIN_CONNECTIONS = 8
+# the listen backlog: asyncio accepts up to this many connections in one go before any
+# reaches the cap, so the agent holds at most max_connections + BACKLOG sockets a moment
+BACKLOG = 64
 ACCEPT_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 
