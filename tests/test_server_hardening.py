@@ -14,9 +14,8 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import bcrypt
 import pytest
@@ -51,10 +50,8 @@ class Agent:
         """Sockets the agent process holds open now (from /proc/PID/fd)."""
         count = 0
         for fd in os.listdir(f"/proc/{self.pid}/fd"):
-            try:
+            with suppress(OSError):
                 count += os.readlink(f"/proc/{self.pid}/fd/{fd}").startswith("socket:")
-            except OSError:
-                pass
         return count
 
 
@@ -66,7 +63,12 @@ def agent(*more: str) -> Iterator[Agent]:
     assert proc.stderr is not None
     stderr = proc.stderr
     lines: queue.Queue[str] = queue.Queue()
-    reader = threading.Thread(target=lambda: [lines.put(x) for x in stderr], daemon=True)
+
+    def read() -> None:
+        for line in stderr:
+            lines.put(line)
+
+    reader = threading.Thread(target=read, daemon=True)
     reader.start()
     running: Agent | None = None
     try:

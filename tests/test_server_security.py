@@ -32,7 +32,6 @@ from test_server_helpers import TREES, check_schema, response_schema, serving, t
 from watchdog_agent.cmd_serve import warn_if_exposed
 from watchdog_agent.config import Settings, load_settings
 from watchdog_agent.errors import UsageError
-from watchdog_agent.server import logins
 from watchdog_agent.server.app import create_app
 from watchdog_agent.server.auth import RECHECK, Authenticator, read_users
 from watchdog_agent.server.limits import MAX_FILTERS
@@ -177,7 +176,7 @@ async def test_basic_auth_checks_are_remembered_while_the_file_is_unchanged(
             calls.append(password)
         return real(password, digest)
 
-    monkeypatch.setattr(logins.bcrypt, "checkpw", counting)
+    monkeypatch.setattr(bcrypt, "checkpw", counting)  # as the pool calls it
     now = [100.0]
     users = tmp_path / "users"
     users.write_text("u:" + bcrypt.hashpw(b"right", bcrypt.gensalt(rounds=4)).decode() + "\n")
