@@ -5,10 +5,13 @@ holds; the Server header names only the agent."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import logging
 import os
 import queue
+import resource
 import socket
 import subprocess
 import threading
@@ -19,9 +22,13 @@ from dataclasses import dataclass, field
 
 import bcrypt
 import pytest
+from aiohttp import web
+from structlog.testing import capture_logs
+from test_server_helpers import tree_settings
 from test_server_security import serve_args
 
-from watchdog_agent.server.connections import BACKLOG
+from watchdog_agent.server.app import create_app
+from watchdog_agent.server.connections import BACKLOG, guarded_runner
 
 TOKEN = "tok-" + os.urandom(16).hex()
 USER, PASSWORD = "scraper", "pw-" + os.urandom(12).hex()
@@ -263,3 +270,56 @@ def test_a_slow_header_flood_is_cut_off_while_healthz_answers() -> None:
     assert shed and sum(int(str(e.get("header_timeouts", 0))) for e in shed) > 0
     assert sum(int(str(e.get("evicted", 0))) for e in shed) > 0  # the cap made room
     assert len(shed) <= 10  # counted, not logged one by one
+
+
+# -- accept() out of descriptors ------------------------------------------------------------
+
+
+async def test_accept_errors_are_counted_not_logged_one_by_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The process runs out of descriptors for real (a lowered RLIMIT_NOFILE, filled
+    with /dev/null): accept() fails with EMFILE, which is counted and logged once as a
+    count, not as a traceback per attempt; once descriptors are free again, the waiting
+    client is served."""
+    caplog.set_level(logging.DEBUG)
+    settings = tree_settings()
+    runner = guarded_runner(create_app(settings), settings, log_every=3600)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, backlog=BACKLOG)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    fillers: list[int] = []
+    try:
+        with capture_logs() as logs:
+            await site.start()
+            port = runner.addresses[0][1]
+            used = len(os.listdir("/proc/self/fd"))
+            resource.setrlimit(resource.RLIMIT_NOFILE, (used + 32, hard))
+            with suppress(OSError):
+                for _ in range(64):
+                    fillers.append(os.open("/dev/null", os.O_RDONLY))
+            os.close(fillers.pop())  # one for the client's socket
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            for _ in range(100):  # the listener retries accept() every second
+                if runner.guard.total["accept_errors"] >= 2:
+                    break
+                await asyncio.sleep(0.1)
+            for fd in fillers:
+                os.close(fd)
+            fillers.clear()
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+            answer = await asyncio.wait_for(reader.read(), 30)
+            writer.close()
+            await runner.cleanup()
+    finally:
+        for fd in fillers:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        await runner.cleanup()
+    assert answer.startswith(b"HTTP/1.1 200"), answer
+    errors = runner.guard.total["accept_errors"]
+    assert errors >= 2
+    shed = [entry for entry in logs if entry["event"] == "connections shed"]
+    assert [entry["accept_errors"] for entry in shed] == [errors]  # one line, the count
+    assert "accept" not in caplog.text and "Traceback" not in caplog.text

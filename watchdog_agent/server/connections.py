@@ -257,9 +257,12 @@ class GuardedRunner(web.AppRunner):
             self.guard.close()
 
 
-def guarded_runner(app: web.Application, settings: Settings, **kwargs: Any) -> GuardedRunner:
+def guarded_runner(
+    app: web.Application, settings: Settings, log_every: float = LOG_EVERY, **kwargs: Any
+) -> GuardedRunner:
     """The runner for ``app`` with the settings' limits (``kwargs`` go to aiohttp)."""
-    guard = Guard(connection_cap(settings.max_connections), settings.header_timeout)
+    cap = connection_cap(settings.max_connections)
+    guard = Guard(cap, settings.header_timeout, log_every)
     kwargs.setdefault("keepalive_timeout", settings.idle_timeout)
     kwargs.setdefault("handler_cancellation", True)
     kwargs.setdefault("access_log", None)
