@@ -303,7 +303,12 @@ def served(*more: str) -> Iterator[int]:
     lines: queue.Queue[str] = queue.Queue()
     assert proc.stderr is not None
     stderr = proc.stderr
-    threading.Thread(target=lambda: [lines.put(x) for x in stderr], daemon=True).start()
+
+    def read() -> None:
+        for line in stderr:
+            lines.put(line)
+
+    threading.Thread(target=read, daemon=True).start()
     try:
         while True:
             entry = json.loads(lines.get(timeout=20))

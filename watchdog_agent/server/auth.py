@@ -189,6 +189,7 @@ class Authenticator:
         try:
             ok = await self.pool.check(password, digest, self.limiter.suspect(remote))
         except Busy:
+            self.limiter.failed(remote)  # an address that floods the queue waits its turn
             raise ApiError(429, "too many logins at once", "try again in a second") from None
         if ok and known is not None:
             self._remember(key)
