@@ -107,6 +107,27 @@ def test_bcrypt_pool_refuses_over_its_queue_and_lets_clean_addresses_first() -> 
     assert order[3:] == ["clean", "s0"]
 
 
+def test_suspect_addresses_leave_a_thread_free_for_the_others() -> None:
+    async def run() -> list[str]:
+        pool = logins.BcryptPool(threads=2, queue=4)
+        slow = bcrypt.hashpw(b"x", bcrypt.gensalt(rounds=COST + 2))
+        fast = bcrypt.hashpw(b"x", bcrypt.gensalt(rounds=4))
+        order: list[str] = []
+
+        async def check(name: str, digest: bytes, suspect: bool) -> None:
+            await pool.check(b"x", digest, suspect)
+            order.append(name)
+
+        attackers = [asyncio.create_task(check(f"s{i}", slow, True)) for i in range(3)]
+        await asyncio.sleep(0)  # s0 runs; s1 and s2 wait although a thread is free
+        await check("clean", fast, False)  # on the free thread, at once
+        await asyncio.gather(*attackers)
+        pool.close()
+        return order
+
+    assert asyncio.run(run()) == ["clean", "s0", "s1", "s2"]
+
+
 def test_failures_are_limited_per_address_and_the_table_is_bounded() -> None:
     now = [0.0]
     limiter = logins.FailureLimiter(burst=3, every=2.0, size=10, clock=lambda: now[0])

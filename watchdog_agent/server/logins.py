@@ -8,8 +8,8 @@
   then one every few seconds); an address out of tokens is refused without bcrypt. The
   table is bounded: the oldest addresses are forgotten first.
 - ``check_costs``: a bcrypt cost whose check would take more than ``MAX_CHECK_SECONDS``
-  here is refused at start-up, estimated from a small measured one (a cost of 31 is
-  never computed).
+  of CPU here is refused at start-up, estimated from a small measured one (a cost of 31
+  is never computed).
 """
 
 from __future__ import annotations
@@ -38,11 +38,16 @@ class Busy(Exception):
 
 
 class BcryptPool:
-    """bcrypt.checkpw in ``threads`` threads, ``queue`` waiting at most; ``close`` it."""
+    """bcrypt.checkpw in ``threads`` threads, ``queue`` waiting at most; ``close`` it.
+
+    Checks from suspect addresses (recent failures) use at most ``threads - 1`` threads,
+    so a login from anywhere else always finds one free during a flood."""
 
     def __init__(self, threads: int = THREADS, queue: int = QUEUE) -> None:
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="bcrypt")
         self._free = threads
+        self._suspect_threads = max(1, threads - 1)
+        self._suspects_running = 0
         self._queue = queue
         self._clean: deque[asyncio.Future[None]] = deque()
         self._suspect: deque[asyncio.Future[None]] = deque()
@@ -59,36 +64,47 @@ class BcryptPool:
         try:
             return await loop.run_in_executor(self._executor, bcrypt.checkpw, password, digest)
         finally:
-            self._release()
+            self._release(suspect)
+
+    def _can_run(self, suspect: bool) -> bool:
+        return self._free > 0 and (not suspect or self._suspects_running < self._suspect_threads)
+
+    def _take(self, suspect: bool) -> None:
+        self._free -= 1
+        self._suspects_running += suspect
 
     async def _slot(self, suspect: bool) -> None:
-        if self._free > 0:
-            self._free -= 1
+        line = self._suspect if suspect else self._clean
+        if not line and self._can_run(suspect):
+            self._take(suspect)
             return
         if self.waiting >= self._queue:
             if suspect or not self._suspect:
                 raise Busy
             self._suspect.pop().set_exception(Busy())  # a clean check takes its place
-        line = self._suspect if suspect else self._clean
         turn = asyncio.get_running_loop().create_future()
         line.append(turn)
         try:
-            await turn  # resolved by _release, which hands its thread over
+            await turn  # resolved by _dispatch, which took a thread for this check
         except asyncio.CancelledError:
             if turn in line:
                 line.remove(turn)
             elif turn.done() and not turn.cancelled() and turn.exception() is None:
-                self._release()  # handed a thread, but gone: pass it on
+                self._release(suspect)  # handed a thread, but gone: pass it on
             raise
 
-    def _release(self) -> None:
-        for line in (self._clean, self._suspect):
-            while line:
+    def _release(self, suspect: bool) -> None:
+        self._free += 1
+        self._suspects_running -= suspect
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        for line, suspect in ((self._clean, False), (self._suspect, True)):
+            while line and self._can_run(suspect):
                 turn = line.popleft()
                 if not turn.done():
+                    self._take(suspect)
                     turn.set_result(None)
-                    return
-        self._free += 1
 
     def close(self) -> None:
         for line in (self._clean, self._suspect):
@@ -150,13 +166,15 @@ def seconds_per_check(cost: int, probe: float) -> float:
 
 
 def measure_probe(repeat: int = 3) -> float:
-    """Seconds one bcrypt check at PROBE_COST takes here (the fastest of ``repeat``)."""
+    """CPU seconds one bcrypt check at PROBE_COST takes here (the fastest of ``repeat``).
+    CPU time of this thread, not wall time: a busy host must not make a cost that fits
+    look too slow (it would refuse to start one day and start the next)."""
     digest = bcrypt.hashpw(b"probe", bcrypt.gensalt(rounds=PROBE_COST))
     best = float("inf")
     for _ in range(repeat):
-        start = time.perf_counter()
+        start = time.thread_time()
         bcrypt.checkpw(b"probe", digest)
-        best = min(best, time.perf_counter() - start)
+        best = min(best, time.thread_time() - start)
     return best
 
 
@@ -172,6 +190,6 @@ def check_costs(path: str, users: Iterable[tuple[str, bytes]], probe: float | No
                 fits += 1
             raise UsageError(
                 f"{path}: the hash for {user!r} has bcrypt cost {cost}, about {took:.3g} s "
-                f"a check here (more than {MAX_CHECK_SECONDS:g} s, so a few logins would "
+                f"of CPU a check here (more than {MAX_CHECK_SECONDS:g} s, so a few logins would "
                 f"stall the agent); use a cost of at most {fits}"
             )
