@@ -141,6 +141,9 @@ def test_failures_are_limited_per_address_and_the_table_is_bounded() -> None:
     for n in range(50):
         limiter.failed(f"10.0.0.{n}")
     assert len(limiter) == 10
+    now[0] += 3 * 2.0  # every budget whole again: the next failure forgets them all
+    limiter.failed("c")
+    assert len(limiter) == 1
 
 
 # -- what serve says at start -------------------------------------------------------------

@@ -150,6 +150,11 @@ class FailureLimiter:
         self._spent.move_to_end(address)
         while len(self._spent) > self.size:
             self._spent.popitem(last=False)
+        while self._spent:  # addresses whose budget is whole again are forgotten
+            oldest = next(iter(self._spent))
+            if self._tokens(oldest) < self.burst:
+                break
+            del self._spent[oldest]
 
     def __len__(self) -> int:
         return len(self._spent)
