@@ -19,14 +19,17 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import bcrypt
 import pytest
 from aiohttp import web
+from dockercli import IMAGE, DockerCLI
 from structlog.testing import capture_logs
-from test_server_helpers import tree_settings
+from test_server_helpers import check_schema, response_schema, serving, tree_settings
 from test_server_security import serve_args
 
+from watchdog_agent.config import Settings
 from watchdog_agent.server.app import create_app
 from watchdog_agent.server.connections import BACKLOG, guarded_runner
 
@@ -323,3 +326,24 @@ async def test_accept_errors_are_counted_not_logged_one_by_one(
     shed = [entry for entry in logs if entry["event"] == "connections shed"]
     assert [entry["accept_errors"] for entry in shed] == [errors]  # one line, the count
     assert "accept" not in caplog.text and "Traceback" not in caplog.text
+
+
+# -- a container whose log driver keeps nothing ------------------------------------------
+
+
+@pytest.mark.engine
+async def test_logs_of_a_container_without_readable_logs_answer_409(
+    docker_cli: DockerCLI, docker_host: str, tmp_path: Path
+) -> None:
+    cid = await asyncio.to_thread(
+        docker_cli.start, "--log-driver", "none", IMAGE, "sh", "-c", "echo hidden"
+    )
+    await asyncio.to_thread(docker_cli.run, "wait", cid)
+    settings = Settings(docker_host=docker_host, interval=0.2, journal=str(tmp_path / "j.db"))
+    async with serving(settings) as client:
+        async with client.get(f"/api/v1/containers/{cid}/logs") as resp:
+            assert resp.status == 409
+            body = await resp.json()
+        check_schema(body, response_schema("/api/v1/containers/{id}/logs", 409))
+    assert body["error"] == "no logs"
+    assert "log driver keeps no logs" in body["detail"]
