@@ -74,9 +74,9 @@ async def test_a_real_login_succeeds_while_200_attackers_send_wrong_passwords(
     assert status == 200
     seen = set().union(*answered)
     assert 401 in seen and 429 in seen and 200 not in seen
-    refused = running.events("login refused")
-    assert {e["error"] for e in refused} <= {"too many failed logins", "too many logins at once"}
-    assert refused
+    refused = running.events("logins refused")  # counted, a line every 10 s at most
+    assert 1 <= len(refused) <= 5
+    assert sum(int(str(e.get("too_many_failures", 0))) for e in refused) > 0
 
 
 def test_bcrypt_pool_refuses_over_its_queue_and_lets_clean_addresses_first() -> None:

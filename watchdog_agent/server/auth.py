@@ -42,6 +42,7 @@ from watchdog_agent.errors import UsageError
 
 from .errors import ApiError, error_response
 from .logins import BcryptPool, Busy, FailureLimiter, check_costs, measure_probe
+from .tally import Tally
 
 log = structlog.get_logger("watchdog_agent.server")
 
@@ -50,6 +51,9 @@ HEALTH_PATHS = frozenset({"/healthz", "/readyz"})
 CACHE_SIZE = 256  # remembered checks at most (oldest dropped first)
 RECHECK = 1.0  # seconds between two looks at the users file (changed: read again)
 MIN_TOKEN = 16  # characters a bearer token has at least
+TOO_MANY_FAILURES = "too many failed logins"
+QUEUE_FULL = "too many logins at once"
+REFUSALS = {TOO_MANY_FAILURES: "too_many_failures", QUEUE_FULL: "queue_full"}  # tally keys
 _HASH = re.compile(rb"\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}")
 _USER = re.compile(r"[^:\s]+")
 
@@ -131,6 +135,7 @@ class Authenticator:
     pool: BcryptPool = field(default_factory=BcryptPool, repr=False)
     limiter: FailureLimiter = field(default_factory=FailureLimiter, repr=False)
     probe: float | None = None  # seconds of a bcrypt check at PROBE_COST (cost checks)
+    refused: Tally = field(default_factory=lambda: Tally("logins refused"), repr=False)
     _key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
     _cache: OrderedDict[bytes, None] = field(default_factory=OrderedDict, repr=False)
     _signature: tuple[int, int, int] | None = None
@@ -182,7 +187,7 @@ class Authenticator:
             self._cache.move_to_end(key)
             return True
         if not self.limiter.allowed(remote):
-            raise ApiError(429, "too many failed logins", "wait a few seconds and try again")
+            raise ApiError(429, TOO_MANY_FAILURES, "wait a few seconds and try again")
         known = self.users.get(user)
         # an unknown user costs the same bcrypt run as a known one (no user probing)
         digest = known if known is not None else next(iter(self.users.values()))
@@ -190,7 +195,7 @@ class Authenticator:
             ok = await self.pool.check(password, digest, self.limiter.suspect(remote))
         except Busy:
             self.limiter.failed(remote)  # an address that floods the queue waits its turn
-            raise ApiError(429, "too many logins at once", "try again in a second") from None
+            raise ApiError(429, QUEUE_FULL, "try again in a second") from None
         if ok and known is not None:
             self._remember(key)
             return True
@@ -226,6 +231,7 @@ class Authenticator:
 
     def close(self) -> None:
         self.pool.close()
+        self.refused.close()
 
 
 def warn_if_readable(path: str, what: str) -> bool:
@@ -280,7 +286,7 @@ def auth_middleware(auth: Authenticator, exempt: frozenset[str] = frozenset()) -
             if await auth.allows(header, remote):
                 return await handler(request)
         except ApiError as exc:  # 429: a password check refused before bcrypt
-            log.info("login refused", path=request.path, error=exc.error, remote=remote)
+            auth.refused.count(REFUSALS.get(exc.error, "other"))  # floods: counts, not lines
             return error_response(exc, {hdrs.RETRY_AFTER: "1"})
         log.info("unauthorized", path=request.path, scheme=scheme, remote=request.remote)
         detail = "valid credentials required: " + " or ".join(

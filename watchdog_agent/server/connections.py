@@ -33,11 +33,11 @@ from aiohttp.web_server import Server
 from watchdog_agent.config import Settings
 
 from .errors import ApiError, error_response
+from .tally import LOG_EVERY, Tally
 
 log = structlog.get_logger("watchdog_agent.server")
 
 SERVER_NAME = "watchdog-agent"  # the Server header: no Python or aiohttp version
-LOG_EVERY = 10.0  # seconds between two "connections shed" lines at most
 FD_RESERVE = 2  # the cap stays under 1/FD_RESERVE of the open-files limit
 MIN_CONNECTIONS = 8
 # the listen backlog: asyncio accepts up to this many connections in one go before any
@@ -68,29 +68,19 @@ class Guard:
     ) -> None:
         self.max_connections = max_connections
         self.header_timeout = header_timeout
-        self.log_every = log_every
         self.open: dict[GuardedHandler, None] = {}  # oldest first
-        self.shed: Counter[str] = Counter()  # since the last log line
-        self.total: Counter[str] = Counter()  # since start
-        self._flush: asyncio.TimerHandle | None = None
+        self.shed = Tally("connections shed", log_every)
+
+    @property
+    def total(self) -> Counter[str]:
+        """What was shed since start, by kind."""
+        return self.shed.total
 
     def count(self, what: str) -> None:
-        self.shed[what] += 1
-        self.total[what] += 1
-        if self._flush is None:
-            loop = asyncio.get_running_loop()
-            self._flush = loop.call_later(self.log_every, self.flush)
-
-    def flush(self) -> None:
-        self._flush = None
-        if self.shed:
-            log.warning("connections shed", open=len(self.open), **dict(sorted(self.shed.items())))
-            self.shed.clear()
+        self.shed.count(what)
 
     def close(self) -> None:
-        if self._flush is not None:
-            self._flush.cancel()
-        self.flush()
+        self.shed.close(open=len(self.open))
 
     def admit(self, handler: GuardedHandler) -> bool:
         """Make room for a new connection; False when every open one is busy."""
