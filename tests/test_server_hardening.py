@@ -27,7 +27,7 @@ from aiohttp import web
 from dockercli import IMAGE, DockerCLI
 from structlog.testing import capture_logs
 from test_server_helpers import check_schema, response_schema, serving, tree_settings
-from test_server_security import serve_args
+from test_server_security import make_cert, serve_args
 
 from watchdog_agent.config import Settings
 from watchdog_agent.server.app import create_app
@@ -347,3 +347,20 @@ async def test_logs_of_a_container_without_readable_logs_answer_409(
         check_schema(body, response_schema("/api/v1/containers/{id}/logs", 409))
     assert body["error"] == "no logs"
     assert "log driver keeps no logs" in body["detail"]
+
+
+def test_a_tls_client_that_never_finishes_its_handshake_is_cut_off(tmp_path: Path) -> None:
+    cert, key = make_cert(tmp_path, "server")
+    tls = ["--tls-cert", cert, "--tls-key", key]
+    with agent(*tls, "--header-timeout", "1") as running:
+        socks = [
+            socket.create_connection(("127.0.0.1", running.port), timeout=30) for _ in range(3)
+        ]
+        try:
+            socks[1].sendall(b"\x16\x03\x01")  # the start of a ClientHello, never finished
+            for sock in socks:  # the agent closes them (asyncio alone would wait 60 s)
+                with suppress(ConnectionResetError):
+                    assert sock.recv(1024) == b""
+        finally:
+            for sock in socks:
+                sock.close()

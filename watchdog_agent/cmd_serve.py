@@ -11,12 +11,11 @@ import asyncio
 import signal
 
 import structlog
-from aiohttp import web
 
 from watchdog_agent.config import Settings, is_loopback
 from watchdog_agent.errors import UsageError
 from watchdog_agent.server.app import create_app
-from watchdog_agent.server.connections import BACKLOG, guarded_runner
+from watchdog_agent.server.connections import BACKLOG, GuardedSite, guarded_runner
 from watchdog_agent.server.tls import server_context
 
 log = structlog.get_logger("watchdog_agent.serve")
@@ -67,7 +66,7 @@ async def run_serve(settings: Settings) -> int:
         loop.add_signal_handler(sig, stop.set)
     try:
         await runner.setup()  # the agent's contexts start here
-        site = web.TCPSite(runner, host, port, ssl_context=ssl_context, backlog=BACKLOG)
+        site = GuardedSite(runner, host, port, ssl_context=ssl_context, backlog=BACKLOG)
         try:
             await site.start()
         except OSError as exc:

@@ -247,6 +247,30 @@ class GuardedRunner(web.AppRunner):
             self.guard.close()
 
 
+class GuardedSite(web.TCPSite):
+    """A TCPSite whose TLS handshakes must end within the header deadline (asyncio's
+    default is 60 s, during which a silent client would hold a descriptor)."""
+
+    async def start(self) -> None:
+        await web.BaseSite.start(self)
+        runner = self._runner
+        assert isinstance(runner, GuardedRunner) and runner.server is not None
+        loop = asyncio.get_running_loop()
+        handshake = runner.guard.header_timeout if self._ssl_context is not None else None
+        self._server = await loop.create_server(
+            runner.server,
+            self._host,
+            self._port,
+            ssl=self._ssl_context,
+            backlog=self._backlog,
+            reuse_address=self._reuse_address,
+            reuse_port=self._reuse_port,
+            ssl_handshake_timeout=handshake,
+        )
+        sockets = self._server.sockets
+        self._bound_port = sockets[0].getsockname()[1] if sockets else self._port
+
+
 def guarded_runner(
     app: web.Application, settings: Settings, log_every: float = LOG_EVERY, **kwargs: Any
 ) -> GuardedRunner:
