@@ -189,6 +189,11 @@ class GuardedHandler(RequestHandler):
         message: str | None = None,
     ) -> web.StreamResponse:
         error = type(exc).__name__ if exc is not None else None
+        if exc is not None:
+            # the parser's exception holds its traceback, whose frames hold the message
+            # queue that holds the exception: a cycle that kept every connection that
+            # sent a bad request (buffers and all) alive until a full collection
+            exc.__traceback__ = None
         if status >= 500:
             log.error("unhandled error", path=request.path, status=status, error=error)
             resp = error_response(ApiError(status, "internal error"))
