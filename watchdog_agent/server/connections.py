@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import gc
+import math
 import resource
 from collections import Counter
 from typing import Any, cast
@@ -43,6 +45,8 @@ MIN_CONNECTIONS = 8
 # the listen backlog: asyncio accepts up to this many connections in one go before any
 # reaches the cap, so the agent holds at most max_connections + BACKLOG sockets a moment
 BACKLOG = 64
+COLLECT_EVERY = 1000  # closed connections between two full collections at least
+COLLECT_GAP = 10.0  # seconds between two full collections at least
 ACCEPT_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 
@@ -69,6 +73,8 @@ class Guard:
         self.max_connections = max_connections
         self.header_timeout = header_timeout
         self.open: dict[GuardedHandler, None] = {}  # oldest first
+        self._closed = 0  # connections closed since the last collection
+        self._collected_at = -math.inf
         self.shed = Tally("connections shed", log_every)
 
     @property
@@ -95,7 +101,21 @@ class Guard:
         return True
 
     def release(self, handler: GuardedHandler) -> None:
-        self.open.pop(handler, None)
+        if self.open.pop(handler, False) is None:
+            self._closed += 1
+            if self._closed >= COLLECT_EVERY:
+                self._collect()
+
+    def _collect(self) -> None:
+        """A full collection after many closed connections, at most every COLLECT_GAP s:
+        asyncio's socket transports end in reference cycles, which the agent's raised
+        collector thresholds would otherwise keep for a long time after a flood."""
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._collected_at < COLLECT_GAP:
+            return
+        self._closed = 0
+        self._collected_at = loop.time()
+        loop.call_soon(gc.collect)
 
     def accept_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         """A loop exception handler: accept() out of descriptors is counted, not logged
