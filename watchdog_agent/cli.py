@@ -82,6 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="snapshots kept for ?history=N (default 300)")  # fmt: skip
     serve.add_argument("--max-streams", type=int, metavar="N",
                        help="concurrent streams; more answer 429 (default 64)")  # fmt: skip
+    serve.add_argument("--max-connections", type=int, metavar="N",
+                       help="open connections at most, and at most half the open-files "
+                       "limit (default 512)")  # fmt: skip
+    serve.add_argument("--header-timeout", type=float, metavar="SECONDS",
+                       help="time for a request's headers to arrive (default 5)")  # fmt: skip
+    serve.add_argument("--idle-timeout", type=float, metavar="SECONDS",
+                       help="close a kept-alive connection idle this long "
+                       "(default 30)")  # fmt: skip
     serve.add_argument("--auth-token-file", metavar="PATH", help="bearer tokens, one a "
                        "line; with it (or --basic-auth-file) every route needs auth")  # fmt: skip
     serve.add_argument("--basic-auth-file", metavar="PATH",
@@ -119,7 +127,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _serve_settings(args: argparse.Namespace) -> Settings:
     names = ("docker_host", "proc_root", "cgroup_root", "no_docker", "listen", "interval",
-             "journal", "history", "max_streams", "auth_token_file", "basic_auth_file",
+             "journal", "history", "max_streams", "max_connections",
+             "header_timeout", "idle_timeout", "auth_token_file", "basic_auth_file",
              "auth_exempt_health", "tls_cert", "tls_key", "tls_client_ca",
              "metric_labels")  # fmt: skip
     return load_settings({n: getattr(args, n) for n in names}, config_file=args.config)
