@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -25,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import aiohttp
@@ -52,9 +54,9 @@ def rss_mb(pid: int) -> float:
 
 
 class Soak:
-    def __init__(self, base: str, pid: int, label: str, args: argparse.Namespace) -> None:
-        self.base = base
-        self.pid = pid
+    def __init__(self, agents: list[tuple[str, int]], label: str, args: argparse.Namespace) -> None:
+        self.agents = agents  # (base URL, pid); the first is the one measured, any other
+        self.base, self.pid = agents[0]  # an A/B comparison under the same load
         self.label = label
         self.args = args
         self.created = 0
@@ -63,6 +65,7 @@ class Soak:
         self.scrape_errors = 0
         self.events_seen = 0
         self.rows: list[tuple[float, float]] = []  # (seconds since start, RSS MB)
+        self.other_rows: list[list[float]] = [[] for _ in agents[1:]]
 
     async def churn(self, stop: asyncio.Event) -> None:
         procs: set[asyncio.subprocess.Process] = set()
@@ -91,9 +94,11 @@ class Soak:
 
     async def readers(self, session: aiohttp.ClientSession, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            for path in ("/metrics", "/api/v1/containers"):
+            for (base, _), path in (
+                (a, p) for a in self.agents for p in ("/metrics", "/api/v1/containers")
+            ):
                 try:
-                    async with session.get(self.base + path) as resp:
+                    async with session.get(base + path) as resp:
                         await resp.read()
                         self.scrapes += 1
                         self.scrape_errors += resp.status != 200
@@ -101,20 +106,25 @@ class Soak:
                     self.scrape_errors += 1
             await _sleep_or_stop(stop, self.args.every)
 
-    async def events(self, session: aiohttp.ClientSession) -> None:
-        async with session.get(self.base + "/api/v1/events") as resp:
+    async def events(self, session: aiohttp.ClientSession, base: str) -> None:
+        async with session.get(base + "/api/v1/events") as resp:
             async for _line in resp.content:
-                self.events_seen += 1
+                self.events_seen += base == self.base
 
     async def watch_rss(self, start: float, stop: asyncio.Event) -> None:
-        print("| minute | RSS MB | short-lived created | events read | reads |", flush=True)
-        print("|---:|---:|---:|---:|---:|", flush=True)
+        others = "".join(f" B{i} RSS MB |" for i in range(1, len(self.agents)))
+        print(f"| minute | RSS MB |{others} short-lived created | events read | reads |")
+        print("|---:|---:|" + "---:|" * (len(self.agents) + 2), flush=True)
         while True:
             t = time.monotonic() - start
             rss = rss_mb(self.pid)
             self.rows.append((t, rss))
-            print(f"| {t / 60:6.1f} | {rss:6.1f} | {self.created:5d} | {self.events_seen:6d} "
-                  f"| {self.scrapes:6d} |", flush=True)  # fmt: skip
+            cells = ""
+            for i, (_, pid) in enumerate(self.agents[1:]):
+                self.other_rows[i].append(rss_mb(pid))
+                cells += f" {self.other_rows[i][-1]:6.1f} |"
+            print(f"| {t / 60:6.1f} | {rss:6.1f} |{cells} {self.created:5d} | "
+                  f"{self.events_seen:6d} | {self.scrapes:6d} |", flush=True)  # fmt: skip
             if stop.is_set():
                 return
             await _sleep_or_stop(stop, self.args.rss_every)
@@ -124,7 +134,7 @@ class Soak:
         timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             start = time.monotonic()
-            events = asyncio.create_task(self.events(session))
+            streams = [asyncio.create_task(self.events(session, b)) for b, _ in self.agents]
             rss = asyncio.create_task(self.watch_rss(start, stop))
             work = [asyncio.create_task(self.churn(stop)),
                     asyncio.create_task(self.readers(session, stop))]  # fmt: skip
@@ -133,8 +143,9 @@ class Soak:
             await asyncio.wait(work)
             await asyncio.sleep(5)  # the last short-lived ones die and go
             await rss
-            events.cancel()
-            await asyncio.wait([events])
+            for stream in streams:
+                stream.cancel()
+            await asyncio.wait(streams)
             async with session.get(self.base + "/api/v1/info") as resp:
                 info = await resp.json()
         self.report(info)
@@ -154,13 +165,17 @@ class Soak:
               f"max {max(later):.1f} MB, spread {max(later) - min(later):.1f} MB, "
               f"end - start of window {later[-1] - at_settle:+.1f} MB")  # fmt: skip
         print(f"- agent: {json.dumps(info)}")
+        for i, rows in enumerate(self.other_rows, 1):
+            window = rows[len(self.rows) - len(later) :]
+            print(f"- B{i}: RSS at start {rows[0]:.1f} MB, at minute {settle / 60:.1f} "
+                  f"{window[0]:.1f} MB, at the end {rows[-1]:.1f} MB; window min "
+                  f"{min(window):.1f}, max {max(window):.1f}, spread "
+                  f"{max(window) - min(window):.1f} MB")  # fmt: skip
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
-    except TimeoutError:
-        pass
 
 
 def main() -> None:
@@ -169,6 +184,13 @@ def main() -> None:
     ap.add_argument("--containers", type=int, default=50)
     ap.add_argument("--every", type=float, default=2.0, help="seconds between churn and reads")
     ap.add_argument("--rss-every", type=float, default=30.0)
+    ap.add_argument(
+        "--compare-env",
+        action="append",
+        default=[],
+        metavar="K=V[,K=V]",
+        help="also run agent B<n> with this environment under the same load (A/B)",
+    )
     args = ap.parse_args()
     token = secrets.token_hex(4)
     label = f"watchdog.bench.soak={token}"
@@ -176,10 +198,17 @@ def main() -> None:
     try:
         for _ in range(args.containers):
             docker("run", "-d", "--network", "none", "--label", label, IMAGE, "sleep", "86400")
-        with tempfile.TemporaryDirectory(prefix="wd-soak-") as tmp:
-            journal = f"{tmp}/state/events.db"
-            with serve(["--journal", journal], Path(tmp)) as (proc, base):
-                asyncio.run(Soak(base, proc.pid, label, args).run())
+        with tempfile.TemporaryDirectory(prefix="wd-soak-") as tmp, ExitStack() as stack:
+            agents = []
+            for i, extra in enumerate(["", *args.compare_env]):
+                env = dict(os.environ, **dict(kv.split("=", 1) for kv in extra.split(",") if kv))
+                Path(f"{tmp}/{i}").mkdir()
+                journal = f"{tmp}/{i}/state/events.db"
+                proc, base = stack.enter_context(
+                    serve(["--journal", journal], Path(f"{tmp}/{i}"), env)
+                )
+                agents.append((base, proc.pid))
+            asyncio.run(Soak(agents, label, args).run())
     finally:
         ids = docker("ps", "-aq", "--filter", f"label={label}").split()
         if ids:
