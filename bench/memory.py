@@ -50,6 +50,7 @@ from bench.gentree import make_tree
 from watchdog_agent.agent import Agent
 from watchdog_agent.config import DEFAULT_DOCKER_HOST, Settings
 from watchdog_agent.history import ROW
+from watchdog_agent.malloctune import tune_allocator
 from watchdog_agent.server.app import create_app
 
 DOCKER = os.environ.get("WATCHDOG_TEST_DOCKER_CLI", "/usr/bin/docker")
@@ -134,6 +135,7 @@ def fill(agent: Agent) -> int:
 async def child(settings_json: str, trace: bool) -> None:
     """The agent with its history filled; prints its address, then (trace) a JSON line
     of tracemalloc figures, or waits for SIGTERM."""
+    tune_allocator()  # as serve does
     if trace:
         tracemalloc.start(1)
     settings = Settings(**json.loads(settings_json))
