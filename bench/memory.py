@@ -289,6 +289,7 @@ async def churn(args: argparse.Namespace) -> None:
             async for _ in resp.content:
                 pass
 
+    tune_allocator()  # as serve does
     tracemalloc.start(4)
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
@@ -312,7 +313,10 @@ async def churn(args: argparse.Namespace) -> None:
                         first = tracemalloc.take_snapshot()
                     await asyncio.sleep(30)
                 stop.set()
-                await work
+                try:
+                    await asyncio.wait_for(work, 60)
+                except TimeoutError:
+                    print("(churn tasks did not end in 60 s: cancelled)")
                 reader.cancel()
                 await asyncio.wait([reader])
                 gc.collect()

@@ -12,6 +12,10 @@ Starts ``--containers`` long-lived busybox containers (no network), then the age
 At the end: RSS at the 6th minute (or the first third of a shorter run), its range from
 there to the end, and the agent's counters. Every container it started (labelled
 ``watchdog.bench.soak=<token>``) is removed, and the agent stopped, at the end.
+
+``--compare-env K=V[,K=V]`` (repeatable) also runs an agent B<n> with that environment
+(e.g. glibc's MALLOC_* variables) under the same containers, churn and readers, and
+prints its RSS in another column: an A/B comparison under one load.
 """
 
 from __future__ import annotations
