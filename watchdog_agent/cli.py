@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "/var/lib/watchdog-agent/events.db as root, else under "
                        "$XDG_STATE_HOME); 'none' disables it")  # fmt: skip
     serve.add_argument("--history", type=int, metavar="N",
-                       help="snapshots kept for ?history=N (default 300)")  # fmt: skip
+                       help="samples kept per container for ?history=N (default 300)")  # fmt: skip
     serve.add_argument("--max-streams", type=int, metavar="N",
                        help="concurrent streams; more answer 429 (default 64)")  # fmt: skip
     serve.add_argument("--max-connections", type=int, metavar="N",

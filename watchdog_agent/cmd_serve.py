@@ -14,6 +14,7 @@ import structlog
 
 from watchdog_agent.config import Settings, is_loopback
 from watchdog_agent.errors import UsageError
+from watchdog_agent.malloctune import tune_allocator
 from watchdog_agent.server.app import create_app
 from watchdog_agent.server.connections import BACKLOG, GuardedSite, guarded_runner
 from watchdog_agent.server.tls import server_context
@@ -52,6 +53,7 @@ def warn_if_exposed(settings: Settings) -> bool:
 async def run_serve(settings: Settings) -> int:
     host, port = settings.listen_address
     ssl_context = server_context(settings)  # bad TLS files fail here, before anything runs
+    tune_allocator()  # before any thread starts (malloctune.py: why)
     app = create_app(settings)  # so do bad credential files
     warn_if_exposed(settings)
     # deadlines, a connection cap, parse errors answered without echoing the request;

@@ -35,7 +35,7 @@ class Settings:
     # the SQLite event journal; None: no journal. load_settings() defaults it to a state
     # directory (default_journal_path) and reads "none" as None.
     journal: str | None = None
-    history: int = 300  # snapshots kept for ?history=N
+    history: int = 300  # samples kept per container for ?history=N and post-mortems
     max_streams: int = 64  # concurrent streaming responses; more answer 429
     # connections: open at most (at most half the open-files limit in force), seconds
     # for a request's head to arrive, seconds an idle kept-alive connection stays open
