@@ -82,11 +82,13 @@ def test_events_refuses_options_it_does_not_use(flag: str) -> None:
 )  # fmt: skip
 def test_times_after_2262_are_accepted(tmp_path: Path, window: list[str]) -> None:
     """Year 2286 is past the end of int64 nanoseconds: clamped to it, not refused
-    (replayed from an empty journal: no engine needed, nothing printed)."""
+    (replayed from an empty journal: no engine needed, no event printed; the part of the
+    window nothing covers may be reported as a gap on stderr, and nothing else)."""
     proc = agent("events", "--journal", str(tmp_path / "j.db"), *window)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == ""
-    assert proc.stderr == ""
+    others = [x for x in proc.stderr.splitlines() if "may be missing" not in x]
+    assert not others, proc.stderr
 
 
 @pytest.mark.engine
