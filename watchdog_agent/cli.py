@@ -15,13 +15,24 @@ from watchdog_agent.errors import UsageError, WatchdogError
 from watchdog_agent.termsafe import escape
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _docker_host(p: argparse.ArgumentParser) -> None:
     p.add_argument("--docker-host", help="Docker address (default: $DOCKER_HOST or the "
                    "standard unix socket)")  # fmt: skip
+
+
+def _host_roots(p: argparse.ArgumentParser) -> None:
+    """Options of the commands that read the kernel's files (stats, top, serve)."""
     p.add_argument("--proc-root", help="procfs to read (default /proc)")
     p.add_argument("--cgroup-root", help="cgroup mount to read (default /sys/fs/cgroup)")
     p.add_argument("--no-docker", action="store_true", default=None,
                    help="do not ask Docker: find containers by cgroup path")  # fmt: skip
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    """--docker-host plus the kernel-side options: for stats, top and serve (events
+    only talks to Docker and takes --docker-host alone)."""
+    _docker_host(p)
+    _host_roots(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="watchdog-agent",
         description="Monitoring and events agent for Docker hosts.",
     )
+    parser.add_argument("--version", action="version", version=f"watchdog-agent {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     stats = sub.add_parser("stats", help="live resource usage per container (docker stats)")
@@ -69,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--format", default="text",
                         help="text, json, or a template such as '{{.Action}} "
                         "{{.Actor.Attributes.name}}'")  # fmt: skip
-    _common(events)
+    _docker_host(events)
 
     serve = sub.add_parser("serve", help="run the agent: HTTP API, streams, events journal")
     serve.add_argument("--listen", metavar="HOST:PORT", help="address to serve on "
@@ -118,10 +130,10 @@ def _settings(args: argparse.Namespace) -> Settings:
         raise UsageError("--interval must be positive")
     return settings_from(
         docker_host=args.docker_host,
-        proc_root=args.proc_root,
-        cgroup_root=args.cgroup_root,
+        proc_root=getattr(args, "proc_root", None),
+        cgroup_root=getattr(args, "cgroup_root", None),
         interval=interval,
-        no_docker=args.no_docker,
+        no_docker=getattr(args, "no_docker", None),
     )
 
 
