@@ -2,6 +2,10 @@
 containers (started here, removed at the end).
 
     DOCKER_HOST=unix:///tmp/wd-engine/docker.sock python bench/stats_cli.py [--containers 50]
+        [--cpus 0.5]
+
+With ``--cpus`` every container has a CPU quota, so the one-shot CPU window follows CFS
+periods (up to one period's wait, then two periods) instead of 0.2 s of wall clock.
 """
 
 from __future__ import annotations
@@ -34,12 +38,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--containers", type=int, default=50)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--cpus", help="give every container this CPU quota (docker run --cpus)")
     args = ap.parse_args()
+    quota = ["--cpus", args.cpus] if args.cpus else []
     ids = [
-        run(DOCKER, "run", "-d", "--network", "none", "--label", "watchdog.bench=1", IMAGE,
-            "sleep", "3600").strip()
+        run(DOCKER, "run", "-d", "--network", "none", "--label", "watchdog.bench=1", *quota,
+            IMAGE, "sleep", "3600").strip()
         for _ in range(args.containers)
-    ]
+    ]  # fmt: skip
     try:
         time.sleep(1)
         ours, docker = [], []

@@ -32,9 +32,8 @@ from test_server_helpers import TREES, check_schema, response_schema, serving, t
 from watchdog_agent.cmd_serve import warn_if_exposed
 from watchdog_agent.config import Settings, load_settings
 from watchdog_agent.errors import UsageError
-from watchdog_agent.server import auth as auth_module
 from watchdog_agent.server.app import create_app
-from watchdog_agent.server.auth import CACHE_TTL, Authenticator
+from watchdog_agent.server.auth import RECHECK, Authenticator, read_users
 from watchdog_agent.server.limits import MAX_FILTERS
 from watchdog_agent.server.openapi import document
 
@@ -166,30 +165,43 @@ async def test_no_secret_reaches_the_logs(
         assert secret not in text
 
 
-async def test_basic_auth_checks_are_cached_briefly(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_basic_auth_checks_are_remembered_while_the_file_is_unchanged(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     calls: list[bytes] = []
     real = bcrypt.checkpw
 
     def counting(password: bytes, digest: bytes) -> bool:
-        calls.append(password)
+        if password != b"probe":  # the cost check's own measurement
+            calls.append(password)
         return real(password, digest)
 
-    monkeypatch.setattr(auth_module.bcrypt, "checkpw", counting)
+    monkeypatch.setattr(bcrypt, "checkpw", counting)  # as the pool calls it
     now = [100.0]
-    digest = bcrypt.hashpw(b"right", bcrypt.gensalt(rounds=4))
-    auth = Authenticator(users={"u": digest}, clock=lambda: now[0])
+    users = tmp_path / "users"
+    users.write_text("u:" + bcrypt.hashpw(b"right", bcrypt.gensalt(rounds=4)).decode() + "\n")
+    auth = Authenticator(users=read_users(str(users)), clock=lambda: now[0], users_path=str(users))
     right = basic("u", "right").split()[1]
     wrong = basic("u", "wrong").split()[1]
-    assert await auth.basic_ok(right) and await auth.basic_ok(right)
-    assert len(calls) == 1
-    assert not await auth.basic_ok(wrong) and not await auth.basic_ok(wrong)
-    assert len(calls) == 3  # failures are never cached
-    now[0] += CACHE_TTL + 1
-    assert await auth.basic_ok(right)
-    assert len(calls) == 4
-    unknown = basic("v", "right").split()[1]
-    assert not await auth.basic_ok(unknown)  # another user's password is no key
-    assert all(b"right" not in key for key in auth._cache)
+    try:
+        assert await auth.basic_ok(right) and await auth.basic_ok(right)
+        assert len(calls) == 1
+        assert not await auth.basic_ok(wrong) and not await auth.basic_ok(wrong)
+        assert len(calls) == 3  # failures are never remembered
+        now[0] += 3600  # time alone forgets nothing
+        assert await auth.basic_ok(right)
+        assert len(calls) == 3
+        # a changed file is read again and forgets what was remembered
+        users.write_text("u:" + bcrypt.hashpw(b"new", bcrypt.gensalt(rounds=4)).decode() + "\n")
+        now[0] += RECHECK
+        assert not await auth.basic_ok(right)
+        assert await auth.basic_ok(basic("u", "new").split()[1])
+        assert len(calls) == 5
+        unknown = basic("v", "new").split()[1]
+        assert not await auth.basic_ok(unknown)  # another user's password is no key
+        assert all(b"new" not in key and b"right" not in key for key in auth._cache)
+    finally:
+        auth.close()
 
 
 @pytest.mark.parametrize(
@@ -291,7 +303,12 @@ def served(*more: str) -> Iterator[int]:
     lines: queue.Queue[str] = queue.Queue()
     assert proc.stderr is not None
     stderr = proc.stderr
-    threading.Thread(target=lambda: [lines.put(x) for x in stderr], daemon=True).start()
+
+    def read() -> None:
+        for line in stderr:
+            lines.put(line)
+
+    threading.Thread(target=read, daemon=True).start()
     try:
         while True:
             entry = json.loads(lines.get(timeout=20))

@@ -104,7 +104,8 @@ async def test_store_history_and_fan_out() -> None:
         store.put(snap(n, "a") if n != 3 else snap(n, "b"))
         assert [s.taken_at for s in [await anext(fast)]] == [float(n)]
     assert store.latest is not None and store.latest.taken_at == 4.0
-    assert [s.sampled_at for s in store.history("a", 10)] == [2.0, 4.0]
+    # each container keeps its own last 3 samples ("a" was not in pass 3)
+    assert [s.sampled_at for s in store.history("a", 10)] == [1.0, 2.0, 4.0]
     assert [s.sampled_at for s in store.history("a", 1)] == [4.0]
     # the slow one kept only the newest two and counted what it skipped
     assert [(await anext(slow)).taken_at for _ in range(2)] == [3.0, 4.0]

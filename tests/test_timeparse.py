@@ -22,6 +22,12 @@ def utc(*fields: int) -> int:
     return calendar.timegm((*fields, *(0,) * (6 - len(fields)), 0, 0, 0)) * NS
 
 
+def local(*fields: int) -> int:
+    """The same calendar time without a zone, read as docker does: in the local zone's
+    offset at NOW (UTC when TZ is unset; see test_timeparse_local.py for other zones)."""
+    return utc(*fields) - time.localtime(NOW).tm_gmtoff * NS
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
@@ -32,13 +38,16 @@ def utc(*fields: int) -> int:
         ("2026-11-28T07:12:00.5-02:30", utc(2026, 11, 28, 9, 42) + 500_000_000),
         ("2026-11-28T07:12:00.000000001Z", utc(2026, 11, 28, 7, 12) + 1),
         ("2026-11-28T07:12:00+00:00", utc(2026, 11, 28, 7, 12)),
-        ("2026-11-28T07:12:00", utc(2026, 11, 28, 7, 12)),  # no zone: UTC
-        ("2026-11-28T07:12", utc(2026, 11, 28, 7, 12)),  # docker CLI short forms
-        ("2026-11-28T07", utc(2026, 11, 28, 7)),
+        ("2026-11-28T07:12:00", local(2026, 11, 28, 7, 12)),  # no zone: local, as docker
+        ("2026-11-28T07:12", local(2026, 11, 28, 7, 12)),  # docker CLI short forms
+        ("2026-11-28T07", local(2026, 11, 28, 7)),
+        ("2026-11-28T07:12:00.25", local(2026, 11, 28, 7, 12) + 250_000_000),
         ("2024-02-29T23:59:59Z", utc(2024, 2, 29, 23, 59, 59)),
         ("1970-01-01T00:00:00Z", 0),
-        # date only: UTC midnight
-        ("2026-11-28", utc(2026, 11, 28)),
+        # date only: local midnight; with a zone, that zone's midnight
+        ("2026-11-28", local(2026, 11, 28)),
+        ("2026-11-28Z", utc(2026, 11, 28)),
+        ("2026-11-28+01:00", utc(2026, 11, 27, 23)),
         # unix seconds, exact to the nanosecond
         ("1732780800", 1_732_780_800 * NS),
         ("1732780800.5", 1_732_780_800 * NS + 500_000_000),
@@ -103,11 +112,10 @@ def test_parse_time(value: str, expected: int) -> None:
         "2026-11-28 07:12:00Z",
         "26-11-28",
         "0000-01-01",
-        "1969-12-31T23:59:59Z",  # before the epoch
-        "2263-01-01",  # after int64 nanoseconds
         "3000000h",  # longer than a Go duration
-        "500000h",  # reaches back before 1970
         "-3000000h",
+        "9223372036854775808",  # unix seconds beyond int64: docker refuses them too
+        "9" * 30,
         "9" * 100,
     ],
 )
@@ -115,6 +123,36 @@ def test_bad_values(value: str) -> None:
     with pytest.raises(UsageError) as info:
         parse_time(value, now=NOW)
     assert repr(value) in str(info.value)
+
+
+MAX_NANOS = 2**63 - 1  # 2262-04-11T23:47:16.854775807Z
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        # after the end of int64 nanoseconds: clamped to it (docker accepts these)
+        ("9999999999", MAX_NANOS),  # 2286-11-20
+        ("9999999999.5", MAX_NANOS),
+        ("9223372036.854775807", MAX_NANOS),  # exactly the end
+        ("9223372036.854775806", MAX_NANOS - 1),
+        ("9223372036.854775808", MAX_NANOS),
+        ("9223372036854775807", MAX_NANOS),  # the largest unix seconds docker reads
+        ("2263-01-01", MAX_NANOS),
+        ("9999-12-31T23:59:59.999999999Z", MAX_NANOS),
+        ("-2562047h", MAX_NANOS),  # a duration after now, past the end
+        # before 1970: clamped to 0
+        ("1969-12-31T23:59:59Z", 0),
+        ("1900-01-01T00:00:00+01:00", 0),
+        ("500000h", 0),  # reaches back before 1970
+    ],
+)
+def test_times_outside_nanoseconds_are_clamped(value: str, expected: int) -> None:
+    assert parse_time(value, now=NOW) == expected
+
+
+def test_clamped_until_is_accepted_by_the_engine_format() -> None:
+    assert to_docker_since(parse_time("9999999999")) == "9223372036.854775807"
 
 
 def test_error_names_the_accepted_forms() -> None:

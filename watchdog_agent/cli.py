@@ -8,18 +8,30 @@ import sys
 from collections.abc import Sequence
 
 from watchdog_agent import __version__
+from watchdog_agent.collectors.cpuwindow import WINDOW_HELP
 from watchdog_agent.config import Settings, load_settings, settings_from
 from watchdog_agent.errors import UsageError, WatchdogError
 from watchdog_agent.termsafe import escape
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _docker_host(p: argparse.ArgumentParser) -> None:
     p.add_argument("--docker-host", help="Docker address (default: $DOCKER_HOST or the "
                    "standard unix socket)")  # fmt: skip
+
+
+def _host_roots(p: argparse.ArgumentParser) -> None:
+    """Options of the commands that read the kernel's files (stats, top, serve)."""
     p.add_argument("--proc-root", help="procfs to read (default /proc)")
     p.add_argument("--cgroup-root", help="cgroup mount to read (default /sys/fs/cgroup)")
     p.add_argument("--no-docker", action="store_true", default=None,
                    help="do not ask Docker: find containers by cgroup path")  # fmt: skip
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    """--docker-host plus the kernel-side options: for stats, top and serve (events
+    only talks to Docker and takes --docker-host alone)."""
+    _docker_host(p)
+    _host_roots(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,20 +41,25 @@ def build_parser() -> argparse.ArgumentParser:
         prog="watchdog-agent",
         description="Monitoring and events agent for Docker hosts.",
     )
+    parser.add_argument("--version", action="version", version=f"watchdog-agent {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     stats = sub.add_parser("stats", help="live resource usage per container (docker stats)")
     stats.add_argument("containers", nargs="*", metavar="CONTAINER")
     stats.add_argument("-a", "--all", action="store_true", help="show all containers, "
                        "not only running ones")  # fmt: skip
-    stats.add_argument("--no-stream", action="store_true", help="print one result and exit")
+    stats.add_argument("--no-stream", action="store_true", help="print one result and exit. "
+                       "This result (and a stream's first) waits for one CPU window: "
+                       + WINDOW_HELP.replace("%", "%%"))  # fmt: skip
     stats.add_argument("--format", choices=("table", "json"), default="table")
     stats.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE",
                        help="docker ps filters (repeatable)")  # fmt: skip
     stats.add_argument("--interval", type=float, help="seconds between refreshes (default 1)")
     _common(stats)
 
-    top = sub.add_parser("top", help="a container's processes (host PID and in-container PID)")
+    top = sub.add_parser("top", help="a container's processes (host PID and in-container PID)",
+                         epilog="Each process's %CPU covers the container's CPU window. "
+                         + WINDOW_HELP)  # fmt: skip
     top.add_argument("container", metavar="CONTAINER")
     top.add_argument("--format", choices=("table", "json", "tree", "tree-json"),
                      default="table")  # fmt: skip
@@ -60,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--format", default="text",
                         help="text, json, or a template such as '{{.Action}} "
                         "{{.Actor.Attributes.name}}'")  # fmt: skip
-    _common(events)
+    _docker_host(events)
 
     serve = sub.add_parser("serve", help="run the agent: HTTP API, streams, events journal")
     serve.add_argument("--listen", metavar="HOST:PORT", help="address to serve on "
@@ -70,9 +87,17 @@ def build_parser() -> argparse.ArgumentParser:
                        "/var/lib/watchdog-agent/events.db as root, else under "
                        "$XDG_STATE_HOME); 'none' disables it")  # fmt: skip
     serve.add_argument("--history", type=int, metavar="N",
-                       help="snapshots kept for ?history=N (default 300)")  # fmt: skip
+                       help="samples kept per container for ?history=N (default 300)")  # fmt: skip
     serve.add_argument("--max-streams", type=int, metavar="N",
                        help="concurrent streams; more answer 429 (default 64)")  # fmt: skip
+    serve.add_argument("--max-connections", type=int, metavar="N",
+                       help="open connections at most, and at most half the open-files "
+                       "limit (default 512)")  # fmt: skip
+    serve.add_argument("--header-timeout", type=float, metavar="SECONDS",
+                       help="time for a request's headers to arrive (default 5)")  # fmt: skip
+    serve.add_argument("--idle-timeout", type=float, metavar="SECONDS",
+                       help="close a kept-alive connection idle this long "
+                       "(default 30)")  # fmt: skip
     serve.add_argument("--auth-token-file", metavar="PATH", help="bearer tokens, one a "
                        "line; with it (or --basic-auth-file) every route needs auth")  # fmt: skip
     serve.add_argument("--basic-auth-file", metavar="PATH",
@@ -103,16 +128,17 @@ def _settings(args: argparse.Namespace) -> Settings:
         raise UsageError("--interval must be positive")
     return settings_from(
         docker_host=args.docker_host,
-        proc_root=args.proc_root,
-        cgroup_root=args.cgroup_root,
+        proc_root=getattr(args, "proc_root", None),
+        cgroup_root=getattr(args, "cgroup_root", None),
         interval=interval,
-        no_docker=args.no_docker,
+        no_docker=getattr(args, "no_docker", None),
     )
 
 
 def _serve_settings(args: argparse.Namespace) -> Settings:
     names = ("docker_host", "proc_root", "cgroup_root", "no_docker", "listen", "interval",
-             "journal", "history", "max_streams", "auth_token_file", "basic_auth_file",
+             "journal", "history", "max_streams", "max_connections",
+             "header_timeout", "idle_timeout", "auth_token_file", "basic_auth_file",
              "auth_exempt_health", "tls_cert", "tls_key", "tls_client_ca",
              "metric_labels")  # fmt: skip
     return load_settings({n: getattr(args, n) for n in names}, config_file=args.config)

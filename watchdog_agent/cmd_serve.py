@@ -11,11 +11,12 @@ import asyncio
 import signal
 
 import structlog
-from aiohttp import web
 
 from watchdog_agent.config import Settings, is_loopback
 from watchdog_agent.errors import UsageError
+from watchdog_agent.malloctune import tune_allocator
 from watchdog_agent.server.app import create_app
+from watchdog_agent.server.connections import BACKLOG, GuardedSite, guarded_runner
 from watchdog_agent.server.tls import server_context
 
 log = structlog.get_logger("watchdog_agent.serve")
@@ -52,22 +53,22 @@ def warn_if_exposed(settings: Settings) -> bool:
 async def run_serve(settings: Settings) -> int:
     host, port = settings.listen_address
     ssl_context = server_context(settings)  # bad TLS files fail here, before anything runs
+    tune_allocator()  # before any thread starts (malloctune.py: why)
     app = create_app(settings)  # so do bad credential files
     warn_if_exposed(settings)
-    runner = web.AppRunner(
-        app,
-        handle_signals=False,
-        handler_cancellation=True,  # a client that goes away ends its handler at once
-        access_log=None,
-        shutdown_timeout=SHUTDOWN_GRACE,
-    )
+    # deadlines, a connection cap, parse errors answered without echoing the request;
+    # handler_cancellation: a client that goes away ends its handler at once
+    runner = guarded_runner(
+        app, settings, handle_signals=False, handler_cancellation=True,
+        access_log=None, shutdown_timeout=SHUTDOWN_GRACE,
+    )  # fmt: skip
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
         await runner.setup()  # the agent's contexts start here
-        site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
+        site = GuardedSite(runner, host, port, ssl_context=ssl_context, backlog=BACKLOG)
         try:
             await site.start()
         except OSError as exc:
@@ -80,6 +81,7 @@ async def run_serve(settings: Settings) -> int:
             tls=ssl_context is not None,
             client_certificates=settings.tls_client_ca is not None,
             auth=settings.auth_enabled,
+            max_connections=runner.guard.max_connections,
         )
         await stop.wait()
         log.info("shutting down")

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TextIO
 
 from watchdog_agent import gctune
+from watchdog_agent.collectors import cpuwindow
 from watchdog_agent.collectors.cgroupfs import Layout
 from watchdog_agent.collectors.sampler import Sampler, Target
 from watchdog_agent.config import Settings
@@ -18,11 +20,6 @@ from watchdog_agent.sources import ContainerSource, Filters, open_source
 from watchdog_agent.textfmt import stats_table
 from watchdog_agent.views import stats_json
 
-# --no-stream needs two samples for CPU %: docker waits ~1 s between them. The window is
-# a whole number of CFS periods (100 ms by default): a container throttled by a quota runs
-# the same share of every period, so such a window reads its limit exactly, where 2.5
-# periods read 40 % or 60 % of a half-core limit depending on the phase.
-NO_STREAM_WINDOW = 0.2
 _CLEAR = "\x1b[2J\x1b[H"
 
 
@@ -79,21 +76,29 @@ async def run_stats(
         named=settings.docker_host_named,
     )
     try:
+        # the first result (the only one with --no-stream) takes CPU % from the one-shot
+        # window (collectors/cpuwindow.py); later frames from the sample before them
+        clear = not no_stream and fmt != "json" and out.isatty()
+        refs, targets = await _poll(source, containers, all, filters)
+        render(refs, await first_snapshot(sampler, targets), fmt, out, clear)
         if no_stream:
-            refs, targets = await _poll(source, containers, all, filters)
-            sampler.sample(targets)
-            await asyncio.sleep(NO_STREAM_WINDOW)
-            render(refs, sampler.sample(targets), fmt, out)
             return 0
-        clear = fmt != "json" and out.isatty()
         gctune.tune_for_service()
         while True:
+            await asyncio.sleep(settings.interval)
             refs, targets = await _poll(source, containers, all, filters)
             render(refs, sampler.sample(targets), fmt, out, clear)
-            await asyncio.sleep(settings.interval)
     finally:
         sampler.close()
         await source.close()
+
+
+async def first_snapshot(sampler: Sampler, targets: Mapping[str, Target]) -> Snapshot:
+    """A sample whose CPU % and throttled share come from one shared CPU window."""
+    readings = await cpuwindow.measure({k: t.location for k, t in targets.items()})
+    snap = sampler.sample(targets)
+    rows = {k: cpuwindow.apply(row, readings.get(k)) for k, row in snap.containers.items()}
+    return replace(snap, containers=rows)
 
 
 async def _poll(

@@ -16,8 +16,6 @@ from watchdog_agent.sources import open_source
 from watchdog_agent.textfmt import top_table, top_tree
 from watchdog_agent.views import process_json
 
-CPU_WINDOW = 0.2  # seconds between the two reads for CPU %: two CFS periods (see stats)
-
 
 async def find_target(settings: Settings, layout: Layout, ident: str) -> Target:
     source = await open_source(
@@ -43,7 +41,7 @@ async def run_top(settings: Settings, ident: str, fmt: str, out: TextIO | None =
     out = sys.stdout if out is None else out  # bound per call, not at import
     layout = Layout(settings.cgroup_root)
     target = await find_target(settings, layout, ident)
-    flat = await read_top(settings.proc_root, target.location, CPU_WINDOW)
+    flat = await read_top(settings.proc_root, target.location)
     if fmt == "json":
         out.write(json.dumps([process_json(p) for p in flat]) + "\n")
     elif fmt == "tree-json":

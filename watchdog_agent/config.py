@@ -35,8 +35,13 @@ class Settings:
     # the SQLite event journal; None: no journal. load_settings() defaults it to a state
     # directory (default_journal_path) and reads "none" as None.
     journal: str | None = None
-    history: int = 300  # snapshots kept for ?history=N
+    history: int = 300  # samples kept per container for ?history=N and post-mortems
     max_streams: int = 64  # concurrent streaming responses; more answer 429
+    # connections: open at most (at most half the open-files limit in force), seconds
+    # for a request's head to arrive, seconds an idle kept-alive connection stays open
+    max_connections: int = 512
+    header_timeout: float = 5.0
+    idle_timeout: float = 30.0
     # authentication: either or both; when any is set, every route requires it
     auth_token_file: str | None = None  # bearer tokens, one a line
     basic_auth_file: str | None = None  # `user:bcrypt-hash` lines
@@ -168,6 +173,9 @@ _CHECKS: dict[str, Callable[[Any, str], Any]] = {
     "journal": _journal,
     "history": _positive_int,
     "max_streams": _positive_int,
+    "max_connections": _positive_int,
+    "header_timeout": _positive_float,
+    "idle_timeout": _positive_float,
     "auth_token_file": _text,
     "basic_auth_file": _text,
     "auth_exempt_health": _bool,
@@ -190,6 +198,10 @@ def read_config_file(path: str) -> dict[str, Any]:
             data = tomllib.load(fh)
     except OSError as exc:
         raise UsageError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"config file {path} is not UTF-8 text (byte {exc.start}: {exc.reason})"
+        ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"config file {path} is not valid TOML: {exc}") from exc
     unknown = sorted(set(data) - set(_CHECKS))

@@ -175,6 +175,46 @@ class ContainerStats(NamedTuple):
     blk_write_bytes: int | None = None
 
 
+class PsiAvg(NamedTuple):
+    """PSI averages (percent) without the stall total: what the history keeps."""
+
+    avg10: float
+    avg60: float
+    avg300: float
+
+
+class PressureAvg(NamedTuple):
+    some: PsiAvg | None
+    full: PsiAvg | None
+
+
+class HistoryRow(NamedTuple):
+    """One kept sample of a container (history.py): ContainerStats's numbers without the
+    raw CgroupSample, PSI averages without totals, no per-interface network counters."""
+
+    id: str
+    name: str | None
+    image: str | None
+    sampled_at: float
+    cpu_percent: float | None
+    cpu_usage_seconds_total: float | None
+    cpu_throttled_seconds_total: float | None
+    cpu_throttled_percent: float | None
+    memory_usage_bytes: int | None
+    memory_working_set_bytes: int | None
+    memory_limit_bytes: int | None
+    memory_percent: float | None
+    pids: int | None
+    pids_limit: int | None
+    net_rx_bytes: int | None
+    net_tx_bytes: int | None
+    blk_read_bytes: int | None
+    blk_write_bytes: int | None
+    psi_cpu: PressureAvg | None
+    psi_memory: PressureAvg | None
+    psi_io: PressureAvg | None
+
+
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     """The result of one sampling pass over every container."""
@@ -269,7 +309,7 @@ class PostMortem:
     oom_killed: bool | None  # State.OOMKilled (None: the container was already gone)
     signal: int | None  # the last `kill` event's signal, else exit code - 128 when > 128
     started_at: float | None  # unix seconds
-    samples: tuple[ContainerStats, ...]  # the last minute before death, oldest first
+    samples: tuple[HistoryRow, ...]  # the last minute before death, oldest first
     processes: tuple[ProcessInfo, ...]  # the last process list read (flat)
     processes_at: float | None  # unix seconds when it was read
     logs: tuple[LogLine, ...]  # the last log lines (Docker logs tail)

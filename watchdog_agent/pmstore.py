@@ -17,9 +17,12 @@ from typing import Any
 
 from watchdog_agent.events.journal import JournalError
 from watchdog_agent.model import PostMortem
-from watchdog_agent.views import event_json, process_json, rfc3339, stats_json
+from watchdog_agent.views import event_json, history_json, process_json, rfc3339
 
-KEEP = 1000  # post-mortems kept (the oldest go first)
+KEEP = 1000  # post-mortems kept on disk (the oldest go first)
+# without a journal the store is an in-memory database: a document with a minute of
+# samples, 100 log lines and 50 events is up to ~100 KB, so keep fewer (~10 MB at most)
+KEEP_IN_MEMORY = 100
 APPLICATION_ID = 0x5744_504D  # "WDPM"
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS postmortems (seq INTEGER PRIMARY KEY,"
@@ -49,7 +52,7 @@ def postmortem_json(pm: PostMortem) -> dict[str, Any]:
         "oom_killed": pm.oom_killed,
         "signal": pm.signal,
         "started_at": rfc3339(pm.started_at),
-        "samples": [stats_json(s) for s in pm.samples],
+        "samples": [history_json(s) for s in pm.samples],
         "processes": [process_json(p) for p in pm.processes],
         "processes_at": rfc3339(pm.processes_at),
         "logs": [{"stream": x.stream, "time": x.time, "line": x.line} for x in pm.logs],
@@ -62,9 +65,9 @@ def postmortem_json(pm: PostMortem) -> dict[str, Any]:
 class PostMortemStore:
     """``open()``, ``put(doc)``, ``lookup(ident)``, ``latest(cid)``, ``close()``."""
 
-    def __init__(self, path: str | None, keep: int = KEEP) -> None:
+    def __init__(self, path: str | None, keep: int | None = None) -> None:
         self.path = path
-        self.keep = keep
+        self.keep = keep if keep is not None else KEEP if path is not None else KEEP_IN_MEMORY
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
 

@@ -34,7 +34,14 @@ from watchdog_agent.docker.client import DockerClient
 from watchdog_agent.errors import ContainerGone, WatchdogError
 from watchdog_agent.events.bus import Subscription
 from watchdog_agent.logframes import LogDecoder
-from watchdog_agent.model import CgroupLocation, Event, LogLine, PostMortem, ProcessInfo
+from watchdog_agent.model import (
+    CgroupLocation,
+    Event,
+    HistoryRow,
+    LogLine,
+    PostMortem,
+    ProcessInfo,
+)
 from watchdog_agent.pmstore import PostMortemStore, postmortem_json
 
 if TYPE_CHECKING:
@@ -50,6 +57,7 @@ SAMPLES_SECONDS = 60.0  # samples kept before death
 LOG_TAIL = 100
 LOG_TIMEOUT = 10.0
 CONCURRENT = 4  # captures running at once (more wait their turn)
+FORGET_AFTER = 60.0  # seconds a container unknown to Docker and the sampler keeps its events
 
 
 def signal_of(exit_code: int | None, kill_signal: int | None) -> int | None:
@@ -200,7 +208,9 @@ class PostMortems:
         cid = event.actor_id
         events = tuple(self._events.get(cid, ()))
         procs = self._procs.get(cid)
-        self._spawn(self._capture(event, events, self._kills.get(cid), procs))
+        # the samples now: the store releases a gone container's rows after a grace
+        samples = self.agent.store.history_since(cid, event.time_nano / 1e9 - SAMPLES_SECONDS)
+        self._spawn(self._capture(event, events, self._kills.get(cid), procs, tuple(samples)))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -223,7 +233,22 @@ class PostMortems:
                 wall = time.time()
                 self._read_at.update((cid, now) for cid in due)
                 self._procs.update((cid, (wall, flat)) for cid, flat in lists.items())
+            self.prune(time.time_ns())
             await asyncio.sleep(PROCESS_TICK)
+
+    def prune(self, now_nano: int) -> None:
+        """Release what is kept for containers that are gone: neither sampled nor known
+        to Docker, and no event of theirs for FORGET_AFTER seconds. ``destroy`` releases
+        at once; this catches a destroy never seen (an events gap) and a read that
+        finished after it."""
+        known = self.agent.targets.keys() | self.agent.refs().keys()
+        cutoff = now_nano - int(FORGET_AFTER * 1e9)
+        for cid in [c for c, ev in self._events.items() if c not in known]:
+            if self._events[cid][-1].time_nano < cutoff:
+                del self._events[cid]
+        for table in (self._kills, self._procs, self._read_at):
+            for cid in [c for c in table if c not in known and c not in self._events]:
+                del table[cid]
 
     async def _read_one(self, cid: str) -> None:
         target = self.agent.targets.get(cid)
@@ -240,10 +265,11 @@ class PostMortems:
         events: tuple[Event, ...],
         kill_signal: int | None,
         procs: tuple[float, tuple[ProcessInfo, ...]] | None,
+        samples: tuple[HistoryRow, ...],
     ) -> None:
         async with self._limit:
             try:
-                pm = await self.capture(event, events, kill_signal, procs)
+                pm = await self.capture(event, events, kill_signal, procs, samples)
                 await asyncio.to_thread(self.store.put, postmortem_json(pm))
             except WatchdogError as exc:
                 self.failed += 1
@@ -263,6 +289,7 @@ class PostMortems:
         events: tuple[Event, ...],
         kill_signal: int | None,
         procs: tuple[float, tuple[ProcessInfo, ...]] | None,
+        samples: tuple[HistoryRow, ...] | None = None,
     ) -> PostMortem:
         cid, attrs = event.actor_id, event.attributes
         client = self.agent.client
@@ -283,8 +310,9 @@ class PostMortems:
                 errors.append(f"docker: {exc or 'timed out'}")
         if oom_killed is None and any(e.action == "oom" for e in events):
             oom_killed = True
-        died = event.time_nano / 1e9
-        samples = self.agent.store.history(cid, self.agent.store.maxlen)
+        if samples is None:
+            died = event.time_nano / 1e9
+            samples = tuple(self.agent.store.history_since(cid, died - SAMPLES_SECONDS))
         return PostMortem(
             container_id=cid,
             name=attrs.get("name") or (ref.name if ref else None),
@@ -295,7 +323,7 @@ class PostMortems:
             oom_killed=oom_killed,
             signal=signal_of(exit_code, kill_signal) if event.action == "die" else None,
             started_at=ref.started_at if ref else None,
-            samples=tuple(s for s in samples if s.sampled_at >= died - SAMPLES_SECONDS),
+            samples=samples,
             processes=procs[1] if procs else (),
             processes_at=procs[0] if procs else None,
             logs=tuple(logs),

@@ -1,7 +1,10 @@
-"""The latest Snapshot, a short history of them, and their fan-out to stream subscribers.
+"""The latest Snapshot, each container's short history, and the fan-out to subscribers.
 
 The sampler task ``put``s each new Snapshot; HTTP handlers read ``latest`` and
 ``history`` (read-only conversions, never I/O) and streams iterate a subscription.
+Only the latest Snapshot is kept whole: the history is per container, in compact rows
+(history.py), and a container's rows are released GONE_GRACE seconds after its last
+sample (post-mortems take theirs at the ``die`` event, well before).
 
 Fan-out follows the bus's rules (DESIGN.md style 9) with one difference: for snapshots
 only the newest matters, so a subscriber that falls behind skips the oldest snapshots it
@@ -14,10 +17,12 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 
+from watchdog_agent.history import History
 from watchdog_agent.mailbox import Mailbox
-from watchdog_agent.model import ContainerStats, Snapshot
+from watchdog_agent.model import HistoryRow, Snapshot
 
 DEFAULT_HISTORY = 300
+GONE_GRACE = 30.0  # seconds a container's rows outlive its last sample
 SUBSCRIBER_QUEUE = 4  # snapshots a subscriber may lag behind before the oldest are skipped
 
 
@@ -40,12 +45,18 @@ class SnapshotSubscription(Mailbox[Snapshot]):
 
 
 class SnapshotStore:
-    """Latest Snapshot, the last ``history`` of them, and their subscribers."""
+    """Latest Snapshot, each container's last ``history`` samples, and the subscribers."""
 
-    def __init__(self, history: int = DEFAULT_HISTORY, queue: int = SUBSCRIBER_QUEUE) -> None:
+    def __init__(
+        self,
+        history: int = DEFAULT_HISTORY,
+        queue: int = SUBSCRIBER_QUEUE,
+        grace: float = GONE_GRACE,
+    ) -> None:
         if history < 1 or queue < 1:
             raise ValueError("history and queue must be at least 1")
-        self._history: deque[Snapshot] = deque(maxlen=history)
+        self.rows = History(history, grace)
+        self._latest: Snapshot | None = None
         self._queue = queue
         self._subs: tuple[SnapshotSubscription, ...] = ()  # replaced, never mutated
         self._closed = False
@@ -53,11 +64,11 @@ class SnapshotStore:
 
     @property
     def latest(self) -> Snapshot | None:
-        return self._history[-1] if self._history else None
+        return self._latest
 
     @property
     def maxlen(self) -> int:
-        return self._history.maxlen or 0
+        return self.rows.capacity
 
     @property
     def subscribers(self) -> int:
@@ -65,22 +76,19 @@ class SnapshotStore:
 
     def put(self, snapshot: Snapshot) -> None:
         """Keep ``snapshot`` as the latest and offer it to every subscriber (never blocks)."""
-        self._history.append(snapshot)
+        self._latest = snapshot
+        self.rows.record(snapshot.containers, snapshot.taken_at)
         self.puts += 1
         for sub in self._subs:
             sub._offer(snapshot)
 
-    def history(self, container_id: str, n: int) -> list[ContainerStats]:
+    def history(self, container_id: str, n: int) -> list[HistoryRow]:
         """The container's last ``n`` samples, oldest first (passes without it are skipped)."""
-        out: list[ContainerStats] = []
-        for snapshot in reversed(self._history):
-            if len(out) >= n:
-                break
-            stats = snapshot.containers.get(container_id)
-            if stats is not None:
-                out.append(stats)
-        out.reverse()
-        return out
+        return self.rows.rows(container_id, n)
+
+    def history_since(self, container_id: str, t: float) -> list[HistoryRow]:
+        """The container's samples taken at or after unix time ``t``, oldest first."""
+        return self.rows.since(container_id, t)
 
     def subscribe(self) -> SnapshotSubscription:
         """Snapshots put from now on (an ended subscription once the store is closed)."""

@@ -5,15 +5,22 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from watchdog_agent.model import ContainerStats, Event, Pressure, ProcessInfo, PsiLine
+from watchdog_agent.model import (
+    ContainerStats,
+    Event,
+    HistoryRow,
+    Pressure,
+    PressureAvg,
+    ProcessInfo,
+    PsiAvg,
+    PsiLine,
+)
 
 
 def rfc3339(ts: float | None) -> str | None:
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds").replace(
-        "+00:00", "Z"
-    )
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def _psi_line(line: PsiLine | None) -> dict[str, Any] | None:
@@ -74,6 +81,47 @@ def stats_json(s: ContainerStats) -> dict[str, Any]:
             "io": _pressure(sample.psi_io),
         },
         "sampled_at": rfc3339(s.sampled_at),
+    }
+
+
+def _avg_line(line: PsiAvg | None) -> dict[str, Any] | None:
+    if line is None:
+        return None
+    return {"avg10": line.avg10, "avg60": line.avg60, "avg300": line.avg300, "total": None}
+
+
+def _pressure_avg(p: PressureAvg | None) -> dict[str, Any] | None:
+    return None if p is None else {"some": _avg_line(p.some), "full": _avg_line(p.full)}
+
+
+def history_json(r: HistoryRow) -> dict[str, Any]:
+    """A kept sample in the stats object's shape; what the history does not keep
+    (``net_interfaces``, PSI ``total``) is null."""
+    return {
+        "id": r.id,
+        "name": r.name,
+        "image": r.image,
+        "cpu_percent": r.cpu_percent,
+        "cpu_usage_seconds_total": r.cpu_usage_seconds_total,
+        "cpu_throttled_seconds_total": r.cpu_throttled_seconds_total,
+        "cpu_throttled_percent": r.cpu_throttled_percent,
+        "memory_usage_bytes": r.memory_usage_bytes,
+        "memory_working_set_bytes": r.memory_working_set_bytes,
+        "memory_limit_bytes": r.memory_limit_bytes,
+        "memory_percent": r.memory_percent,
+        "pids": r.pids,
+        "pids_limit": r.pids_limit,
+        "net_rx_bytes": r.net_rx_bytes,
+        "net_tx_bytes": r.net_tx_bytes,
+        "net_interfaces": None,
+        "blk_read_bytes": r.blk_read_bytes,
+        "blk_write_bytes": r.blk_write_bytes,
+        "psi": {
+            "cpu": _pressure_avg(r.psi_cpu),
+            "memory": _pressure_avg(r.psi_memory),
+            "io": _pressure_avg(r.psi_io),
+        },
+        "sampled_at": rfc3339(r.sampled_at),
     }
 
 

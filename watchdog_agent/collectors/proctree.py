@@ -19,6 +19,7 @@ from functools import lru_cache
 from watchdog_agent.errors import AccessDenied, ContainerGone, ParseError
 from watchdog_agent.model import CgroupLocation, ProcessInfo
 
+from . import cpuwindow
 from .parse_cgroup import parse_pid_list
 from .parse_proc import PidStat, PidStatus, parse_cmdline, parse_pid_stat, parse_pid_status
 from .readers import CLK_TCK
@@ -61,15 +62,41 @@ def user_name(uid: int) -> str:
         return str(uid)
 
 
-def boot_time(proc_root: str) -> float | None:
+def btime(proc_root: str) -> int | None:
+    """``btime`` of that procfs's /proc/stat: the boot time in whole unix seconds."""
     try:
         with open(f"{proc_root}/stat", "rb") as fh:
             for line in fh:
                 if line.startswith(b"btime "):
-                    return float(int(line[6:]))
+                    return int(line[6:])
     except (OSError, ValueError):
         return None
     return None
+
+
+def clock_boot_time() -> float:
+    """This kernel's boot time from its clocks: realtime minus CLOCK_BOOTTIME (the clock
+    a process's ``starttime`` counts on), the realtime read on both sides and averaged."""
+    before = time.clock_gettime(time.CLOCK_REALTIME)
+    boot = time.clock_gettime(time.CLOCK_BOOTTIME)
+    after = time.clock_gettime(time.CLOCK_REALTIME)
+    return (before + after) / 2 - boot
+
+
+def boot_time(proc_root: str) -> float | None:
+    """The boot time that process start times count from, to well under a millisecond.
+
+    ``btime`` holds whole seconds (a start time read with it is up to a second early), so
+    the clocks give the fraction. They describe the kernel this process runs on; with
+    ``--proc-root`` the procfs may belong to another (a copied tree, a fixture): the
+    clocks are used when they agree with that procfs's ``btime`` (within its truncation
+    to the second), and ``btime`` alone otherwise.
+    """
+    whole = btime(proc_root)
+    if whole is None:
+        return None
+    precise = clock_boot_time()
+    return precise if 0 <= precise - whole < 1.001 else float(whole)
 
 
 def _read(path: str) -> bytes:
@@ -96,7 +123,7 @@ def read_processes(
     marks: Mapping[int, CpuMark] | None = None,
 ) -> tuple[list[ProcessInfo], dict[int, CpuMark]]:
     """Flat list of the processes that could be read, and CPU marks for the next call."""
-    btime = boot_time(proc_root)
+    boot = boot_time(proc_root)
     now = time.monotonic()
     flat: list[ProcessInfo] = []
     new_marks: dict[int, CpuMark] = {}
@@ -129,7 +156,7 @@ def read_processes(
                 cpu_seconds=ticks / CLK_TCK,
                 cpu_percent=percent,
                 rss_bytes=rss,
-                started_at=None if btime is None else btime + stat.starttime_ticks / CLK_TCK,
+                started_at=None if boot is None else boot + stat.starttime_ticks / CLK_TCK,
                 cmd=" ".join(cmdline) if cmdline else f"[{stat.comm}]",
             )
         )
@@ -143,13 +170,46 @@ def container_processes(
     return read_processes(proc_root, member_pids(location), marks)
 
 
-async def read_top(proc_root: str, location: CgroupLocation, window: float) -> list[ProcessInfo]:
-    """The container's processes read twice ``window`` apart, off the event loop, so that
-    each has a CPU % for that window."""
-    _, marks = await asyncio.to_thread(container_processes, proc_root, location)
-    await asyncio.sleep(window)
-    flat, _ = await asyncio.to_thread(container_processes, proc_root, location, marks)
-    return flat
+def process_cpu_ns(proc_root: str, pids: list[int]) -> dict[int, int]:
+    """Each process's CPU time in ns, summed over its threads (first field of
+    /proc/<pid>/task/<tid>/schedstat, exact where /proc/<pid>/stat counts 10 ms ticks);
+    a process that exits meanwhile is left out."""
+    out: dict[int, int] = {}
+    for pid in pids:
+        base = f"{proc_root}/{pid}/task"
+        try:
+            total = 0
+            for tid in os.listdir(base):
+                with open(f"{base}/{tid}/schedstat", "rb") as fh:
+                    total += int(fh.read().split(None, 1)[0])
+        except (OSError, ValueError, IndexError):
+            continue  # exited, or a kernel without schedstat: no percent for it
+        out[pid] = total
+    return out
+
+
+async def read_top(proc_root: str, location: CgroupLocation) -> list[ProcessInfo]:
+    """The container's processes, each with its CPU % over the container's one-shot CPU
+    window (cpuwindow.py: whole CFS periods under a quota, else 0.2 s): its CPU time is
+    read with the container's usage at the window's two ends."""
+
+    def cpu_times(_cid: str) -> dict[int, int]:
+        return process_cpu_ns(proc_root, member_pids(location))
+
+    readings = await cpuwindow.measure({"": location}, extra=cpu_times)
+    flat, _ = await asyncio.to_thread(container_processes, proc_root, location)
+    reading = readings.get("")
+    if reading is None or reading.start is None or reading.end is None:
+        return [replace(p, cpu_percent=None) for p in flat]
+    before, after = reading.start.extra, reading.end.extra
+    out = []
+    for p in flat:
+        percent = None
+        if p.pid in before and p.pid in after and reading.seconds > 0:
+            used = max(0, after[p.pid] - before[p.pid])
+            percent = used / 1e9 / reading.seconds * 100.0
+        out.append(replace(p, cpu_percent=percent))
+    return out
 
 
 def _with_ns_ppids(flat: list[ProcessInfo]) -> list[ProcessInfo]:

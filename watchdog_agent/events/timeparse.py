@@ -10,16 +10,23 @@ Accepted, after trimming surrounding blanks:
 - a Go duration, meaning that long before now: ``10m``, ``1h30m``, ``1.5h``, ``500ms``
   (units ns us µs ms s m h; a leading ``-`` means after now, as Go's sign does).
 
-Values without a zone are UTC. The docker CLI reads them in the client's local zone
-instead; on a server the agent's zone is usually UTC and UTC does not depend on it.
-Everything stays in integers: no value goes through a float. Results must lie between
-1970 and the end of Go's int64 nanoseconds (2262), as the Engine's fields do.
+Values without a zone are local time, as the docker CLI reads them: it parses them in a
+fixed zone with the offset the local zone (``TZ``) has *now* (Go's
+``time.FixedZone(reference.Zone())``), so a summer date read in winter takes the winter
+offset, exactly as ``docker events --since`` does. A date alone is local midnight.
+
+Any time docker can represent is accepted: one before 1970 is clamped to 0 and one after
+the end of Go's int64 nanoseconds (2262-04-11T23:47:16.854775807Z, the Engine's own
+limit) to that end, so ``--until 9999999999`` (year 2286) means "no end". Unix seconds
+beyond int64 (docker refuses them too) and durations longer than Go's 292 years are
+errors. Everything stays in integers: no value goes through a float.
 """
 
 from __future__ import annotations
 
 import calendar
 import datetime as dt
+import math
 import re
 import time
 from decimal import Decimal
@@ -27,7 +34,8 @@ from decimal import Decimal
 from watchdog_agent.errors import UsageError
 
 NS = 1_000_000_000
-MAX_NANOS = 2**63 - 1
+MAX_NANOS = 2**63 - 1  # 2262-04-11T23:47:16.854775807Z
+MAX_SECONDS = 2**63 - 1  # Go's strconv.ParseInt(seconds, 10, 64), as the Engine reads them
 FORMS = (
     "RFC 3339 (2026-11-28T07:12:00Z, 2026-11-28T07:12:00.5+01:00), a date (2026-11-28), "
     "unix seconds (1732780800, 1732780800.5) or a duration before now (10m, 1h30m, 500ms)"
@@ -64,9 +72,11 @@ def parse_time(value: str, now: float | None = None) -> int:
     nanos: int | None = None
     if len(text) <= 64:
         if m := _UNIX.fullmatch(text):
+            if int(m[1]) > MAX_SECONDS:
+                raise UsageError(f"time {value!r} is out of range (unix seconds end at 2**63-1)")
             nanos = int(m[1]) * NS + _fraction_ns(m[2])
         elif m := _RFC3339.fullmatch(text):
-            nanos = _rfc3339_ns(m)
+            nanos = _rfc3339_ns(m, _local_offset(now))
         elif m := _DURATION.fullmatch(text):
             length = _duration_ns(m[2])
             if length > MAX_NANOS:
@@ -74,9 +84,7 @@ def parse_time(value: str, now: float | None = None) -> int:
             nanos = _now_ns(now) - (-length if m[1] == "-" else length)
     if nanos is None:
         raise UsageError(f"bad time {value!r}: expected {FORMS}")
-    if not 0 <= nanos <= MAX_NANOS:
-        raise UsageError(f"time {value!r} is out of range (before 1970 or after 2262)")
-    return nanos
+    return min(max(nanos, 0), MAX_NANOS)
 
 
 def to_docker_since(nanos: int) -> str:
@@ -91,13 +99,19 @@ def _fraction_ns(digits: str | None) -> int:
     return int(digits.ljust(9, "0")) if digits else 0
 
 
-def _rfc3339_ns(m: re.Match[str]) -> int | None:
+def _local_offset(now: float | None) -> int:
+    """Seconds east of UTC of the local zone at ``now`` (default: the current time)."""
+    return time.localtime(None if now is None else math.floor(now)).tm_gmtoff
+
+
+def _rfc3339_ns(m: re.Match[str], local_offset: int) -> int | None:
+    """``local_offset`` (seconds east of UTC) applies when the value names no zone."""
     year, month, day, hour, minute, second = (int(g or 0) for g in m.groups()[:6])
     try:
         stamp = dt.datetime(year, month, day, hour, minute, second)
     except ValueError:
         return None
-    offset = 0
+    offset = 0 if m[8] else local_offset
     if m[9]:
         off_h, off_m = int(m[10]), int(m[11])
         if off_h > 23 or off_m > 59:

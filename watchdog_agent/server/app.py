@@ -23,7 +23,8 @@ from . import (
     routes_metrics,
     routes_postmortem,
 )
-from .auth import auth_middleware, authenticator, exempt_paths
+from .auth import Authenticator, auth_middleware, authenticator, exempt_paths
+from .connections import name_the_server
 from .errors import error_middleware
 from .keys import AGENT, STREAMS
 from .limits import limits_middleware
@@ -33,12 +34,18 @@ MAX_REQUEST_BYTES = 64 * 1024  # the API is read-only: no request needs a body
 
 
 def create_app(settings: Settings, agent: Agent | None = None) -> web.Application:
-    app = web.Application(middlewares=_middlewares(settings), client_max_size=MAX_REQUEST_BYTES)
+    auth = authenticator(settings)  # reads the credential files: a bad one fails here
+    app = web.Application(
+        middlewares=_middlewares(settings, auth), client_max_size=MAX_REQUEST_BYTES
+    )
+    if auth is not None:
+        app.on_cleanup.append(lambda _: _close(auth))
     agent = Agent(settings) if agent is None else agent
     app[AGENT] = agent
     app[STREAMS] = StreamRegistry(settings.max_streams)
     app.cleanup_ctx.extend(agent.contexts())
     app.on_shutdown.append(_end_streams)
+    app.on_response_prepare.append(name_the_server)
     routes_meta.setup(app)
     routes_containers.setup(app)
     routes_events.setup(app)
@@ -48,12 +55,15 @@ def create_app(settings: Settings, agent: Agent | None = None) -> web.Applicatio
     return app
 
 
-def _middlewares(settings: Settings) -> list[Middleware]:
-    """Outermost first: auth (reads the credential files now: a bad one fails here, at
-    startup), query limits, then the error middleware around the handlers."""
-    auth = authenticator(settings)
+def _middlewares(settings: Settings, auth: Authenticator | None) -> list[Middleware]:
+    """Outermost first: auth, query limits, then the error middleware around the
+    handlers."""
     first = [] if auth is None else [auth_middleware(auth, exempt_paths(settings))]
     return [*first, limits_middleware, error_middleware]
+
+
+async def _close(auth: Authenticator) -> None:
+    auth.close()
 
 
 async def _end_streams(app: web.Application) -> None:

@@ -6,30 +6,33 @@ without valid credentials gets 401 with a ``WWW-Authenticate`` challenge per sch
 the usual ``{"error", "detail"}`` body.
 
 Secrets never reach a log line or an answer: failures are logged by scheme only. The
-credential files are read once, when the app is built, so a bad file is a startup
-error. bcrypt runs in a thread (it costs tens of milliseconds by design), and a
-successful check is remembered for ``CACHE_TTL`` seconds under an HMAC of the user and
-password with a per-process random key, so a scraper does not pay bcrypt each time and
-the cache holds no password.
+credential files are read when the app is built, so a bad file is a startup error (and
+so is a bcrypt cost too slow to check, or a token under MIN_TOKEN characters); a file
+other users may read gets a warning. bcrypt runs in its own small pool with a queue
+limit, wrong passwords are rate-limited per client address (both answer 429 at once:
+see logins.py), and a successful check is remembered while the users file is unchanged,
+under an HMAC of user and password with a per-process random key, so a scraper does not
+pay bcrypt each time and the cache holds no password.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import copy
 import hashlib
 import hmac
+import math
+import os
 import re
 import secrets
+import stat
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import bcrypt
 import structlog
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler, Middleware
@@ -38,14 +41,19 @@ from watchdog_agent.config import Settings
 from watchdog_agent.errors import UsageError
 
 from .errors import ApiError, error_response
+from .logins import BcryptPool, Busy, FailureLimiter, check_costs, measure_probe
+from .tally import Tally
 
 log = structlog.get_logger("watchdog_agent.server")
 
 REALM = "watchdog-agent"
 HEALTH_PATHS = frozenset({"/healthz", "/readyz"})
-CACHE_TTL = 60.0  # seconds a successful basic-auth check is remembered
 CACHE_SIZE = 256  # remembered checks at most (oldest dropped first)
-BCRYPT_THREADS = 4  # concurrent bcrypt checks (more wait: a flood cannot take every core)
+RECHECK = 1.0  # seconds between two looks at the users file (changed: read again)
+MIN_TOKEN = 16  # characters a bearer token has at least
+TOO_MANY_FAILURES = "too many failed logins"
+QUEUE_FULL = "too many logins at once"
+REFUSALS = {TOO_MANY_FAILURES: "too_many_failures", QUEUE_FULL: "queue_full"}  # tally keys
 _HASH = re.compile(rb"\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}")
 _USER = re.compile(r"[^:\s]+")
 
@@ -72,8 +80,13 @@ def read_tokens(path: str) -> tuple[bytes, ...]:
     """Bearer tokens, one a line; blank lines and ``#`` comments are skipped."""
     tokens = []
     for n, line in _lines(path, "auth token"):
-        if any(c.isspace() for c in line) or not line.isascii():
-            raise UsageError(f"{path} line {n}: a token is one word of ASCII characters")
+        if any(c.isspace() for c in line) or not line.isascii() or not line.isprintable():
+            raise UsageError(f"{path} line {n}: a token is one word of printable ASCII")
+        if len(line) < MIN_TOKEN:
+            raise UsageError(
+                f"{path} line {n}: a token has at least {MIN_TOKEN} characters "
+                f"(this one has {len(line)}); make one with: openssl rand -hex 32"
+            )
         tokens.append(line.encode())
     return tuple(tokens)
 
@@ -96,18 +109,42 @@ def read_users(path: str) -> dict[str, bytes]:
 # -- checking credentials -------------------------------------------------------------
 
 
+def file_signature(path: str) -> tuple[int, int, int] | None:
+    """What tells a changed file: (inode, size, mtime in ns); None when it is gone."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 @dataclass
 class Authenticator:
-    """Checks an ``Authorization`` header against the configured tokens and users."""
+    """Checks an ``Authorization`` header against the configured tokens and users.
+
+    A successful basic-auth check is remembered (under an HMAC of user and password with
+    a per-process random key: no password is kept) for as long as the users file is
+    unchanged; a changed file is read again (at most every ``RECHECK`` seconds) and
+    forgets every remembered check. ``close`` stops the bcrypt threads.
+    """
 
     tokens: tuple[bytes, ...] = ()
     users: dict[str, bytes] = field(default_factory=dict)
     clock: Callable[[], float] = time.monotonic
+    users_path: str | None = None
+    pool: BcryptPool = field(default_factory=BcryptPool, repr=False)
+    limiter: FailureLimiter = field(default_factory=FailureLimiter, repr=False)
+    probe: float | None = None  # seconds of a bcrypt check at PROBE_COST (cost checks)
+    refused: Tally = field(default_factory=lambda: Tally("logins refused"), repr=False)
     _key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
-    _cache: OrderedDict[bytes, float] = field(default_factory=OrderedDict, repr=False)
-    _slots: asyncio.Semaphore = field(
-        default_factory=lambda: asyncio.Semaphore(BCRYPT_THREADS), repr=False
-    )
+    _cache: OrderedDict[bytes, None] = field(default_factory=OrderedDict, repr=False)
+    _signature: tuple[int, int, int] | None = None
+    _checked_at: float = -math.inf
+
+    def __post_init__(self) -> None:
+        if self.users_path is not None:
+            self._signature = file_signature(self.users_path)
+            self._checked_at = self.clock()
 
     @property
     def challenges(self) -> list[str]:
@@ -117,13 +154,15 @@ class Authenticator:
             out.append(f'Basic realm="{REALM}", charset="UTF-8"')
         return out
 
-    async def allows(self, header: str | None) -> bool:
+    async def allows(self, header: str | None, remote: str = "-") -> bool:
+        """True for valid credentials; ApiError 429 when a password check is refused
+        (too many failures from ``remote``, or too many checks waiting)."""
         scheme, _, value = (header or "").strip().partition(" ")
         scheme, value = scheme.lower(), value.strip()
         if scheme == "bearer" and self.tokens:
             return self.token_ok(value.encode("utf-8", "replace"))
         if scheme == "basic" and self.users:
-            return await self.basic_ok(value)
+            return await self.basic_ok(value, remote)
         return False
 
     def token_ok(self, token: bytes) -> bool:
@@ -133,7 +172,7 @@ class Authenticator:
             ok |= hmac.compare_digest(token, known)
         return ok
 
-    async def basic_ok(self, value: str) -> bool:
+    async def basic_ok(self, value: str, remote: str = "-") -> bool:
         try:
             decoded = base64.b64decode(value.encode("ascii"), validate=True)
         except (binascii.Error, UnicodeEncodeError):
@@ -142,35 +181,91 @@ class Authenticator:
         user = user_b.decode("utf-8", "replace")
         if not sep or len(password) > 72:  # bcrypt looks at 72 bytes at most
             return False
+        self._refresh()
         key = hmac.new(self._key, user_b + b"\0" + password, hashlib.sha256).digest()
-        now = self.clock()
-        expires = self._cache.get(key)
-        if expires is not None and expires > now:
+        if key in self._cache:
+            self._cache.move_to_end(key)
             return True
+        if not self.limiter.allowed(remote):
+            raise ApiError(429, TOO_MANY_FAILURES, "wait a few seconds and try again")
         known = self.users.get(user)
         # an unknown user costs the same bcrypt run as a known one (no user probing)
         digest = known if known is not None else next(iter(self.users.values()))
-        async with self._slots:
-            ok = await asyncio.to_thread(bcrypt.checkpw, password, digest)
-        if not (ok and known is not None):
-            return False
-        self._remember(key, now + CACHE_TTL)
-        return True
+        try:
+            ok = await self.pool.check(password, digest, self.limiter.suspect(remote))
+        except Busy:
+            self.limiter.failed(remote)  # an address that floods the queue waits its turn
+            raise ApiError(429, QUEUE_FULL, "try again in a second") from None
+        if ok and known is not None:
+            self._remember(key)
+            return True
+        self.limiter.failed(remote)
+        return False
 
-    def _remember(self, key: bytes, expires: float) -> None:
-        self._cache[key] = expires
+    def _remember(self, key: bytes) -> None:
+        self._cache[key] = None
         self._cache.move_to_end(key)
         while len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
+
+    def _refresh(self) -> None:
+        """Read the users file again when it changed (looked at every RECHECK s)."""
+        now = self.clock()
+        if self.users_path is None or now - self._checked_at < RECHECK:
+            return
+        self._checked_at = now
+        signature = file_signature(self.users_path)
+        if signature == self._signature:
+            return
+        self._signature = signature
+        self._cache.clear()
+        try:
+            users = read_users(self.users_path)
+            self.probe = measure_probe() if self.probe is None else self.probe
+            check_costs(self.users_path, users.items(), self.probe)
+        except UsageError as exc:
+            log.warning("basic auth file changed but unusable: keeping its users", reason=str(exc))
+            return
+        self.users = users
+        log.info("basic auth file read again", path=self.users_path, users=len(users))
+
+    def close(self) -> None:
+        self.pool.close()
+        self.refused.close()
+
+
+def warn_if_readable(path: str, what: str) -> bool:
+    """ssh's rule for keys, as a warning: a credential file should be its owner's alone."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    if mode & 0o077 == 0:
+        return False
+    log.warning(
+        f"the {what} file is open to other users: chmod 600 it",
+        path=path,
+        mode=f"{stat.S_IMODE(mode):o}",
+    )
+    return True
 
 
 def authenticator(settings: Settings) -> Authenticator | None:
     """The configured credentials (files read now), or None when auth is off."""
     if not settings.auth_enabled:
         return None
-    tokens = () if settings.auth_token_file is None else read_tokens(settings.auth_token_file)
-    users = {} if settings.basic_auth_file is None else read_users(settings.basic_auth_file)
-    return Authenticator(tokens, users)
+    tokens: tuple[bytes, ...] = ()
+    users: dict[str, bytes] = {}
+    probe = None
+    if settings.auth_token_file is not None:
+        tokens = read_tokens(settings.auth_token_file)
+        warn_if_readable(settings.auth_token_file, "auth token")
+    if settings.basic_auth_file is not None:
+        users = read_users(settings.basic_auth_file)
+        probe = measure_probe()
+        check_costs(settings.basic_auth_file, users.items(), probe)
+        warn_if_readable(settings.basic_auth_file, "basic auth")
+    return Authenticator(tokens, users, users_path=settings.basic_auth_file, probe=probe)
 
 
 def auth_middleware(auth: Authenticator, exempt: frozenset[str] = frozenset()) -> Middleware:
@@ -182,10 +277,17 @@ def auth_middleware(auth: Authenticator, exempt: frozenset[str] = frozenset()) -
     @web.middleware
     async def check_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
         header = request.headers.get(hdrs.AUTHORIZATION)
-        if request.path in exempt or await auth.allows(header):
+        if request.path in exempt:
             return await handler(request)
         word = (header or "").partition(" ")[0].lower()  # never the value: it may be secret
         scheme = word if word in ("bearer", "basic") else ("other" if header else None)
+        remote = request.remote or "-"
+        try:
+            if await auth.allows(header, remote):
+                return await handler(request)
+        except ApiError as exc:  # 429: a password check refused before bcrypt
+            auth.refused.count(REFUSALS.get(exc.error, "other"))  # floods: counts, not lines
+            return error_response(exc, {hdrs.RETRY_AFTER: "1"})
         log.info("unauthorized", path=request.path, scheme=scheme, remote=request.remote)
         detail = "valid credentials required: " + " or ".join(
             c.split(" ")[0] for c in auth.challenges

@@ -40,7 +40,10 @@ TIME: Schema = {"type": "string", "format": "date-time"}
 N_STR, N_INT, N_NUM, N_BOOL, N_TIME = map(_nullable, (STR, INT, NUM, BOOL, TIME))
 STR_MAP: Schema = {"type": "object", "additionalProperties": STR}
 
-PSI_LINE = _obj({"avg10": NUM, "avg60": NUM, "avg300": NUM, "total": INT})
+PSI_LINE = _obj(
+    {"avg10": NUM, "avg60": NUM, "avg300": NUM, "total": N_INT},
+    description="Percent averages; total: stall microseconds (null in history samples).",
+)
 PRESSURE = _obj({"some": _nullable(_ref("PsiLine")), "full": _nullable(_ref("PsiLine"))})
 NET = _obj(
     {
@@ -84,7 +87,11 @@ STATS = _obj(
         "psi": _obj({k: _nullable(_ref("Pressure")) for k in ("cpu", "memory", "io")}),
         "sampled_at": N_TIME,
     },
-    description="Numbers from the latest sample; null: not known (absent is not 0).",
+    description=(
+        "Numbers from the latest sample; null: not known (absent is not 0). History "
+        "samples (?history=N, post-mortems) keep every field but net_interfaces and "
+        "the PSI totals, which are null there."
+    ),
 )
 CONTAINER = _obj(
     {
@@ -268,7 +275,7 @@ def _errors(*codes: int) -> dict[str, Schema]:
     why = {
         400: "Bad parameter",
         404: "No such container",
-        409: "Ambiguous id or name, or the container is not running",
+        409: "Ambiguous id or name, the container is not running, or keeps no logs",
         429: "Too many streams",
         500: "Internal error",
         503: "Not available (not ready, shutting down, Docker or journal unavailable)",
@@ -367,7 +374,12 @@ PATHS: dict[str, Schema] = {
         "history=N: the last N samples; stream=1: each new sample (NDJSON, or SSE)",
         {"200": _STREAMED, **_errors(400, 404, 409, 429, 503)},
         ID,
-        _param("history", "query", {"type": "integer", "minimum": 1}, "last N samples"),
+        _param(
+            "history",
+            "query",
+            {"type": "integer", "minimum": 1},
+            "last N samples from the compact history (net_interfaces, PSI totals null)",
+        ),
         _param("stream", "query", FLAG, "push each new sample"),
     ),
     "/api/v1/containers/{id}/top": _get(

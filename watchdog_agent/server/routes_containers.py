@@ -19,7 +19,7 @@ from watchdog_agent.model import (
     ContainerStats,
 )
 from watchdog_agent.store import SnapshotSubscription
-from watchdog_agent.views import stats_json
+from watchdog_agent.views import history_json, stats_json
 
 from . import params, views
 from .errors import ApiError
@@ -27,8 +27,6 @@ from .keys import AGENT, STREAMS
 from .psfilter import parse_ps_filters
 from .resolve import resolve
 from .streams import KEEPALIVE, Writer, choose_writer, next_or_tick, run_stream
-
-CPU_WINDOW = 0.25  # seconds between the two reads that give each process's CPU %
 
 
 def _ref(request: web.Request) -> tuple[Agent, ContainerRef]:
@@ -71,7 +69,7 @@ async def get_stats(request: web.Request) -> web.StreamResponse:
     if params.flag(request.query, "stream"):
         return await _stream_stats(request, agent, ref, history)
     if history is not None:
-        return web.json_response([stats_json(s) for s in agent.store.history(ref.id, history)])
+        return web.json_response([history_json(r) for r in agent.store.history(ref.id, history)])
     return web.json_response(views.stats_doc(ref, _current(agent).get(ref.id)))
 
 
@@ -81,11 +79,15 @@ async def _stream_stats(
     sub = agent.store.subscribe()
     try:
         with request.app[STREAMS].slot(sub.close):
-            first = agent.store.history(ref.id, history or 1)
+            if history is None:  # the latest sample, whole
+                latest = _current(agent).get(ref.id)
+                first = [] if latest is None else [stats_json(latest)]
+            else:  # kept samples (compact: no net_interfaces, no PSI totals)
+                first = [history_json(r) for r in agent.store.history(ref.id, history)]
 
             async def produce(writer: Writer) -> None:
-                for stats in first:
-                    await writer.send("stats", json.dumps(stats_json(stats)))
+                for doc in first:
+                    await writer.send("stats", json.dumps(doc))
                 await _pump_stats(writer, agent, ref, sub)
 
             return await run_stream(choose_writer(request), sub.close, produce)
@@ -119,7 +121,7 @@ async def get_top(request: web.Request) -> web.Response:
     try:
         if target is None:
             raise ContainerGone(ref.id)
-        flat = await read_top(agent.settings.proc_root, target.location, CPU_WINDOW)
+        flat = await read_top(agent.settings.proc_root, target.location)
     except ContainerGone as exc:
         raise ApiError(409, "container is not running", {"id": ref.id}) from exc
     return web.json_response(views.top_json(ref, flat, build_tree(flat)))

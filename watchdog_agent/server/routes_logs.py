@@ -20,7 +20,7 @@ from aiohttp import web
 
 from watchdog_agent.agent import Agent
 from watchdog_agent.docker.client import DockerClient, QueryValue
-from watchdog_agent.errors import NotFound, ParseError, UsageError
+from watchdog_agent.errors import DockerError, NotFound, ParseError, UsageError
 from watchdog_agent.events.timeparse import parse_time, to_docker_since
 from watchdog_agent.logframes import SYSTEM, LogDecoder
 from watchdog_agent.model import ContainerRef, LogLine
@@ -174,6 +174,12 @@ async def _inspect(agent: Agent, client: DockerClient, ident: str) -> ContainerR
     return await client.inspect_container(ref.id)
 
 
+NO_LOGS = (
+    "this container's log driver keeps no logs the engine can read (for example "
+    "--log-driver none or syslog); read them where that driver sends them"
+)
+
+
 async def logs(request: web.Request) -> web.StreamResponse:
     agent = request.app[AGENT]
     query = parse_query(request.query)
@@ -187,7 +193,12 @@ async def logs(request: web.Request) -> web.StreamResponse:
     chunks = Chunks(client.stream_raw(path, query.docker_params(), answered.set))
     try:
         with request.app[STREAMS].slot(chunks.close):
-            await chunks.opened(answered)
+            try:
+                await chunks.opened(answered)
+            except DockerError as exc:
+                if exc.status == 501:  # Docker: "this log driver does not support reading"
+                    raise ApiError(409, "no logs", NO_LOGS) from exc
+                raise
             writer = TextWriter(request) if query.text else Writer(request)
 
             async def produce(writer: Writer) -> None:

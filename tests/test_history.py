@@ -1,0 +1,114 @@
+"""The compact per-container history: rows read back as served, gaps stay None, rings
+wrap, and a gone container's ring is released after the grace period."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from watchdog_agent.collectors.rates import derive
+from watchdog_agent.history import ROW, History, Ring
+from watchdog_agent.model import (
+    CgroupSample,
+    ContainerRef,
+    ContainerStats,
+    IoDevice,
+    NetInterface,
+    Pressure,
+    PsiLine,
+)
+from watchdog_agent.views import history_json, stats_json
+
+CID = "c" * 64
+REF = ContainerRef(id=CID, name="web", image="busybox:latest")
+
+
+def sample(n: int, **extra: object) -> CgroupSample:
+    fields: dict[str, object] = dict(
+        cpu_usage_ns=1_234_567_891 * n,
+        cpu_periods=100 * n,
+        cpu_throttled_periods=7 * n,
+        cpu_throttled_ns=55_555_555 * n,
+        memory_usage_bytes=50_331_648 + 4096 * n,
+        memory_inactive_file_bytes=1_048_576,
+        memory_limit_bytes=268_435_456,
+        pids_current=3 + n,
+        pids_limit=512,
+        io=(IoDevice(8, 0, 4096 * n, 8192 * n), IoDevice(8, 16, 1, 2)),
+        net=(
+            NetInterface("lo", 5, 1, 0, 0, 5, 1, 0, 0),
+            NetInterface("eth0", 1000 * n, 10, 0, 0, 2000 * n, 20, 0, 0),
+        ),
+        psi_cpu=Pressure(PsiLine(12.34, 5.67, 0.89, 123456), PsiLine(0.01, 0.0, 0.0, 99)),
+        psi_memory=Pressure(PsiLine(100.0, 99.99, 0.0, 1), None),
+        psi_io=None,
+        system_cpu_ns=10_000_000_000 * n,
+        online_cpus=4,
+    )
+    fields.update(extra)
+    return CgroupSample(CID, float(n), 1_700_000_000.0 + n, **fields)  # type: ignore[arg-type]
+
+
+def stats(n: int, **extra: object) -> ContainerStats:
+    return derive(sample(n - 1) if n > 1 else None, sample(n, **extra), REF)
+
+
+def test_a_row_reads_back_as_the_served_numbers() -> None:
+    ring = Ring(10)
+    for n in (1, 2, 3):
+        ring.append(stats(n), 0.0)
+    (row,) = ring.rows(CID, 1)
+    want = stats_json(stats(3))
+    got = history_json(row)
+    # what the history does not keep is null; everything else is the served value
+    want["net_interfaces"] = None
+    for pressure in want["psi"].values():
+        for line in (pressure or {}).values():
+            if line is not None:
+                line["total"] = None
+    assert got["cpu_percent"] == pytest.approx(want.pop("cpu_percent"), rel=1e-6)
+    assert got["cpu_throttled_percent"] == pytest.approx(want.pop("cpu_throttled_percent"))
+    got.pop("cpu_percent"), got.pop("cpu_throttled_percent")
+    assert got == want
+    assert got["psi"]["io"] is None and got["psi"]["memory"]["full"] is None
+    assert got["memory_percent"] == stats(3).memory_percent
+
+
+def test_missing_values_stay_gaps_never_zero() -> None:
+    bare = CgroupSample(CID, 1.0, 1_700_000_001.0)  # every reading absent
+    ring = Ring(4)
+    ring.append(derive(None, bare, REF), 0.0)
+    doc = history_json(ring.rows(CID, 1)[0])
+    numbers = {k: v for k, v in doc.items() if k not in ("id", "name", "image", "sampled_at")}
+    assert numbers.pop("psi") == {"cpu": None, "memory": None, "io": None}
+    assert set(numbers.values()) == {None}, numbers
+    # zero is a value, not a gap
+    zero = stats(1, pids_current=0, memory_usage_bytes=0, memory_inactive_file_bytes=0)
+    ring.append(zero, 0.0)
+    doc = history_json(ring.rows(CID, 1)[0])
+    assert doc["pids"] == 0 and doc["memory_usage_bytes"] == 0
+
+
+def test_ring_keeps_the_last_samples_oldest_first_without_slack() -> None:
+    ring = Ring(5)
+    for n in range(1, 13):
+        ring.append(stats(n), float(n))
+    assert [r.sampled_at - 1_700_000_000 for r in ring.rows(CID, 99)] == [8, 9, 10, 11, 12]
+    assert [r.pids for r in ring.rows(CID, 2)] == [3 + 11, 3 + 12]
+    assert ring.nbytes == 5 * ROW.size  # grown to exactly its capacity
+    small = Ring(300)
+    small.append(stats(1), 0.0)
+    assert small.nbytes < 300 * ROW.size  # a short-lived container holds few rows
+
+
+def test_gone_containers_are_released_after_the_grace() -> None:
+    history = History(capacity=10, grace=30.0)
+    other = "d" * 64
+    history.record({CID: stats(1), other: stats(1)._replace(id=other)}, now=100.0)
+    history.record({CID: stats(2)}, now=129.0)  # `other` unseen for 29 s: still kept
+    assert other in history and len(history.rows(other, 5)) == 1
+    history.record({CID: stats(3)}, now=131.0)  # 31 s: released
+    assert other not in history and history.rows(other, 5) == []
+    assert len(history) == 1 and history.dropped == 1
+    assert [math.floor(r.sampled_at) % 10 for r in history.since(CID, 1_700_000_002.0)] == [2, 3]
