@@ -34,6 +34,7 @@ def test_counter_reset_gives_no_rate() -> None:
 
 
 def test_no_host_progress_gives_no_rate() -> None:
+    assert BASE.cpu_usage_ns is not None
     assert cpu_percent(BASE, BASE._replace(cpu_usage_ns=BASE.cpu_usage_ns + 5)) is None
 
 

@@ -211,7 +211,7 @@ async def test_sigterm_stops_serve_cleanly(
             assert resp.status in (200, 503)
         async with http.get(f"/api/v1/events?filter=container={name}") as events:
             await asyncio.to_thread(docker_cli.start, IMAGE, "sleep", "1000", name=name)
-            lines = await json_lines(events, 2)  # type: ignore[arg-type]
+            lines = await json_lines(events, 2)
             assert [line["Action"] for line in lines] == ["create", "start"]
             started = time.monotonic()
             served.proc.send_signal(signal.SIGTERM)
