@@ -5,8 +5,8 @@ in-process agent leave no trace in its objects once the grace period is over.
 The check walks every object reachable from the app (the agent, its store, history,
 inventory, sampler, target cache, post-mortem tables, metrics caches; closures and the
 frames of its tasks too) and looks for any of the 200 ids in any str or bytes. Left out:
-the events tap's de-duplication window (the last SEEN_KEYS event keys, bounded by count
-on purpose: a reconnect must not repeat an event) and what is stored on purpose in SQLite
+the events tap's de-duplication window (the keys of the last minute of events, at most
+SEEN_KEYS, kept on purpose: a reconnect must not repeat an event) and what is stored on purpose in SQLite
 (the journal and the post-mortems), which are not Python objects.
 """
 
@@ -180,6 +180,6 @@ async def test_no_state_is_left_for_200_removed_containers(
         assert not [c for c in ids if c in metrics]
         gc.collect()
         assert agent.events is not None and agent.events.tap is not None
-        window = agent.events.tap._seen  # bounded by count on purpose (SEEN_KEYS)
+        window = agent.events.tap._seen  # bounded on purpose (SEEN_SPAN_NS, SEEN_KEYS)
         left = reachable_ids(client.app, wanted, exclude=[window])
         assert not left, f"{len(left)} ids still held, e.g. {next(iter(left.items()))}"

@@ -41,6 +41,9 @@ log = structlog.get_logger("watchdog_agent.events.tap")
 Item = Event | Gap
 Sink = Callable[[Sequence[Item]], Awaitable[None]]
 SEEN_KEYS = 4096  # keys remembered for de-duplication (Docker replays at most 256)
+# A resume asks for ``since`` = the newest event, so only keys near it can come again;
+# older ones are forgotten (60 s leaves room for events delivered slightly out of order).
+SEEN_SPAN_NS = 60 * 1_000_000_000
 QUEUE_MAX = 100_000  # events decoded but not yet handed to the sink
 BACKOFF_FIRST = 0.1
 BACKOFF_MAX = 5.0
@@ -216,8 +219,10 @@ class Tap:
 
     def _remember(self, event: Event) -> None:
         self._seen[event.key] = None
-        if len(self._seen) > SEEN_KEYS:
-            self._seen.popitem(last=False)
+        horizon = event.time_nano - SEEN_SPAN_NS
+        seen = self._seen
+        while len(seen) > SEEN_KEYS or next(iter(seen))[0] < horizon:
+            seen.popitem(last=False)
 
     async def _write(self) -> None:
         """Hand what the reader queued to the sink in batches, in order."""
