@@ -211,9 +211,10 @@ class HistoryRow(NamedTuple):
     psi_io: PressureAvg | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class Snapshot:
-    """The result of one sampling pass over every container."""
+    """The result of one sampling pass over every container (weakly referenced by the
+    /metrics cache, which must not keep a replaced Snapshot alive)."""
 
     taken_at: float  # unix seconds
     mode: CgroupMode

@@ -46,6 +46,8 @@ _MEMORY_KEYS = {
     "memory_pgfault": (b"pgfault", b"pgfault"),  # the container's own, as cAdvisor
     "memory_pgmajfault": (b"pgmajfault", b"pgmajfault"),
 }
+
+
 def _mul(value: int | None, factor: int) -> int | None:
     return None if value is None else value * factor
 
