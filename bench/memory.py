@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.gentree import make_tree
 from watchdog_agent.agent import Agent
 from watchdog_agent.config import DEFAULT_DOCKER_HOST, Settings
-from watchdog_agent.history import ROW
+from watchdog_agent.history import NARROW, ROW
 from watchdog_agent.malloctune import tune_allocator
 from watchdog_agent.server.app import create_app
 
@@ -150,8 +150,7 @@ async def child(settings_json: str, trace: bool) -> None:
         if not trace:
             await stop.wait()
             return
-        async with aiohttp.ClientSession() as session, session.get(base + "/metrics") as r:
-            await r.read()
+        await scrape(base)  # (the body read is released before the snapshot is taken)
         await asyncio.sleep(settings.interval * 2)
         gc.collect()
         snap = tracemalloc.take_snapshot()
@@ -165,11 +164,17 @@ async def child(settings_json: str, trace: bool) -> None:
         print(json.dumps({
             "containers": len(rows),
             "rows_bytes": rows.nbytes / max(1, len(rows)),
+            "wide": rows.wide,
             "history_bytes": history_traced / max(1, len(rows)),
             "snapshot_bytes": per_snapshot,
             "traced_mb": sum(s.size for s in by_file) / 2**20,
             "top": top,
         }), flush=True)  # fmt: skip
+
+
+async def scrape(base: str) -> int:
+    async with aiohttp.ClientSession() as session, session.get(base + "/metrics") as r:
+        return len(await r.read())
 
 
 @contextmanager
@@ -227,7 +232,8 @@ def full_case(label: str, settings: dict[str, Any]) -> None:
         t = _json_line(proc.stdout)
     print(f"- under tracemalloc (another run): {t['traced_mb']:.1f} MB traced")
     print(f"- history per container, {HISTORY} samples: rows {t['rows_bytes'] / 1024:.1f} KiB "
-          f"({ROW.size} B a row); everything history.py allocated "
+          f"({NARROW.size} B a row; {ROW.size} B in the {t['wide']} rings where a value "
+          "needed 64 bits); everything history.py allocated "
           f"{t['history_bytes'] / 1024:.1f} KiB")  # fmt: skip
     print(f"- one whole Snapshot per container: {t['snapshot_bytes'] / 1024:.1f} KiB a sample "
           f"(x {HISTORY} = {t['snapshot_bytes'] * HISTORY / 2**20:.2f} MiB a container: "
