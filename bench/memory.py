@@ -141,12 +141,15 @@ async def child(settings_json: str, trace: bool) -> None:
     settings = Settings(**json.loads(settings_json))
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    stages = {"imported": rss_mb()}
     async with running(settings) as (agent, base):
         while agent.store.latest is None or not agent.store.latest.containers:
             await asyncio.sleep(0.1)
         await asyncio.sleep(settings.interval * 3)  # a few real passes first (rates)
+        stages["sampling"] = rss_mb()
         n = fill(agent)
-        print(json.dumps({"base": base, "filled": n}), flush=True)
+        stages["filled"] = rss_mb()
+        print(json.dumps({"base": base, "filled": n, "stages": stages}), flush=True)
         if not trace:
             await stop.wait()
             return
@@ -227,6 +230,9 @@ def full_case(label: str, settings: dict[str, Any]) -> None:
     print(f"\n## {label}\n")
     print(f"- containers: {first['filled']}; ?history={HISTORY} of one gives {rows} rows")
     print(f"- agent RSS with the history full, after a /metrics scrape: **{rss:.1f} MB**")
+    st = first["stages"]
+    print(f"- on the way: {st['imported']:.1f} MB imported, {st['sampling']:.1f} MB after a few "
+          f"passes (one row each), {st['filled']:.1f} MB with the history filled")  # fmt: skip
     with spawn(settings, trace=True) as (proc, _):
         assert proc.stdout is not None
         t = _json_line(proc.stdout)
