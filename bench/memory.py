@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.gentree import make_tree
 from watchdog_agent.agent import Agent
 from watchdog_agent.config import DEFAULT_DOCKER_HOST, Settings
-from watchdog_agent.history import ROW
+from watchdog_agent.history import NARROW, ROW
 from watchdog_agent.malloctune import tune_allocator
 from watchdog_agent.server.app import create_app
 
@@ -141,17 +141,19 @@ async def child(settings_json: str, trace: bool) -> None:
     settings = Settings(**json.loads(settings_json))
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    stages = {"imported": rss_mb()}
     async with running(settings) as (agent, base):
         while agent.store.latest is None or not agent.store.latest.containers:
             await asyncio.sleep(0.1)
         await asyncio.sleep(settings.interval * 3)  # a few real passes first (rates)
+        stages["sampling"] = rss_mb()
         n = fill(agent)
-        print(json.dumps({"base": base, "filled": n}), flush=True)
+        stages["filled"] = rss_mb()
+        print(json.dumps({"base": base, "filled": n, "stages": stages}), flush=True)
         if not trace:
             await stop.wait()
             return
-        async with aiohttp.ClientSession() as session, session.get(base + "/metrics") as r:
-            await r.read()
+        await scrape(base)  # (the body read is released before the snapshot is taken)
         await asyncio.sleep(settings.interval * 2)
         gc.collect()
         snap = tracemalloc.take_snapshot()
@@ -165,11 +167,17 @@ async def child(settings_json: str, trace: bool) -> None:
         print(json.dumps({
             "containers": len(rows),
             "rows_bytes": rows.nbytes / max(1, len(rows)),
+            "wide": rows.wide,
             "history_bytes": history_traced / max(1, len(rows)),
             "snapshot_bytes": per_snapshot,
             "traced_mb": sum(s.size for s in by_file) / 2**20,
             "top": top,
         }), flush=True)  # fmt: skip
+
+
+async def scrape(base: str) -> int:
+    async with aiohttp.ClientSession() as session, session.get(base + "/metrics") as r:
+        return len(await r.read())
 
 
 @contextmanager
@@ -222,12 +230,16 @@ def full_case(label: str, settings: dict[str, Any]) -> None:
     print(f"\n## {label}\n")
     print(f"- containers: {first['filled']}; ?history={HISTORY} of one gives {rows} rows")
     print(f"- agent RSS with the history full, after a /metrics scrape: **{rss:.1f} MB**")
+    st = first["stages"]
+    print(f"- on the way: {st['imported']:.1f} MB imported, {st['sampling']:.1f} MB after a few "
+          f"passes (one row each), {st['filled']:.1f} MB with the history filled")  # fmt: skip
     with spawn(settings, trace=True) as (proc, _):
         assert proc.stdout is not None
         t = _json_line(proc.stdout)
     print(f"- under tracemalloc (another run): {t['traced_mb']:.1f} MB traced")
     print(f"- history per container, {HISTORY} samples: rows {t['rows_bytes'] / 1024:.1f} KiB "
-          f"({ROW.size} B a row); everything history.py allocated "
+          f"({NARROW.size} B a row; {ROW.size} B in the {t['wide']} rings where a value "
+          "needed 64 bits); everything history.py allocated "
           f"{t['history_bytes'] / 1024:.1f} KiB")  # fmt: skip
     print(f"- one whole Snapshot per container: {t['snapshot_bytes'] / 1024:.1f} KiB a sample "
           f"(x {HISTORY} = {t['snapshot_bytes'] * HISTORY / 2**20:.2f} MiB a container: "

@@ -4,10 +4,12 @@ byte-for-byte equivalence with prometheus_client, negotiation and promtool."""
 from __future__ import annotations
 
 import builtins
+import gc
 import json
 import os
 import shutil
 import subprocess
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -250,12 +252,14 @@ def test_unknown_name_and_image_are_empty_labels() -> None:
 def test_memory_failures_from_memory_stat() -> None:
     snapshot, refs, _ = sample_tree(TREES / "systemd")
     series = parse(exporter(snapshot, refs)[0].render(Format.TEXT))
-    for cid, stats in snapshot.containers.items():
+    assert snapshot.containers
+    for cid in snapshot.containers:
         got = of(series, "container_memory_failures_total", cid)
-        stat = stats.sample.memory_stat
+        (path,) = (TREES / "systemd" / "cgroup").glob(f"**/*{cid}*/memory.stat")
+        stat = dict(line.split() for line in path.read_text().splitlines())
         assert got == {
-            "failure_type=pgfault,scope=container": stat["pgfault"],
-            "failure_type=pgmajfault,scope=container": stat["pgmajfault"],
+            "failure_type=pgfault,scope=container": int(stat["pgfault"]),
+            "failure_type=pgmajfault,scope=container": int(stat["pgmajfault"]),
         }
 
 
@@ -327,6 +331,25 @@ def test_rendered_once_per_snapshot() -> None:
     assert collector.cache.renders == 1
 
 
+def test_rendering_does_not_keep_its_snapshot() -> None:
+    """The cache keeps the rendered bytes once; the Snapshot itself is released when the
+    store replaces it, and its rendering still serves scrapes until the next one."""
+    snapshot, refs, _ = sample_tree(TREES / "systemd")
+    collector, registry = exporter(snapshot, refs)
+    expected = collector.render(Format.TEXT)
+    assert expected == generate_latest(registry)
+    om = collector.render(Format.OPENMETRICS)
+    cache = collector.cache
+    alive = weakref.ref(snapshot)
+    collector.latest = lambda: None
+    del snapshot
+    gc.collect()
+    assert alive() is None
+    assert cache.last(Format.TEXT)[0] is cache.last(Format.TEXT)[0]  # stored once, not copied
+    assert b"".join(collector.render_last(Format.TEXT)) == expected
+    assert b"".join(collector.render_last(Format.OPENMETRICS)) == om
+
+
 def test_removed_container_series_disappear_next_snapshot() -> None:
     root = TREES / "systemd"
     before, refs, _ = sample_tree(root)
@@ -344,7 +367,7 @@ def test_removed_container_series_disappear_next_snapshot() -> None:
 
 
 def test_scrape_does_no_io(monkeypatch: pytest.MonkeyPatch) -> None:
-    snapshot, refs, _ = sample_tree(TREES / "systemd")  # memory.stat is parsed lazily
+    snapshot, refs, _ = sample_tree(TREES / "systemd")
     collector, registry = exporter(snapshot, refs)
 
     def no_io(*args: object, **kw: object) -> None:

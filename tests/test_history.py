@@ -8,7 +8,7 @@ import math
 import pytest
 
 from watchdog_agent.collectors.rates import derive
-from watchdog_agent.history import ROW, History, Ring
+from watchdog_agent.history import NARROW, ROW, History, Ring
 from watchdog_agent.model import (
     CgroupSample,
     ContainerRef,
@@ -96,10 +96,65 @@ def test_ring_keeps_the_last_samples_oldest_first_without_slack() -> None:
         ring.append(stats(n), float(n))
     assert [r.sampled_at - 1_700_000_000 for r in ring.rows(CID, 99)] == [8, 9, 10, 11, 12]
     assert [r.pids for r in ring.rows(CID, 2)] == [3 + 11, 3 + 12]
-    assert ring.nbytes == 5 * ROW.size  # grown to exactly its capacity
+    assert not ring.wide and ring.nbytes == 5 * NARROW.size  # grown to exactly its capacity
     small = Ring(300)
     small.append(stats(1), 0.0)
-    assert small.nbytes < 300 * ROW.size  # a short-lived container holds few rows
+    assert small.nbytes < 300 * NARROW.size  # a short-lived container holds few rows
+
+
+def served(s: ContainerStats) -> dict[str, object]:
+    """What a history row of ``s`` must read back as (stats_json without what is not kept;
+    the float32 percentages compared apart)."""
+    want = stats_json(s)
+    want["net_interfaces"] = None
+    for pressure in want["psi"].values():
+        for line in (pressure or {}).values():
+            if line is not None:
+                line["total"] = None
+    return want
+
+
+def same(row: dict[str, object], want: dict[str, object]) -> None:
+    got, want = dict(row), dict(want)
+    for key in ("cpu_percent", "cpu_throttled_percent"):  # float32 columns
+        value = want.pop(key)
+        assert got.pop(key) == (None if value is None else pytest.approx(value, rel=1e-6))
+    assert got == want
+
+
+@pytest.mark.parametrize(
+    "big",
+    [
+        {"memory_usage_bytes": 2**32 + 4096, "memory_inactive_file_bytes": 0},
+        {"memory_limit_bytes": 2**40},
+        {"memory_usage_bytes": 2**32 - 1, "memory_inactive_file_bytes": 0},  # the gap mark
+        {"io": (IoDevice(8, 0, 2**33, 1),)},
+        {"net": (NetInterface("eth0", 2**53 - 1, 1, 0, 0, 0, 0, 0, 0),)},
+    ],
+)
+def test_a_value_past_32_bits_widens_the_ring_and_every_row_reads_back(
+    big: dict[str, object],
+) -> None:
+    """Rows start NARROW (byte counts as uint32); the first that does not fit re-packs
+    the ring as ROW: earlier rows, gaps and the wide row all read back as served."""
+    ring = Ring(6)
+    bare = derive(None, CgroupSample(CID, 1.0, 1_700_000_001.0), REF)  # every value a gap
+    kept = [bare, stats(2), stats(3)]
+    for s in kept:
+        ring.append(s, 0.0)
+    assert not ring.wide and ring.nbytes == 6 * NARROW.size
+    kept.append(stats(4, **big))
+    ring.append(kept[-1], 0.0)
+    kept.append(stats(5))
+    ring.append(kept[-1], 0.0)
+    assert ring.wide and ring.nbytes == 6 * ROW.size
+    rows = [history_json(r) for r in ring.rows(CID, 99)]
+    assert len(rows) == len(kept)
+    for row, s in zip(rows, kept, strict=True):
+        same(row, served(s))
+    gaps = ("memory_usage_bytes", "memory_limit_bytes", "net_rx_bytes", "blk_write_bytes")
+    assert all(rows[0][key] is None for key in gaps)  # gaps stay gaps through the re-pack
+    assert rows[1]["memory_limit_bytes"] == 268_435_456
 
 
 def test_gone_containers_are_released_after_the_grace() -> None:

@@ -13,6 +13,12 @@ memory and io, ``some`` and ``full`` (uint16 hundredths of a percent: the kernel
 two decimals, so this is exact). ``memory_percent`` is derived again from usage and
 limit exactly as the sampler derives it. Not kept: per-interface network counters and
 PSI stall totals (the latest sample has them); those read back as None.
+
+A ring starts with NARROW rows: the same columns, but memory usage, working set and
+limit and the network and block I/O byte counters as uint32 (exact below 4 GiB), 104
+bytes instead of 132. The first sample with one of those at 4 GiB or more re-packs the
+ring's rows as ROW once, and the ring stays wide until it is released: every value reads
+back exactly as served either way.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ from watchdog_agent.model import (
 )
 
 ROW = struct.Struct("<dfddfdddIIdddd18H")
+NARROW = struct.Struct("<dfddfIIIIIIIII18H")  # ROW's columns, 32-bit byte counts
+_NARROWED = (5, 6, 7, 10, 11, 12, 13)  # the columns NARROW holds as uint32 (not pids)
 NAN = math.nan
 NO_U32 = 0xFFFF_FFFF
 NO_U16 = 0xFFFF
@@ -83,6 +91,48 @@ def pack(stats: ContainerStats) -> bytes:
         *_psi(s.psi_memory),
         *_psi(s.psi_io),
     )
+
+
+def _n32(value: int | None) -> int:
+    """A byte count as a NARROW column; ValueError when it needs a wide row."""
+    if value is None:
+        return NO_U32
+    if type(value) is not int or not 0 <= value < NO_U32:
+        raise ValueError(value)
+    return value
+
+
+def pack_narrow(stats: ContainerStats) -> bytes:
+    """One sample as a NARROW row; ValueError when a byte count does not fit 32 bits."""
+    s = stats.sample
+    return NARROW.pack(
+        stats.sampled_at,
+        _f(stats.cpu_percent),
+        _f(stats.cpu_usage_seconds_total),
+        _f(stats.cpu_throttled_seconds_total),
+        _f(stats.cpu_throttled_percent),
+        _n32(stats.memory_usage_bytes),
+        _n32(stats.memory_working_set_bytes),
+        _n32(stats.memory_limit_bytes),
+        _u32(stats.pids),
+        _u32(stats.pids_limit),
+        _n32(stats.net_rx_bytes),
+        _n32(stats.net_tx_bytes),
+        _n32(stats.blk_read_bytes),
+        _n32(stats.blk_write_bytes),
+        *_psi(s.psi_cpu),
+        *_psi(s.psi_memory),
+        *_psi(s.psi_io),
+    )
+
+
+def _wide(data: tuple[float, ...]) -> tuple[float, ...]:
+    """A NARROW row's values as ROW's (a gap's all-ones becomes NaN)."""
+    out = list(data)
+    for i in _NARROWED:
+        if out[i] == NO_U32:
+            out[i] = NAN
+    return tuple(out)
 
 
 def _float(value: float) -> float | None:
@@ -139,22 +189,43 @@ def unpack(cid: str, name: str | None, image: str | None, data: tuple[float, ...
 
 
 class Ring:
-    """One container's last ``capacity`` samples as packed rows."""
+    """One container's last ``capacity`` samples as packed rows (NARROW until a value
+    needs ROW)."""
 
-    __slots__ = ("buf", "capacity", "count", "image", "last_seen", "name", "start")
+    __slots__ = ("buf", "capacity", "count", "image", "last_seen", "name", "row", "start")
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self.buf = bytearray(ROW.size * min(capacity, _FIRST_ROWS))
+        self.row = NARROW
+        self.buf = bytearray(NARROW.size * min(capacity, _FIRST_ROWS))
         self.count = 0  # rows held
         self.start = 0  # slot of the oldest row once full
         self.name: str | None = None
         self.image: str | None = None
         self.last_seen = 0.0  # unix seconds of the last append
 
+    @property
+    def wide(self) -> bool:
+        return self.row is ROW
+
+    def _widen(self) -> None:
+        """Re-pack every row as ROW (once: the ring then stays wide)."""
+        old, slots = self.buf, len(self.buf) // NARROW.size
+        self.buf = bytearray(ROW.size * slots)
+        for i in range(slots):
+            ROW.pack_into(self.buf, i * ROW.size, *_wide(NARROW.unpack_from(old, i * NARROW.size)))
+        self.row = ROW
+
     def append(self, stats: ContainerStats, seen: float) -> None:
-        row = pack(stats)
-        size = ROW.size
+        if self.row is NARROW:
+            try:
+                row = pack_narrow(stats)
+            except ValueError:
+                self._widen()
+                row = pack(stats)
+        else:
+            row = pack(stats)
+        size = self.row.size
         if self.count < self.capacity:
             if (self.count + 1) * size > len(self.buf):  # grow to an exact size, no slack
                 grown = bytearray(size * min(self.capacity, 2 * self.count))
@@ -176,16 +247,22 @@ class Ring:
             yield (first + i) % self.capacity
 
     def rows(self, cid: str, n: int) -> list[HistoryRow]:
+        fmt = self.row
+        size, buf, name, image = fmt.size, self.buf, self.name, self.image
+        if fmt is NARROW:
+            return [
+                unpack(cid, name, image, _wide(fmt.unpack_from(buf, slot * size)))
+                for slot in self.slots(n)
+            ]
         return [
-            unpack(cid, self.name, self.image, ROW.unpack_from(self.buf, slot * ROW.size))
-            for slot in self.slots(n)
+            unpack(cid, name, image, fmt.unpack_from(buf, slot * size)) for slot in self.slots(n)
         ]
 
     def times(self) -> list[float]:
         """The sample times, oldest first (the first column, without unpacking rows)."""
+        size = self.row.size
         return [
-            struct.unpack_from("<d", self.buf, slot * ROW.size)[0]
-            for slot in self.slots(self.count)
+            struct.unpack_from("<d", self.buf, slot * size)[0] for slot in self.slots(self.count)
         ]
 
     @property
@@ -209,6 +286,11 @@ class History:
 
     def __contains__(self, cid: object) -> bool:
         return cid in self._rings
+
+    @property
+    def wide(self) -> int:
+        """Rings holding ROW rows (a value needed more than 32 bits)."""
+        return sum(1 for r in self._rings.values() if r.row is ROW)
 
     @property
     def nbytes(self) -> int:

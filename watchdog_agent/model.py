@@ -15,11 +15,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import NamedTuple
-
-EMPTY: Mapping[str, int] = MappingProxyType({})
-
 
 # container states (Docker's State.Status) in which the container has processes
 LIVE_STATES = frozenset({"running", "paused", "restarting"})
@@ -131,8 +127,8 @@ class CgroupSample(NamedTuple):
     memory_mapped_file_bytes: int | None = None
     memory_inactive_file_bytes: int | None = None
     memory_active_file_bytes: int | None = None
-    memory_stat: Mapping[str, int] = EMPTY
-    memory_events: Mapping[str, int] = EMPTY
+    memory_pgfault: int | None = None  # memory.stat pgfault (v1 and v2 alike)
+    memory_pgmajfault: int | None = None  # memory.stat pgmajfault
     oom_kills: int | None = None
     # pids (tasks)
     pids_current: int | None = None
@@ -215,9 +211,10 @@ class HistoryRow(NamedTuple):
     psi_io: PressureAvg | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class Snapshot:
-    """The result of one sampling pass over every container."""
+    """The result of one sampling pass over every container (weakly referenced by the
+    /metrics cache, which must not keep a replaced Snapshot alive)."""
 
     taken_at: float  # unix seconds
     mode: CgroupMode

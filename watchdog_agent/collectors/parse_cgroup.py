@@ -8,7 +8,6 @@ because kernels add keys (cgroup-v2.rst "Conventions").
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
 
 from watchdog_agent.errors import ParseError
 from watchdog_agent.model import IoDevice, Pressure, PsiLine
@@ -81,7 +80,7 @@ def parse_flat_keyed(data: bytes, what: str = "flat-keyed file") -> dict[str, in
 
 def parse_key(data: bytes, key: bytes, what: str = "flat-keyed file") -> int | None:
     """One key of a flat-keyed file, found without splitting the whole file (memory.stat
-    has ~70 lines and a pass needs five of them); None when the key is absent."""
+    has ~70 lines and a pass needs seven of them); None when the key is absent."""
     buf = b"\n" + data
     start = buf.find(b"\n" + key + b" ")
     if start < 0:
@@ -93,34 +92,6 @@ def parse_key(data: bytes, key: bytes, what: str = "flat-keyed file") -> int | N
         return int(value)
     except ValueError as exc:
         raise ParseError(what, f"{key.decode(errors='replace')}: {value[:20]!r}") from exc
-
-
-class KeyedCounters(Mapping[str, int]):
-    """A flat-keyed file kept as bytes and parsed on first use: most passes never look
-    at most keys. A file that does not parse reads as empty."""
-
-    __slots__ = ("_data", "_parsed")
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-        self._parsed: dict[str, int] | None = None
-
-    def _map(self) -> dict[str, int]:
-        if self._parsed is None:
-            try:
-                self._parsed = parse_flat_keyed(self._data)
-            except ParseError:
-                self._parsed = {}
-        return self._parsed
-
-    def __getitem__(self, key: str) -> int:
-        return self._map()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._map())
-
-    def __len__(self) -> int:
-        return len(self._map())
 
 
 def parse_cpu_max(data: bytes, what: str = "cpu.max") -> tuple[int | None, int]:

@@ -20,6 +20,7 @@ first render of a Snapshot: at most one sampling interval behind the inventory.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 
@@ -57,18 +58,37 @@ NO_REFS: Mapping[str, ContainerRef] = MappingProxyType({})
 
 
 class _Rendered:
-    """One Snapshot's families as (text header, OpenMetrics header, body) bytes."""
+    """One Snapshot's families, kept once: the text-format body, and where each family's
+    text header sits in it with its OpenMetrics header (the other format is spliced from
+    the same bytes when asked, never stored). The Snapshot is held weakly: a rendering
+    keeps serving scrapes after its Snapshot was replaced (and released) in the store."""
 
-    __slots__ = ("joined", "parts", "snapshot")
+    __slots__ = ("heads", "snapshot", "text")
 
-    def __init__(self, snapshot: Snapshot, parts: list[tuple[bytes, bytes, bytes]]) -> None:
-        self.snapshot = snapshot
-        self.parts = parts
-        self.joined: dict[Format, bytes] = {}
+    def __init__(self, snapshot: Snapshot, text: bytes, heads: list[tuple[int, int, bytes]]):
+        self.snapshot = weakref.ref(snapshot)
+        self.text = text
+        self.heads = heads  # (offset of the text header, its length, OpenMetrics header)
+
+    def chunks(self, fmt: Format) -> list[bytes | memoryview]:
+        """The body in ``fmt`` as chunks over the one stored copy (nothing is copied)."""
+        if fmt is not Format.OPENMETRICS:
+            return [self.text]
+        view = memoryview(self.text)
+        out: list[bytes | memoryview] = []
+        at = 0
+        for offset, length, head in self.heads:
+            if offset > at:
+                out.append(view[at:offset])
+            out.append(head)
+            at = offset + length
+        if at < len(self.text):
+            out.append(view[at:])
+        return out
 
 
 class MetricsCache:
-    """Renders a Snapshot's families once; keeps the latest rendering keyed by identity."""
+    """Renders a Snapshot's families once; keeps the latest rendering (its bytes once)."""
 
     def __init__(
         self,
@@ -98,20 +118,27 @@ class MetricsCache:
     def rendered(self, snapshot: Snapshot) -> bool:
         """Whether ``snapshot`` is the one already rendered (a scrape then only joins)."""
         latest = self._latest
-        return latest is not None and latest.snapshot is snapshot
+        return latest is not None and latest.snapshot() is snapshot
+
+    def chunks(self, snapshot: Snapshot, fmt: Format = Format.TEXT) -> list[bytes | memoryview]:
+        """The Snapshot's families in ``fmt`` (no ``# EOF``) as chunks of the one rendering;
+        rendered once per Snapshot."""
+        rendered = self._latest
+        if rendered is None or rendered.snapshot() is not snapshot:
+            rendered = self._latest = self._render(snapshot)
+        return rendered.chunks(fmt)
+
+    def last(self, fmt: Format = Format.TEXT) -> list[bytes | memoryview]:
+        """The latest rendering's chunks, whichever Snapshot it was ([] before the first)."""
+        return [] if self._latest is None else self._latest.chunks(fmt)
 
     def render(self, snapshot: Snapshot, fmt: Format = Format.TEXT) -> bytes:
-        """The Snapshot's families in ``fmt`` (no ``# EOF``); rendered once per Snapshot."""
-        rendered = self._latest
-        if rendered is None or rendered.snapshot is not snapshot:
-            rendered = self._latest = self._render(snapshot)
-        out = rendered.joined.get(fmt)
-        if out is None:
-            pick = 1 if fmt is Format.OPENMETRICS else 0
-            out = rendered.joined[fmt] = b"".join(
-                chunk for part in rendered.parts for chunk in (part[pick], part[2])
-            )
-        return out
+        """The Snapshot's families in ``fmt`` (no ``# EOF``); rendered once per Snapshot
+        (the text format is the stored bytes themselves)."""
+        chunks = self.chunks(snapshot, fmt)
+        if len(chunks) == 1 and isinstance(chunks[0], bytes):
+            return chunks[0]
+        return b"".join(chunks)
 
     def _render(self, snapshot: Snapshot) -> _Rendered:
         refs = self._current_refs()
@@ -121,18 +148,28 @@ class MetricsCache:
             values = (escape_value(sid(cid)), escape_value(stats.name or ""),
                       escape_value(stats.image or ""))  # fmt: skip
             rows.append((stats, refs.get(cid), values, base_label_string(values)))
-        parts: list[tuple[bytes, bytes, bytes]] = []
+        text: list[bytes] = []
+        heads: list[tuple[int, int, bytes]] = []
+        at = 0  # byte offset in the text body
+
+        def family(name: str, type_: str, help_: str, body: str) -> None:
+            nonlocal at
+            head = header(name, type_, help_, Format.TEXT)
+            heads.append((at, len(head), header(name, type_, help_, Format.OPENMETRICS)))
+            data = body.encode()
+            text.extend((head, data))
+            at += len(head) + len(data)
+
         for spec in self.specs(snapshot.mode):
             body = write_family(spec, rows)
             if body:
-                parts.append((*_heads(spec.name, spec.type, spec.help), body.encode()))
+                family(spec.name, spec.type, spec.help, body)
         for sspec in SNAPSHOT_TABLE:
             value = sspec.get(snapshot)
             if value is not None:
-                line = f"{sspec.name} {go_float(value)}\n".encode()
-                parts.append((*_heads(sspec.name, sspec.type, sspec.help), line))
+                family(sspec.name, sspec.type, sspec.help, f"{sspec.name} {go_float(value)}\n")
         self.renders += 1
-        return _Rendered(snapshot, parts)
+        return _Rendered(snapshot, b"".join(text), heads)
 
     def families(self, snapshot: Snapshot) -> list[Metric]:
         """The same families as prometheus_client objects (the Collector path)."""
@@ -158,10 +195,6 @@ class MetricsCache:
                 metric.add_sample(sspec.name, {}, total)
                 out.append(metric)
         return out
-
-
-def _heads(name: str, type_: str, help_: str) -> tuple[bytes, bytes]:
-    return header(name, type_, help_, Format.TEXT), header(name, type_, help_, Format.OPENMETRICS)
 
 
 class SnapshotCollector:
@@ -222,10 +255,20 @@ class SnapshotCollector:
             out.extend(provider())
         return out
 
-    def render_parts(self, fmt: Format) -> list[bytes]:
+    def render_parts(self, fmt: Format) -> list[bytes | memoryview]:
         """A scrape's body as chunks (the cached Snapshot part is not copied)."""
         snapshot = self.latest()
-        parts = [] if snapshot is None else [self.cache.render(snapshot, fmt)]
+        parts = [] if snapshot is None else self.cache.chunks(snapshot, fmt)
+        return self._with_dynamic(parts, fmt)
+
+    def render_last(self, fmt: Format) -> list[bytes | memoryview]:
+        """``render_parts`` over the cache's latest rendering, whichever Snapshot it was
+        (the server renders each new Snapshot ahead, and serves the last one meanwhile)."""
+        return self._with_dynamic(self.cache.last(fmt), fmt)
+
+    def _with_dynamic(
+        self, parts: list[bytes | memoryview], fmt: Format
+    ) -> list[bytes | memoryview]:
         parts.append(render_metrics(self._dynamic(), fmt))
         if fmt is Format.OPENMETRICS:
             parts.append(EOF)

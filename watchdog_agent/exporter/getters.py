@@ -149,15 +149,12 @@ def fs(device_name: DeviceName, field: str) -> Getter:
     return get
 
 
-_FAILURES = (("pgfault", "container"), ("pgmajfault", "container"))
-
-
 def memory_failures(s: ContainerStats, r: ContainerRef | None) -> Iterable[Sample]:
     """pgfault / pgmajfault from memory.stat (the same key in v1 and v2, as cAdvisor)."""
-    stat = s.sample.memory_stat
+    sample = s.sample
     out: list[Sample] = []
-    for key, scope in _FAILURES:
-        v = stat.get(key)
-        if v is not None:
-            out.append(((key, scope), v))
+    if sample.memory_pgfault is not None:
+        out.append((("pgfault", "container"), sample.memory_pgfault))
+    if sample.memory_pgmajfault is not None:
+        out.append((("pgmajfault", "container"), sample.memory_pgmajfault))
     return out

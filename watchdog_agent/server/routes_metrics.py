@@ -2,7 +2,7 @@
 
 A snapshot's families are rendered at most once, in a thread, by the first scrape that
 sees it (scrapers arriving meanwhile wait for that one rendering); every other scrape
-only joins cached bytes and adds the few counters that change between passes (events,
+only writes cached bytes and adds the few counters that change between passes (events,
 losses, gaps, errors). Nobody scraping costs nothing; fifty scrapers cost one render.
 """
 
@@ -58,26 +58,25 @@ def _event_counters(agent: Agent) -> Iterator[tuple[str, str, int]]:
 class Renderer:
     """Renders each new snapshot once, in a thread, when a scrape first asks for it.
 
-    Scrapes never queue behind a rendering: while one runs they get the last rendered
-    snapshot (one sampling interval older); only the very first scrape waits.
+    Scrapes never queue behind a rendering: while one runs they get the last rendering
+    (one sampling interval older); only the very first scrape waits. The cache holds the
+    rendered bytes, not the Snapshot: a replaced Snapshot is released at once.
     """
 
     def __init__(self, cache: MetricsCache) -> None:
         self.cache = cache
-        self.current: Snapshot | None = None  # the snapshot scrapes are served from
         self._task: asyncio.Task[None] | None = None
 
     async def ensure(self, snapshot: Snapshot | None) -> None:
-        if snapshot is None or snapshot is self.current:
+        if snapshot is None or self.cache.rendered(snapshot):
             return
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._render(snapshot), name="metrics-render")
-        if self.current is None:
+        if not self.cache.last():
             await asyncio.shield(self._task)
 
     async def _render(self, snapshot: Snapshot) -> None:
         await asyncio.to_thread(self.cache.render, snapshot)
-        self.current = snapshot
 
     async def close(self) -> None:
         if self._task is not None:
@@ -90,13 +89,20 @@ RENDERER = web.AppKey("metrics_renderer", Renderer)
 INVENTORY = web.AppKey("metrics_inventory", InventoryMetrics)
 
 
-async def metrics(request: web.Request) -> web.Response:
+async def metrics(request: web.Request) -> web.StreamResponse:
     await request.app[RENDERER].ensure(request.app[AGENT].store.latest)
     content_type, fmt = negotiate(request.headers.get("Accept"))
-    parts = request.app[COLLECTOR].render_parts(fmt)
+    parts = request.app[COLLECTOR].render_last(fmt)
     extra = request.app[INVENTORY].render(fmt)
     parts.insert(len(parts) - 1 if fmt is Format.OPENMETRICS else len(parts), extra)  # before EOF
-    return web.Response(body=b"".join(parts), headers={"Content-Type": content_type})
+    # written chunk by chunk from the cached rendering: a scrape copies none of it
+    resp = web.StreamResponse(headers={"Content-Type": content_type})
+    resp.content_length = sum(len(part) for part in parts)
+    await resp.prepare(request)
+    for part in parts:
+        await resp.write(part)
+    await resp.write_eof()
+    return resp
 
 
 def _inventory_version(agent: Agent) -> object:
@@ -114,7 +120,7 @@ def setup(app: web.Application) -> None:
     cache = MetricsCache(refs=agent.refs, label_allowlist=agent.settings.metric_labels)
     renderer = Renderer(cache)
     collector = SnapshotCollector(
-        lambda: renderer.current,
+        lambda: agent.store.latest,  # the collect() path; scrapes use render_last
         cache=cache,
         errors_total=agent.sampling_errors,
         providers=[lambda: event_families(agent)],
