@@ -6,8 +6,8 @@ The check walks every object reachable from the app (the agent, its store, histo
 inventory, sampler, target cache, post-mortem tables, metrics caches; closures and the
 frames of its tasks too) and looks for any of the 200 ids in any str or bytes. Left out:
 the events tap's de-duplication window (the keys of the last minute of events, at most
-SEEN_KEYS, kept on purpose: a reconnect must not repeat an event) and what is stored on purpose in SQLite
-(the journal and the post-mortems), which are not Python objects.
+SEEN_KEYS, kept on purpose: a reconnect must not repeat an event) and what is stored on
+purpose in SQLite (the journal and the post-mortems), which are not Python objects.
 """
 
 from __future__ import annotations
