@@ -154,7 +154,10 @@ def main() -> None:
             wall = time.perf_counter() - wall
             stats = journal.stats()
             print(f"## Journal insert ({args.events:,} events, batches of {args.batch:,})\n")
-            print("| events stored | append time s | insert rate events/s | wall s (with generation) | file MB |")  # noqa: E501
+            print(
+                "| events stored | append time s | insert rate events/s "
+                "| wall s (with generation) | file MB |"
+            )
             print("|---:|---:|---:|---:|---:|")
             print(f"| {stats.events:,} | {spent:.1f} | {args.events / spent:,.0f} | {wall:.1f} "
                   f"| {stats.file_bytes / 2**20:.0f} |\n")  # fmt: skip

@@ -85,8 +85,9 @@ def real(n: int, cycles: int) -> list[str]:
     except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired):
         return [f"| real containers        | {n:>6} | (no Docker engine answers: skipped)    |"]
     ids = [
-        docker("run", "-d", "--network", "none", "--label", "watchdog.bench=1", IMAGE,
-               "sleep", "3600").strip()
+        docker(
+            "run", "-d", "--network", "none", "--label", "watchdog.bench=1", IMAGE, "sleep", "3600"
+        ).strip()
         for _ in range(n)
     ]
     try:

@@ -60,9 +60,9 @@ def cpu_seconds(pid: int) -> float:
 
 
 @contextmanager
-def serve(args: list[str], logdir: Path, env: dict[str, str] | None = None) -> Iterator[
-    tuple[subprocess.Popen[bytes], str]
-]:
+def serve(
+    args: list[str], logdir: Path, env: dict[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """``watchdog-agent serve`` on an ephemeral loopback port with ``args``; yields
     (process, "http://host:port"); SIGTERM (then SIGKILL) at the end."""
     log_path = logdir / "agent.log"

@@ -88,7 +88,5 @@ def test_process_tree(layout: str) -> None:
         pids = member_pids(loc)
         assert pids == want["pids_in_tree"]
         flat, _ = read_processes(str(root / "proc"), pids)
-        assert {str(p.pid): p.ns_pid for p in flat} == {
-            k: v for k, v in want["ns_pids"].items()
-        }
+        assert {str(p.pid): p.ns_pid for p in flat} == {k: v for k, v in want["ns_pids"].items()}
         assert {str(p.pid): p.ppid for p in flat} == want["ppids"]

@@ -167,6 +167,7 @@ async def test_exit_code_of_a_stopped_container(
 
             deadline = time.monotonic() + 15
             text = await scrape()
+
             def info_of_running(text: str) -> list[str]:
                 return [
                     x for x in text.splitlines()

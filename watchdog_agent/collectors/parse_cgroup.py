@@ -160,9 +160,7 @@ def _parse_device(token: bytes, what: str) -> tuple[int, int]:
     return parse_int(major, what), parse_int(minor, what)
 
 
-_IO_LINE = re.compile(
-    rb"^(\d+):(\d+) rbytes=(\d+) wbytes=(\d+) rios=(\d+) wios=(\d+)(?= |$)", re.M
-)
+_IO_LINE = re.compile(rb"^(\d+):(\d+) rbytes=(\d+) wbytes=(\d+) rios=(\d+) wios=(\d+)(?= |$)", re.M)
 
 
 def parse_io_stat(data: bytes, what: str = "io.stat") -> tuple[IoDevice, ...]:
@@ -199,9 +197,9 @@ def parse_io_stat(data: bytes, what: str = "io.stat") -> tuple[IoDevice, ...]:
     return tuple(devices)
 
 
-def parse_blkio_ops(data: bytes, what: str = "blkio.throttle file") -> dict[
-    tuple[int, int], dict[str, int]
-]:
+def parse_blkio_ops(
+    data: bytes, what: str = "blkio.throttle file"
+) -> dict[tuple[int, int], dict[str, int]]:
     """v1 blkio.throttle.io_service_bytes(_recursive) / io_serviced: ``MAJ:MIN Op Value``
     lines plus a final ``Total N``. Returns {(major, minor): {op lower-cased: value}}."""
     out: dict[tuple[int, int], dict[str, int]] = {}

@@ -33,9 +33,7 @@ NS = 1_000_000_000
 # CgroupSample is built positionally from the readers' dict (ten times cheaper than
 # binding some forty keyword arguments); absent fields are None but for these
 _SAMPLE_FIELDS = CgroupSample._fields
-_NON_NONE_DEFAULTS = tuple(
-    (n, d) for n, d in CgroupSample._field_defaults.items() if d is not None
-)
+_NON_NONE_DEFAULTS = tuple((n, d) for n, d in CgroupSample._field_defaults.items() if d is not None)
 
 
 @dataclass(frozen=True, slots=True)
