@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -19,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agentcli import agent
+from agentcli import agent, agent_env
 from dockercli import IMAGE, DockerCLI, unique_name
 from test_server_engine import ServeProcess
 
@@ -237,3 +239,30 @@ def test_stats_with_a_token_protected_agent(
         assert json.loads(allowed.stdout)["name"] == loop["busy"]
     finally:
         serve.kill()
+
+
+def test_the_one_shot_commands_never_import_the_logging_setup(
+    served: str, loop: dict[str, str], docker_host: str
+) -> None:
+    """stats and top skip structlog's import and set-up (cli.QUIET_COMMANDS): nothing on
+    their paths, through the agent or not, may log (unconfigured, a log line would go to
+    stdout, into their data)."""
+    script = (
+        "import sys\nfrom watchdog_agent.cli import main\n"
+        f"for argv in {QUIET_ARGV!r}:\n"
+        f"    assert main([*argv, '--docker-host', {docker_host!r}, {loop['busy']!r}]) == 0\n"
+        "print('structlog' in sys.modules, file=sys.stderr)\n"
+    )
+    env = {**agent_env(docker_host), "WATCHDOG_AGENT_URL": served}
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=60, check=False)  # fmt: skip
+    assert proc.returncode == 0 and proc.stderr == "False\n", proc.stderr
+    assert proc.stdout.count(loop["busy"]) == len(QUIET_ARGV) - 2, proc.stdout  # top: no names
+
+
+QUIET_ARGV = [
+    ["stats", "--no-stream"],
+    ["stats", "--no-stream", "--agent", "none"],
+    ["top"],
+    ["top", "--agent", "none"],
+]

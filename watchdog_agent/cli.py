@@ -13,6 +13,10 @@ from watchdog_agent.config import Settings, load_settings, settings_from
 from watchdog_agent.errors import UsageError, WatchdogError
 from watchdog_agent.termsafe import escape
 
+# commands that never log (nothing they import uses structlog), so they skip its import and
+# set-up: a tenth of a second or more of a one-shot command's start
+QUIET_COMMANDS = frozenset({"stats", "top", "version"})
+
 
 def _docker_host(p: argparse.ArgumentParser) -> None:
     p.add_argument("--docker-host", help="Docker address (default: $DOCKER_HOST or the "
@@ -157,9 +161,10 @@ def _serve_settings(args: argparse.Namespace) -> Settings:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from watchdog_agent import logs
+    if args.command not in QUIET_COMMANDS:
+        from watchdog_agent import logs
 
-    logs.configure()
+        logs.configure()
     try:
         if args.command == "stats":
             from watchdog_agent.agentlink import options_from
