@@ -51,8 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     stats = sub.add_parser(
         "stats", help="live resource usage per container (docker stats)",
         epilog="Source: with --no-stream, the latest sample of a running agent (see "
-        "--agent), read at once; without one, or with filters other than name (a plain "
-        "name), label, status and exited, this command samples on its own. A stream "
+        "--agent), read at once; without one, with --no-docker, or with filters other than "
+        "name (a plain name), label, status and exited, this command samples on its own. A stream "
         "(without --no-stream) always samples on its own.",
     )  # fmt: skip
     stats.add_argument("containers", nargs="*", metavar="CONTAINER")
@@ -70,8 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(stats)
 
     top = sub.add_parser("top", help="a container's processes (host PID and in-container PID)",
-                         epilog="Source: a running agent (see --agent), else /proc read "
-                         "here. Each process's %CPU covers the container's CPU window. "
+                         epilog="Source: a running agent (see --agent), else (and with "
+                         "--no-docker) /proc read here. Each process's %CPU covers the container's CPU window. "
                          + WINDOW_HELP)  # fmt: skip
     top.add_argument("container", metavar="CONTAINER")
     top.add_argument("--format", choices=("table", "json", "tree", "tree-json"),
