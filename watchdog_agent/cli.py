@@ -71,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     top = sub.add_parser("top", help="a container's processes (host PID and in-container PID)",
                          epilog="Source: a running agent (see --agent), else (and with "
-                         "--no-docker) /proc read here. Each process's %CPU covers the container's CPU window. "
+                         "--no-docker) /proc read here. Each process's %CPU covers the "
+                         "container's CPU window. "
                          + WINDOW_HELP)  # fmt: skip
     top.add_argument("container", metavar="CONTAINER")
     top.add_argument("--format", choices=("table", "json", "tree", "tree-json"),
