@@ -297,14 +297,18 @@ async def choose(
     if options.url is None:
         return None
     instead = instead or f"reading Docker at {docker_host}"
-    docker, agent = await asyncio.gather(
-        engine_of(docker_host), probe(options), return_exceptions=True
-    )
-    if isinstance(agent, AgentError):
-        note(f"{agent}; {instead}")
-        return None
-    if isinstance(agent, BaseException):
-        raise agent
+    # both asked at once; Docker's /info (tens of ms) is not waited for when no agent
+    # answers: the common case of a one-shot command on a host without an agent
+    docker_info = asyncio.create_task(engine_of(docker_host))
+    agent: Link | None = None
+    try:
+        agent = await probe(options)
+    except AgentError as exc:
+        note(f"{exc}; {instead}")
+    finally:
+        if agent is None:
+            docker_info.cancel()
+        docker, *_ = await asyncio.gather(docker_info, return_exceptions=True)
     if agent is None:
         return None
     if isinstance(docker, DockerUnavailable | DockerError):

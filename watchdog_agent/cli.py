@@ -13,6 +13,10 @@ from watchdog_agent.config import Settings, load_settings, settings_from
 from watchdog_agent.errors import UsageError, WatchdogError
 from watchdog_agent.termsafe import escape
 
+# commands that never log (nothing they import uses structlog), so they skip its import and
+# set-up: a tenth of a second or more of a one-shot command's start
+QUIET_COMMANDS = frozenset({"stats", "top", "version"})
+
 
 def _docker_host(p: argparse.ArgumentParser) -> None:
     p.add_argument("--docker-host", help="Docker address (default: $DOCKER_HOST or the "
@@ -44,25 +48,36 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"watchdog-agent {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    stats = sub.add_parser("stats", help="live resource usage per container (docker stats)")
+    stats = sub.add_parser(
+        "stats", help="live resource usage per container (docker stats)",
+        epilog="Source: with --no-stream, the latest sample of a running agent (see "
+        "--agent), read at once; without one, with --no-docker, or with filters other than "
+        "name (a plain name), label, status and exited, this command samples on its own. A stream "
+        "(without --no-stream) always samples on its own.",
+    )  # fmt: skip
     stats.add_argument("containers", nargs="*", metavar="CONTAINER")
     stats.add_argument("-a", "--all", action="store_true", help="show all containers, "
                        "not only running ones")  # fmt: skip
     stats.add_argument("--no-stream", action="store_true", help="print one result and exit. "
-                       "This result (and a stream's first) waits for one CPU window: "
-                       + WINDOW_HELP.replace("%", "%%"))  # fmt: skip
+                       "Sampled here, this result (and a stream's first) waits for one CPU "
+                       "window: " + WINDOW_HELP.replace("%", "%%"))  # fmt: skip
     stats.add_argument("--format", choices=("table", "json"), default="table")
     stats.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE",
                        help="docker ps filters (repeatable)")  # fmt: skip
     stats.add_argument("--interval", type=float, help="seconds between refreshes (default 1)")
+    agentlink.add_arguments(stats, "with --no-stream, read the latest sample of the agent "
+                            "there")  # fmt: skip
     _common(stats)
 
     top = sub.add_parser("top", help="a container's processes (host PID and in-container PID)",
-                         epilog="Each process's %CPU covers the container's CPU window. "
+                         epilog="Source: a running agent (see --agent), else (and with "
+                         "--no-docker) /proc read here. Each process's %CPU covers the "
+                         "container's CPU window. "
                          + WINDOW_HELP)  # fmt: skip
     top.add_argument("container", metavar="CONTAINER")
     top.add_argument("--format", choices=("table", "json", "tree", "tree-json"),
                      default="table")  # fmt: skip
+    agentlink.add_arguments(top, "ask the agent there")
     _common(top)
 
     events = sub.add_parser("events", help="Docker events, filtered (docker events)")
@@ -147,23 +162,27 @@ def _serve_settings(args: argparse.Namespace) -> Settings:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from watchdog_agent import logs
+    if args.command not in QUIET_COMMANDS:
+        from watchdog_agent import logs
 
-    logs.configure()
+        logs.configure()
     try:
         if args.command == "stats":
+            from watchdog_agent.agentlink import options_from
             from watchdog_agent.cmd_stats import run_stats
             from watchdog_agent.sources import parse_filters
 
             filters = parse_filters(args.filter)
             return asyncio.run(
                 run_stats(_settings(args), args.containers, args.all, args.no_stream,
-                          args.format, filters)
+                          args.format, filters, agent=options_from(args))
             )  # fmt: skip
         if args.command == "top":
+            from watchdog_agent.agentlink import options_from
             from watchdog_agent.cmd_top import run_top
 
-            return asyncio.run(run_top(_settings(args), args.container, args.format))
+            return asyncio.run(run_top(_settings(args), args.container, args.format,
+                                       agent=options_from(args)))  # fmt: skip
         if args.command == "events":
             from watchdog_agent.agentlink import options_from
             from watchdog_agent.cmd_events import run_events

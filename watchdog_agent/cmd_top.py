@@ -1,17 +1,26 @@
-"""`watchdog-agent top`: a container's process tree with host and in-container PIDs."""
+"""`watchdog-agent top`: a container's process tree with host and in-container PIDs.
+
+From a running agent that watches the same engine (``GET /api/v1/containers/{id}/top``,
+agentlink.choose), else read here from /proc; the same table either way, and with
+``--format json``/``tree-json`` the agent's lists unchanged.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
-from typing import TextIO
+from typing import Any, TextIO
+from urllib.parse import quote
 
+from watchdog_agent import agentlink
+from watchdog_agent.agentlink import AgentError, AgentOptions, AgentUnavailable, Link
 from watchdog_agent.cmd_stats import select
 from watchdog_agent.collectors.cgroupfs import Layout
 from watchdog_agent.collectors.proctree import build_tree, read_top
 from watchdog_agent.collectors.sampler import Target
 from watchdog_agent.config import Settings
 from watchdog_agent.errors import NotFound
+from watchdog_agent.fromjson import process_from_json
 from watchdog_agent.sources import open_source
 from watchdog_agent.textfmt import top_table, top_tree
 from watchdog_agent.views import process_json
@@ -37,8 +46,20 @@ async def find_target(settings: Settings, layout: Layout, ident: str) -> Target:
         await source.close()
 
 
-async def run_top(settings: Settings, ident: str, fmt: str, out: TextIO | None = None) -> int:
+async def run_top(
+    settings: Settings,
+    ident: str,
+    fmt: str,
+    out: TextIO | None = None,
+    agent: AgentOptions | None = None,
+) -> int:
     out = sys.stdout if out is None else out  # bound per call, not at import
+    if agent is not None and not settings.no_docker:
+        link = await agentlink.choose(settings.docker_host, agent, instead="reading /proc here")
+        doc = None if link is None else await _from_agent(link, ident)
+        if doc is not None:
+            _show_agent(doc, fmt, out)
+            return 0
     layout = Layout(settings.cgroup_root)
     target = await find_target(settings, layout, ident)
     flat = await read_top(settings.proc_root, target.location)
@@ -51,3 +72,40 @@ async def run_top(settings: Settings, ident: str, fmt: str, out: TextIO | None =
     else:
         out.write(top_table(flat) + "\n")
     return 0
+
+
+async def _from_agent(link: Link, ident: str) -> dict[str, Any] | None:
+    """The agent's top document; None (read here instead) when the agent stopped
+    answering or does not know the container (perhaps created a moment ago)."""
+    try:
+        doc = await link.get_json(f"/api/v1/containers/{quote(ident, safe='')}/top")
+    except AgentUnavailable as exc:
+        agentlink.note_stderr(f"{exc}; reading /proc here")
+        return None
+    except AgentError as exc:
+        if exc.status == 409:  # not running, or an ambiguous prefix: as the path here says
+            raise NotFound(ident, exc.error) from exc
+        if exc.status in (400, 404):  # an ident the API does not take, or not known yet
+            return None
+        raise
+    lists = isinstance(doc, dict) and all(
+        isinstance(doc.get(k), list) for k in ("processes", "tree")
+    )
+    if not lists:
+        agentlink.note_stderr(
+            f"the agent at {link.url} answered no process list; reading /proc here"
+        )
+        return None
+    return dict(doc)
+
+
+def _show_agent(doc: dict[str, Any], fmt: str, out: TextIO) -> None:
+    if fmt == "json":
+        out.write(json.dumps(doc["processes"]) + "\n")
+    elif fmt == "tree-json":
+        out.write(json.dumps(doc["tree"]) + "\n")
+    elif fmt == "tree":
+        out.write(top_tree([process_from_json(p) for p in doc["tree"]]) + "\n")
+    else:
+        out.write(top_table([process_from_json(p) for p in doc["processes"]]) + "\n")
+    out.flush()
