@@ -40,24 +40,33 @@ def _rfc3339(text: str) -> float:
 
 
 @engine
-def test_init_starts_just_before_dockers_started_at(
+def test_init_starts_between_dockers_created_and_started_at(
     docker_cli: DockerCLI, docker_host: str
 ) -> None:
-    """Docker records StartedAt after the init process began: ours is before it, and by
-    less than 100 ms (the tick a start time is counted in is 10 ms)."""
-    gaps = []
+    """runc forks a container's init while Docker starts it, after ``Created``, and Docker
+    records ``StartedAt`` once the start has completed: the init's start time lies
+    between the two. With btime's whole seconds it read up to a second early, before
+    ``Created`` (on this host 0.405 s early: 0.08 to 0.1 s before ``Created``).
+
+    The issue measured the init 44 to 66 ms before ``StartedAt`` on another host; on this
+    one runc's create-to-start takes 0.17 to 0.3 s even when idle, which is dockerd's
+    latency and not a reading error, so the bounds are Docker's own two times.
+    """
+    spans = []
     for _ in range(3):
         name = unique_name("wd-start")
         cid = docker_cli.start(IMAGE, "sleep", "100000", name=name)
         try:
-            started = _rfc3339(docker_cli.inspect(cid)["State"]["StartedAt"])
+            info = docker_cli.inspect(cid)
+            created = _rfc3339(info["Created"])
+            started = _rfc3339(info["State"]["StartedAt"])
             proc = agent("top", name, "--format", "json", "--docker-host", docker_host)
             assert proc.returncode == 0, proc.stderr
             (init,) = [p for p in json.loads(proc.stdout) if p["ns_pid"] == 1]
             ours = _rfc3339(init["started_at"])
         finally:
             docker_cli.rm(cid)
-        gaps.append(started - ours)
+        spans.append((round(ours - created, 3), round(started - ours, 3)))
         time.sleep(0.2)
-    print(f"Docker StartedAt minus top's started_at (s): {[round(g, 3) for g in gaps]}")
-    assert all(0 < g < 0.1 for g in gaps), gaps
+    print(f"(init - Created, StartedAt - init) in s: {spans}")
+    assert all(after > 0 and before > 0 for after, before in spans), spans
