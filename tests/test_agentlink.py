@@ -58,13 +58,7 @@ def other_agent(
     journal = tmp_path_factory.mktemp("other-agent") / "events.db"
     serve = ServeProcess("--journal", str(journal), docker_host=other_engine.host)
     try:
-        deadline = time.monotonic() + 30
-        while serve.said("serving") is None and serve.proc.poll() is None:
-            assert time.monotonic() < deadline, serve.logs
-            time.sleep(0.05)
-        entry = serve.said("serving")
-        assert entry is not None, serve.logs
-        yield f"http://{entry['addresses'][0]}"
+        yield serve.wait_url()
     finally:
         serve.kill()
 

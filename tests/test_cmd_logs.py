@@ -167,13 +167,7 @@ async def test_through_the_agent_when_docker_does_not_answer(
     docker_cli.run("wait", docker_cli.start(IMAGE, "sh", "-c", script, name=name))
     serve = ServeProcess("--journal", str(tmp_path / "events.db"), docker_host=docker_host)
     try:
-        deadline = time.monotonic() + 30
-        while serve.said("serving") is None and serve.proc.poll() is None:
-            assert time.monotonic() < deadline, serve.logs
-            time.sleep(0.05)
-        entry = serve.said("serving")
-        assert entry is not None, serve.logs
-        url = f"http://{entry['addresses'][0]}"
+        url = serve.wait_url()
         nowhere = "unix:///nonexistent/docker.sock"
         for flags in ([], ["-t"], ["--tail", "2"]):
             ours = run_bytes("logs", *flags, name, docker_host=nowhere,

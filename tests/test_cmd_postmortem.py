@@ -36,13 +36,7 @@ def test_a_removed_container_has_its_post_mortem(
     journal = tmp_path / "state" / "events.db"
     serve = ServeProcess("--journal", str(journal), "--interval", "0.2", docker_host=docker_host)
     try:
-        deadline = time.monotonic() + 30
-        while serve.said("serving") is None and serve.proc.poll() is None:
-            assert time.monotonic() < deadline, serve.logs
-            time.sleep(0.05)
-        entry = serve.said("serving")
-        assert entry is not None, serve.logs
-        url = f"http://{entry['addresses'][0]}"
+        url = serve.wait_url()
         name = unique_name("pm-cli")
         script = "echo starting; printf 'failing \\033[2J\\033]0;t\\007\\n' >&2; sleep 1; exit 3"
         cid = docker_cli.start(IMAGE, "sh", "-c", script, name=name)

@@ -181,6 +181,16 @@ class ServeProcess:
     def said(self, event: str) -> dict[str, Any] | None:
         return next((entry for entry in self.logs if entry.get("event") == event), None)
 
+    def wait_url(self, timeout: float = 30) -> str:
+        """Block until the agent says it is serving; its base URL."""
+        deadline = time.monotonic() + timeout
+        while self.said("serving") is None and self.proc.poll() is None:
+            assert time.monotonic() < deadline, self.logs
+            time.sleep(0.05)
+        entry = self.said("serving")
+        assert entry is not None, self.logs
+        return f"http://{entry['addresses'][0]}"
+
     def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()

@@ -42,13 +42,7 @@ def served(docker_host: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     journal = tmp_path_factory.mktemp("agent") / "events.db"
     serve = ServeProcess("--journal", str(journal), "--interval", "1", docker_host=docker_host)
     try:
-        deadline = time.monotonic() + 30
-        while serve.said("serving") is None and serve.proc.poll() is None:
-            assert time.monotonic() < deadline, serve.logs
-            time.sleep(0.05)
-        entry = serve.said("serving")
-        assert entry is not None, serve.logs
-        yield f"http://{entry['addresses'][0]}"
+        yield serve.wait_url()
     finally:
         serve.kill()
 
