@@ -10,8 +10,6 @@ request reaching it).
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import socketserver
 import threading
@@ -22,7 +20,7 @@ from collections.abc import Iterator
 import pytest
 from agentcli import agent
 from dockercli import IMAGE, TEST_LABEL, DockerCLI, unique_name
-from privateengine import PATH, PrivateEngine
+from privateengine import PrivateEngine, started_engine
 from test_server_engine import ServeProcess
 from test_server_helpers import until
 
@@ -34,20 +32,8 @@ pytestmark = pytest.mark.engine
 
 @pytest.fixture(scope="module")
 def other_engine() -> Iterator[PrivateEngine]:
-    if shutil.which("dockerd", path=PATH) is None or os.geteuid() != 0:
-        msg = "a private engine needs dockerd and root"
-        if os.environ.get("CI") == "true":
-            pytest.fail(msg, pytrace=False)
-        pytest.skip(msg)
-    eng = PrivateEngine()
-    try:
-        eng.start()
-        eng.import_busybox()
+    with started_engine() as eng:
         yield eng
-    finally:
-        if eng.proc is not None and eng.proc.poll() is None:
-            eng.remove_containers()
-        eng.destroy()
 
 
 @pytest.fixture(scope="module")
