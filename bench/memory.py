@@ -47,10 +47,10 @@ from aiohttp import web
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.gentree import make_tree
-from watchdog_agent.agent import Agent
+from watchdog_agent.agent.history import NARROW, ROW
+from watchdog_agent.agent.malloctune import tune_allocator
+from watchdog_agent.agent.wiring import Agent
 from watchdog_agent.config import DEFAULT_DOCKER_HOST, Settings
-from watchdog_agent.history import NARROW, ROW
-from watchdog_agent.malloctune import tune_allocator
 from watchdog_agent.server.app import create_app
 
 DOCKER = os.environ.get("WATCHDOG_TEST_DOCKER_CLI", "/usr/bin/docker")

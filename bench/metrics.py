@@ -34,7 +34,7 @@ from watchdog_agent.collectors.cgroupfs import Layout
 from watchdog_agent.collectors.sampler import Sampler, Target
 from watchdog_agent.collectors.targets import discovered_targets
 from watchdog_agent.exporter.collector import MetricsCache, SnapshotCollector
-from watchdog_agent.exporter.render import Format
+from watchdog_agent.exporter.exposition import Format
 from watchdog_agent.model import ContainerRef, Snapshot
 
 GOAL_MS = 50.0

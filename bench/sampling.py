@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.gentree import make_tree
-from watchdog_agent import gctune
+from watchdog_agent.agent import gctune
 from watchdog_agent.collectors.cgroupfs import Layout
 from watchdog_agent.collectors.fileio import FileReader
 from watchdog_agent.collectors.sampler import Sampler, Target

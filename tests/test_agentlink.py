@@ -24,7 +24,7 @@ from privateengine import PrivateEngine, started_engine
 from test_server_engine import ServeProcess
 from test_server_helpers import until
 
-from watchdog_agent.agentlink import AgentOptions, Engine, choose, engine_of
+from watchdog_agent.commands.agentlink import AgentOptions, Engine, choose, engine_of
 from watchdog_agent.events.timeparse import to_docker_since
 
 pytestmark = pytest.mark.engine

@@ -19,8 +19,8 @@ from dockercli import IMAGE, DockerCLI
 from watchdog_agent.collectors.cgroupfs import Layout
 from watchdog_agent.collectors.sampler import Sampler
 from watchdog_agent.docker.client import DockerClient
+from watchdog_agent.inventory.sources import DockerSource
 from watchdog_agent.model import Snapshot
-from watchdog_agent.sources import DockerSource
 
 engine = pytest.mark.engine
 

@@ -13,13 +13,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from watchdog_agent import agentlink
-from watchdog_agent.cmd_logs import LogsQuery, Output
+from watchdog_agent.agent.postmortem.store import PostMortemStore
+from watchdog_agent.commands import agentlink
+from watchdog_agent.commands.logs import LogsQuery, Output
+from watchdog_agent.commands.pmtext import render, signal_name, summarise
+from watchdog_agent.docker.logframes import MAX_PIECE, STDERR, STDOUT, Demuxer, frame
 from watchdog_agent.errors import UsageError
 from watchdog_agent.events.journal import JournalError
-from watchdog_agent.logframes import MAX_PIECE, STDERR, STDOUT, Demuxer, frame
-from watchdog_agent.pmstore import PostMortemStore
-from watchdog_agent.pmtext import render, signal_name, summarise
 
 # -- Demuxer -------------------------------------------------------------------------------
 

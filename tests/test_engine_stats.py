@@ -316,7 +316,7 @@ def test_without_docker_lists_containers_by_id(
 def test_bug_stats_stdout_bound_at_import(
     monkeypatch: pytest.MonkeyPatch, docker_cli: DockerCLI, docker_host: str, idle: tuple[str, str]
 ) -> None:
-    """cmd_stats.run_stats's ``out: TextIO = sys.stdout`` default is evaluated when the
+    """commands.stats.run_stats's ``out: TextIO = sys.stdout`` default is evaluated when the
     module is imported, so in-process callers of ``cli.main`` (capsys, redirect_stdout)
     lose the rows of every call after the first stdout swap: they go to whatever was
     sys.stdout at import time."""

@@ -231,7 +231,7 @@ def test_bug_top_stdout_bound_at_import(
     docker_host: str,
     sleeper: tuple[str, str],
 ) -> None:
-    """cmd_top.run_top's ``out: TextIO = sys.stdout`` default is evaluated when the module
+    """commands.top.run_top's ``out: TextIO = sys.stdout`` default is evaluated when the module
     is imported, so in-process callers of ``cli.main`` (capsys, redirect_stdout) lose the
     output of every call after the first stdout swap: it goes to the stream that was
     sys.stdout at import time (a closed capsys buffer raises "I/O operation on closed

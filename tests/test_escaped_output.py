@@ -15,14 +15,14 @@ from dataclasses import replace
 import pytest
 import structlog
 
-from watchdog_agent import logs
+from watchdog_agent import logsetup
 from watchdog_agent.cli import main
-from watchdog_agent.cmd_events import _gap_note
-from watchdog_agent.cmd_stats import placeholder
+from watchdog_agent.commands.events import _gap_note
+from watchdog_agent.commands.stats import placeholder
+from watchdog_agent.commands.textfmt import stats_table, top_table, top_tree
 from watchdog_agent.events.render import compile_template, json_line, text_line
 from watchdog_agent.model import ContainerRef, Event, Gap, ProcessInfo
-from watchdog_agent.textfmt import stats_table, top_table, top_tree
-from watchdog_agent.views import process_json
+from watchdog_agent.wire.tojson import process_json
 
 PWN = "\x1b]0;pwned\x07\x1b[2J"  # set the terminal title, clear the screen
 PWN_SHOWN = "\\x1b]0;pwned\\x07\\x1b[2J"
@@ -142,12 +142,12 @@ def test_gap_note_escapes_the_reason() -> None:
 def test_console_logs_escape_values_and_json_logs_keep_them() -> None:
     console, as_json = io.StringIO(), io.StringIO()
     try:
-        logs.configure(json=False, stream=console)
+        logsetup.configure(json=False, stream=console)
         structlog.get_logger().info("post-mortem captured", name=f"web{PWN}")
-        logs.configure(json=True, stream=as_json)
+        logsetup.configure(json=True, stream=as_json)
         structlog.get_logger().info("post-mortem captured", name=f"web{PWN}")
     finally:
-        logs.configure()
+        logsetup.configure()
     no_controls(console.getvalue())
     assert f"name=web{PWN_SHOWN}" in console.getvalue()
     assert json.loads(as_json.getvalue())["name"] == f"web{PWN}"

@@ -27,8 +27,8 @@ from watchdog_agent.collectors.cgroupfs import Layout
 from watchdog_agent.collectors.sampler import Sampler, Target
 from watchdog_agent.collectors.targets import discovered_targets
 from watchdog_agent.exporter.collector import MetricsCache, SnapshotCollector
+from watchdog_agent.exporter.exposition import Format, negotiate
 from watchdog_agent.exporter.getters import cpu_weight_to_shares
-from watchdog_agent.exporter.render import Format, negotiate
 from watchdog_agent.exporter.table import container_table, label_name
 from watchdog_agent.model import (
     CgroupMode,

@@ -1,4 +1,4 @@
-"""fromjson.py reads back what views.py writes: a command that prints an agent's answer
+"""wire/fromjson.py reads back what wire/tojson.py writes: a command that prints an agent's answer
 as a table shows the cells it would show for the same values sampled here."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from watchdog_agent.fromjson import parse_time, process_from_json, ref_from_json, stats_from_json
+from watchdog_agent.commands.textfmt import stats_table, top_table, top_tree
 from watchdog_agent.model import (
     CgroupSample,
     ContainerStats,
@@ -18,8 +18,13 @@ from watchdog_agent.model import (
     ProcessInfo,
     PsiLine,
 )
-from watchdog_agent.textfmt import stats_table, top_table, top_tree
-from watchdog_agent.views import process_json, stats_json
+from watchdog_agent.wire.fromjson import (
+    parse_time,
+    process_from_json,
+    ref_from_json,
+    stats_from_json,
+)
+from watchdog_agent.wire.tojson import process_json, stats_json
 
 FLOAT = st.floats(0, 1e7, allow_nan=False) | st.none()
 INT = st.integers(0, 2**53) | st.none()

@@ -7,8 +7,8 @@ import math
 
 import pytest
 
+from watchdog_agent.agent.history import NARROW, ROW, History, Ring
 from watchdog_agent.collectors.rates import derive
-from watchdog_agent.history import NARROW, ROW, History, Ring
 from watchdog_agent.model import (
     CgroupSample,
     ContainerRef,
@@ -18,7 +18,7 @@ from watchdog_agent.model import (
     Pressure,
     PsiLine,
 )
-from watchdog_agent.views import history_json, stats_json
+from watchdog_agent.wire.tojson import history_json, stats_json
 
 CID = "c" * 64
 REF = ContainerRef(id=CID, name="web", image="busybox:latest")

@@ -11,7 +11,7 @@ from dockercli import IMAGE, DockerCLI, unique_name
 from watchdog_agent.docker.client import DockerClient
 from watchdog_agent.events.bus import Bus
 from watchdog_agent.events.service import EventsService
-from watchdog_agent.inventory import Inventory
+from watchdog_agent.inventory.follow import Inventory
 
 pytestmark = pytest.mark.engine
 

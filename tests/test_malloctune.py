@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import platform
 
-from watchdog_agent.malloctune import tune_allocator
+from watchdog_agent.agent.malloctune import tune_allocator
 
 
 def test_allocator_settings_apply_on_glibc_only() -> None:

@@ -13,10 +13,10 @@ import pytest
 from dockercli import IMAGE, DockerCLI, unique_name
 from test_server_helpers import check_schema, response_schema, serving
 
+from watchdog_agent.agent.postmortem.capture import signal_of
+from watchdog_agent.agent.postmortem.store import PostMortemStore, store_path
 from watchdog_agent.config import Settings
 from watchdog_agent.events.journal import JournalError
-from watchdog_agent.pmstore import PostMortemStore, store_path
-from watchdog_agent.postmortem import signal_of
 
 # -- unit ---------------------------------------------------------------------------------
 

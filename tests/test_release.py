@@ -25,7 +25,7 @@ import pytest
 from dockercli import IMAGE, TEST_LABEL, DockerCLI
 from test_server_helpers import serving
 
-from watchdog_agent.agent import Agent
+from watchdog_agent.agent.wiring import Agent
 from watchdog_agent.config import Settings
 
 pytestmark = pytest.mark.engine

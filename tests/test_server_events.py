@@ -18,7 +18,7 @@ from test_server_helpers import (
     until,
 )
 
-from watchdog_agent.agent import Agent
+from watchdog_agent.agent.wiring import Agent
 from watchdog_agent.events.journal import Journal
 from watchdog_agent.model import Event, Gap
 

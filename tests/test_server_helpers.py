@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 
-from watchdog_agent.agent import Agent
+from watchdog_agent.agent.wiring import Agent
 from watchdog_agent.config import Settings
 from watchdog_agent.server.app import create_app
 from watchdog_agent.server.openapi import document

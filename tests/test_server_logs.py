@@ -17,8 +17,15 @@ from hypothesis import strategies as st
 from test_server_helpers import check_schema, json_lines, response_schema, serving, until
 
 from watchdog_agent.config import Settings
+from watchdog_agent.docker.logframes import (
+    STDERR,
+    STDOUT,
+    SYSTEM,
+    LogDecoder,
+    frame,
+    split_timestamp,
+)
 from watchdog_agent.errors import ParseError, UsageError
-from watchdog_agent.logframes import STDERR, STDOUT, SYSTEM, LogDecoder, frame, split_timestamp
 from watchdog_agent.model import LogLine
 from watchdog_agent.server import routes_logs
 from watchdog_agent.server.keys import STREAMS

@@ -29,7 +29,7 @@ from aiohttp.test_utils import TestClient
 from structlog.testing import capture_logs
 from test_server_helpers import TREES, check_schema, response_schema, serving, tree_settings
 
-from watchdog_agent.cmd_serve import warn_if_exposed
+from watchdog_agent.commands.serve import warn_if_exposed
 from watchdog_agent.config import Settings, load_settings
 from watchdog_agent.errors import UsageError
 from watchdog_agent.server.app import create_app

@@ -19,7 +19,7 @@ from test_server_helpers import (
     until,
 )
 
-from watchdog_agent.agent import Agent
+from watchdog_agent.agent.wiring import Agent
 from watchdog_agent.server.keys import STREAMS
 
 SYSTEMD = json.loads((TREES / "systemd" / "expected.json").read_text())

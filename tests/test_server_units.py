@@ -10,7 +10,8 @@ import pytest
 from structlog.testing import capture_logs
 from test_server_helpers import tree_settings
 
-from watchdog_agent.cmd_serve import warn_if_exposed
+from watchdog_agent.agent.snapshots import SnapshotStore
+from watchdog_agent.commands.serve import warn_if_exposed
 from watchdog_agent.config import (
     Settings,
     default_journal_path,
@@ -26,7 +27,6 @@ from watchdog_agent.server.openapi import document
 from watchdog_agent.server.psfilter import parse_ps_filters
 from watchdog_agent.server.resolve import resolve
 from watchdog_agent.server.streams import StreamRegistry
-from watchdog_agent.store import SnapshotStore
 
 # -- settings -------------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ from agentcli import agent, agent_env
 from dockercli import IMAGE, DockerCLI, unique_name
 from test_server_engine import ServeProcess
 
-from watchdog_agent.textfmt import STATS_HEADERS, percent
+from watchdog_agent.commands.textfmt import STATS_HEADERS, percent
 
 pytestmark = pytest.mark.engine
 LOOP = ("sh", "-c", "while :; do :; done")

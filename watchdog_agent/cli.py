@@ -39,7 +39,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from watchdog_agent import agentlink, cmd_logs, cmd_postmortem
+    from watchdog_agent.commands import agentlink, logs, postmortem
 
     parser = argparse.ArgumentParser(
         prog="watchdog-agent",
@@ -131,8 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "(flags and WATCHDOG_* variables take precedence)")  # fmt: skip
     _common(serve)
 
-    cmd_logs.add_parser(sub)
-    cmd_postmortem.add_parser(sub)
+    logs.add_parser(sub)
+    postmortem.add_parser(sub)
     sub.add_parser("version", help="print the version")
     return parser
 
@@ -163,14 +163,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command not in QUIET_COMMANDS:
-        from watchdog_agent import logs
+        from watchdog_agent import logsetup
 
-        logs.configure()
+        logsetup.configure()
     try:
         if args.command == "stats":
-            from watchdog_agent.agentlink import options_from
-            from watchdog_agent.cmd_stats import run_stats
-            from watchdog_agent.sources import parse_filters
+            from watchdog_agent.commands.agentlink import options_from
+            from watchdog_agent.commands.stats import run_stats
+            from watchdog_agent.inventory.sources import parse_filters
 
             filters = parse_filters(args.filter)
             return asyncio.run(
@@ -178,14 +178,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                           args.format, filters, agent=options_from(args))
             )  # fmt: skip
         if args.command == "top":
-            from watchdog_agent.agentlink import options_from
-            from watchdog_agent.cmd_top import run_top
+            from watchdog_agent.commands.agentlink import options_from
+            from watchdog_agent.commands.top import run_top
 
             return asyncio.run(run_top(_settings(args), args.container, args.format,
                                        agent=options_from(args)))  # fmt: skip
         if args.command == "events":
-            from watchdog_agent.agentlink import options_from
-            from watchdog_agent.cmd_events import run_events
+            from watchdog_agent.commands.agentlink import options_from
+            from watchdog_agent.commands.events import run_events
 
             settings = _settings(args)
             return asyncio.run(
@@ -195,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             )  # fmt: skip
         if args.command == "serve":
-            from watchdog_agent.cmd_serve import run_serve
+            from watchdog_agent.commands.serve import run_serve
 
             return asyncio.run(run_serve(_serve_settings(args)))
         if hasattr(args, "run_command"):  # logs, postmortem: their parsers name it

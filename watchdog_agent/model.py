@@ -185,7 +185,7 @@ class PressureAvg(NamedTuple):
 
 
 class HistoryRow(NamedTuple):
-    """One kept sample of a container (history.py): ContainerStats's numbers without the
+    """One kept sample of a container (agent/history.py): ContainerStats's numbers without the
     raw CgroupSample, PSI averages without totals, no per-interface network counters."""
 
     id: str

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 
-from watchdog_agent.mailbox import Mailbox
+from watchdog_agent.aio import Mailbox
 from watchdog_agent.model import Event, Gap, Lost
 
 Item = Event | Gap | Lost

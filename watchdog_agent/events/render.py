@@ -15,7 +15,7 @@ from datetime import datetime
 from watchdog_agent.errors import UsageError
 from watchdog_agent.model import Event
 from watchdog_agent.termsafe import escape, escape_json
-from watchdog_agent.views import event_json
+from watchdog_agent.wire.tojson import event_json
 
 Render = Callable[[Event], str]
 NO_VALUE = "<no value>"  # what Go's templates print for a missing map key

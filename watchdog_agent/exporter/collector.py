@@ -30,8 +30,7 @@ from prometheus_client.registry import CollectorRegistry
 from watchdog_agent import __version__
 from watchdog_agent.model import CgroupMode, ContainerRef, Snapshot
 
-from .getters import DeviceName, major_minor
-from .render import (
+from .exposition import (
     EOF,
     Format,
     Row,
@@ -43,6 +42,7 @@ from .render import (
     render_metrics,
     write_family,
 )
+from .getters import DeviceName, major_minor
 from .table import (
     SNAPSHOT_TABLE,
     MetricSpec,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from watchdog_agent.agent import Agent
+from watchdog_agent.agent.wiring import Agent
 from watchdog_agent.config import Settings
 
 from . import (

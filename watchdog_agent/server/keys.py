@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from watchdog_agent.agent import Agent
+from watchdog_agent.agent.wiring import Agent
 
 from .streams import StreamRegistry
 

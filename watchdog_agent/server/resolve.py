@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 
 from watchdog_agent.errors import UsageError
-from watchdog_agent.lookup import Ambiguous, find_container
+from watchdog_agent.inventory.lookup import Ambiguous, find_container
 from watchdog_agent.model import ContainerRef
 
 from .errors import ApiError

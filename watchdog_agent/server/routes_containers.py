@@ -10,7 +10,8 @@ import json
 
 from aiohttp import web
 
-from watchdog_agent.agent import Agent
+from watchdog_agent.agent.snapshots import SnapshotSubscription
+from watchdog_agent.agent.wiring import Agent
 from watchdog_agent.collectors.proctree import build_tree, read_top
 from watchdog_agent.errors import ContainerGone
 from watchdog_agent.model import (
@@ -18,10 +19,9 @@ from watchdog_agent.model import (
     ContainerRef,
     ContainerStats,
 )
-from watchdog_agent.store import SnapshotSubscription
-from watchdog_agent.views import history_json, stats_json
+from watchdog_agent.wire.tojson import history_json, stats_json
 
-from . import params, views
+from . import documents, params
 from .errors import ApiError
 from .keys import AGENT, STREAMS
 from .psfilter import parse_ps_filters
@@ -55,12 +55,12 @@ async def list_containers(request: web.Request) -> web.Response:
         r for r in agent.refs().values()
         if (everything or r.state == "running") and ps.matches(r)
     ]  # fmt: skip
-    return web.json_response(views.containers_json(refs, _current(agent)))
+    return web.json_response(documents.containers_json(refs, _current(agent)))
 
 
 async def get_container(request: web.Request) -> web.Response:
     agent, ref = _ref(request)
-    return web.json_response(views.container_json(ref, _current(agent).get(ref.id)))
+    return web.json_response(documents.container_json(ref, _current(agent).get(ref.id)))
 
 
 async def get_stats(request: web.Request) -> web.StreamResponse:
@@ -70,7 +70,7 @@ async def get_stats(request: web.Request) -> web.StreamResponse:
         return await _stream_stats(request, agent, ref, history)
     if history is not None:
         return web.json_response([history_json(r) for r in agent.store.history(ref.id, history)])
-    return web.json_response(views.stats_doc(ref, _current(agent).get(ref.id)))
+    return web.json_response(documents.stats_doc(ref, _current(agent).get(ref.id)))
 
 
 async def _stream_stats(
@@ -124,7 +124,7 @@ async def get_top(request: web.Request) -> web.Response:
         flat = await read_top(agent.settings.proc_root, target.location)
     except ContainerGone as exc:
         raise ApiError(409, "container is not running", {"id": ref.id}) from exc
-    return web.json_response(views.top_json(ref, flat, build_tree(flat)))
+    return web.json_response(documents.top_json(ref, flat, build_tree(flat)))
 
 
 def setup(app: web.Application) -> None:

@@ -17,7 +17,7 @@ import time
 
 from aiohttp import web
 
-from watchdog_agent.agent import Agent
+from watchdog_agent.agent.wiring import Agent
 from watchdog_agent.errors import DockerError, DockerUnavailable, UsageError
 from watchdog_agent.events.backlog import complete, interleave, read_buffer
 from watchdog_agent.events.bus import Subscription
@@ -27,7 +27,7 @@ from watchdog_agent.events.tap import now_nano
 from watchdog_agent.events.timeparse import parse_time
 from watchdog_agent.model import Event, Gap
 
-from . import views
+from . import documents
 from .keys import AGENT, STREAMS
 from .streams import KEEPALIVE, Writer, choose_writer, next_or_tick, run_stream
 
@@ -102,7 +102,7 @@ async def events(request: web.Request) -> web.StreamResponse:
 
             async def produce(writer: Writer) -> None:
                 for item in history:
-                    await writer.send(*views.stream_item(item))
+                    await writer.send(*documents.stream_item(item))
                 if sub is not None:
                     await _tail(writer, sub, until, seen)
 
@@ -134,7 +134,7 @@ async def _tail(
                 return
             if item.key in seen:
                 continue
-        await writer.send(*views.stream_item(item))
+        await writer.send(*documents.stream_item(item))
 
 
 def _nothing() -> None:

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from watchdog_agent.agent import Agent
+from watchdog_agent.agent.wiring import Agent
 from watchdog_agent.docker.client import DockerClient, QueryValue
+from watchdog_agent.docker.logframes import SYSTEM, LogDecoder
 from watchdog_agent.errors import DockerError, NotFound, ParseError, UsageError
 from watchdog_agent.events.timeparse import parse_time, to_docker_since
-from watchdog_agent.logframes import SYSTEM, LogDecoder
 from watchdog_agent.model import ContainerRef, LogLine
 
 from . import params

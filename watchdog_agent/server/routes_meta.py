@@ -6,7 +6,7 @@ from aiohttp import web
 
 from watchdog_agent import __version__
 
-from . import views
+from . import documents
 from .errors import ApiError
 from .keys import AGENT
 from .openapi import document, summaries
@@ -40,7 +40,7 @@ async def info(request: web.Request) -> web.Response:
     agent = request.app[AGENT]
     latest = agent.store.latest
     return web.json_response(
-        views.info_json(
+        documents.info_json(
             version=__version__,
             cgroup_mode=None if agent.mode is None else agent.mode.value,
             docker=agent.docker_version,

@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from aiohttp import web
 from prometheus_client.metrics_core import Metric
 
-from watchdog_agent.agent import Agent
+from watchdog_agent.agent.wiring import Agent
 from watchdog_agent.exporter.collector import MetricsCache, SnapshotCollector
-from watchdog_agent.exporter.inventory import InventoryMetrics
-from watchdog_agent.exporter.render import Format, negotiate
+from watchdog_agent.exporter.exposition import Format, negotiate
+from watchdog_agent.exporter.states import InventoryMetrics
 from watchdog_agent.model import Snapshot
 
 from .keys import AGENT

@@ -15,7 +15,7 @@ Per container it keeps, cheaply:
 A capture inspects the container (exit code, OOMKilled; the die event's ``exitCode``
 when it is already removed), takes the last minute of samples from the store, and reads
 the last LOG_TAIL log lines from Docker (logs survive until removal). Documents are
-stored by PostMortemStore (pmstore.py) next to the event journal.
+stored by PostMortemStore (postmortem/store.py) next to the event journal.
 """
 
 from __future__ import annotations
@@ -29,11 +29,12 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from watchdog_agent.agent.postmortem.store import PostMortemStore, postmortem_json
 from watchdog_agent.collectors.proctree import container_processes
 from watchdog_agent.docker.client import DockerClient
+from watchdog_agent.docker.logframes import LogDecoder
 from watchdog_agent.errors import ContainerGone, WatchdogError
 from watchdog_agent.events.bus import Subscription
-from watchdog_agent.logframes import LogDecoder
 from watchdog_agent.model import (
     CgroupLocation,
     Event,
@@ -42,12 +43,11 @@ from watchdog_agent.model import (
     PostMortem,
     ProcessInfo,
 )
-from watchdog_agent.pmstore import PostMortemStore, postmortem_json
 
 if TYPE_CHECKING:
-    from watchdog_agent.agent import Agent
+    from watchdog_agent.agent.wiring import Agent
 
-log = structlog.get_logger("watchdog_agent.postmortem")
+log = structlog.get_logger("watchdog_agent.agent.postmortem.capture")
 
 RECENT = 50  # events kept per container
 PROCESS_EVERY = 2.0  # seconds between two process-list reads of a running container

@@ -1,6 +1,6 @@
 """JSON documents the API serves, from model values (pure: no I/O, no agent state).
 
-Stats, processes and events keep the field names of ``watchdog_agent.views``
+Stats, processes and events keep the field names of ``watchdog_agent.wire.tojson``
 (DESIGN.md); this module adds the API's own envelopes.
 """
 
@@ -19,7 +19,7 @@ from watchdog_agent.model import (
     Lost,
     ProcessInfo,
 )
-from watchdog_agent.views import process_json, rfc3339, stats_json
+from watchdog_agent.wire.tojson import process_json, rfc3339, stats_json
 
 StreamItem = Event | Gap | Lost
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from watchdog_agent.events.journal import JournalError
 from watchdog_agent.model import PostMortem
-from watchdog_agent.views import event_json, history_json, process_json, rfc3339
+from watchdog_agent.wire.tojson import event_json, history_json, process_json, rfc3339
 
 KEEP = 1000  # post-mortems kept on disk (the oldest go first)
 # without a journal the store is an in-memory database: a document with a minute of

@@ -19,11 +19,12 @@ from contextlib import aclosing
 from typing import Any, BinaryIO
 from urllib.parse import quote
 
-from watchdog_agent import agentlink
-from watchdog_agent.agentlink import AgentError, AgentOptions, Link
+from watchdog_agent.commands import agentlink
+from watchdog_agent.commands.agentlink import AgentError, AgentOptions, Link
 from watchdog_agent.config import Settings, settings_from
 from watchdog_agent.docker.engine import QueryValue
 from watchdog_agent.docker.lite import LiteDockerClient
+from watchdog_agent.docker.logframes import STDERR, STDOUT, SYSTEM, Demuxer, Piece
 from watchdog_agent.errors import (
     DockerError,
     DockerUnavailable,
@@ -32,7 +33,6 @@ from watchdog_agent.errors import (
     WatchdogError,
 )
 from watchdog_agent.events.timeparse import parse_time, to_docker_since
-from watchdog_agent.logframes import STDERR, STDOUT, SYSTEM, Demuxer, Piece
 from watchdog_agent.termsafe import escape_lines
 
 AGENT_MAX_TAIL = 10_000  # lines the agent's route sends at most (routes_logs.MAX_TAIL)

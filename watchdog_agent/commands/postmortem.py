@@ -1,7 +1,7 @@
 """`watchdog-agent postmortem CONTAINER`: what the agent stored about a container's death.
 
 From a running agent that watches the same engine (agentlink.choose), else from the
-post-mortem store the agent keeps next to its event journal (pmstore.py), read-only.
+post-mortem store the agent keeps next to its event journal (agent/postmortem/store.py), read-only.
 Both work after the container was removed: ``CONTAINER`` is an id, a name (the latest
 container of that name) or a unique id prefix. ``--format json`` prints the API's
 document unchanged; text shows every container-sourced string escaped (termsafe).
@@ -17,12 +17,12 @@ import sys
 from typing import Any, TextIO
 from urllib.parse import quote
 
-from watchdog_agent import agentlink
-from watchdog_agent.agentlink import AgentError, AgentOptions
+from watchdog_agent.agent.postmortem.store import PostMortemStore, store_path
+from watchdog_agent.commands import agentlink
+from watchdog_agent.commands.agentlink import AgentError, AgentOptions
+from watchdog_agent.commands.pmtext import render
 from watchdog_agent.config import load_settings
 from watchdog_agent.errors import NotFound, UsageError, WatchdogError
-from watchdog_agent.pmstore import PostMortemStore, store_path
-from watchdog_agent.pmtext import render
 
 
 def add_parser(sub: Any) -> None:

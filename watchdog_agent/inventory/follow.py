@@ -17,7 +17,7 @@ from watchdog_agent.errors import DockerUnavailable, NotFound
 from watchdog_agent.events.bus import Subscription
 from watchdog_agent.model import LIVE_STATES, ContainerRef, Event, Gap
 
-log = structlog.get_logger("watchdog_agent.inventory")
+log = structlog.get_logger("watchdog_agent.inventory.follow")
 
 # container actions after which a container's inspect document may have changed
 REINSPECT = frozenset(

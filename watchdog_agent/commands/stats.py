@@ -17,19 +17,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, TextIO
 
-from watchdog_agent import agentlink, gctune
-from watchdog_agent.agentlink import AgentOptions, AgentUnavailable, Link
+from watchdog_agent.agent import gctune
 from watchdog_agent.collectors import cpuwindow
 from watchdog_agent.collectors.cgroupfs import Layout
 from watchdog_agent.collectors.sampler import Sampler, Target
+from watchdog_agent.commands import agentlink
+from watchdog_agent.commands.agentlink import AgentOptions, AgentUnavailable, Link
+from watchdog_agent.commands.textfmt import stats_table
 from watchdog_agent.config import Settings
 from watchdog_agent.errors import NotFound
-from watchdog_agent.fromjson import parse_time, ref_from_json, stats_from_json
-from watchdog_agent.lookup import find_container
+from watchdog_agent.inventory.lookup import find_container
+from watchdog_agent.inventory.sources import ContainerSource, Filters, open_source
 from watchdog_agent.model import CgroupSample, ContainerRef, ContainerStats, Snapshot
-from watchdog_agent.sources import ContainerSource, Filters, open_source
-from watchdog_agent.textfmt import stats_table
-from watchdog_agent.views import stats_json
+from watchdog_agent.wire.fromjson import parse_time, ref_from_json, stats_from_json
+from watchdog_agent.wire.tojson import stats_json
 
 _CLEAR = "\x1b[2J\x1b[H"
 # filters the agent's list applies as Docker does (server/psfilter.py); with others (id:

@@ -24,8 +24,8 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from watchdog_agent import gctune
-from watchdog_agent.agentlink import AgentOptions, AgentUnavailable, Link, choose
+from watchdog_agent.agent import gctune
+from watchdog_agent.commands.agentlink import AgentOptions, AgentUnavailable, Link, choose
 from watchdog_agent.config import Settings
 from watchdog_agent.docker.client import DockerClient
 from watchdog_agent.docker.decode import event_from_json

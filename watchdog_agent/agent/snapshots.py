@@ -3,7 +3,7 @@
 The sampler task ``put``s each new Snapshot; HTTP handlers read ``latest`` and
 ``history`` (read-only conversions, never I/O) and streams iterate a subscription.
 Only the latest Snapshot is kept whole: the history is per container, in compact rows
-(history.py), and a container's rows are released GONE_GRACE seconds after its last
+(agent/history.py), and a container's rows are released GONE_GRACE seconds after its last
 sample (post-mortems take theirs at the ``die`` event, well before).
 
 Fan-out follows the bus's rules (DESIGN.md style 9) with one difference: for snapshots
@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 
-from watchdog_agent.history import History
-from watchdog_agent.mailbox import Mailbox
+from watchdog_agent.agent.history import History
+from watchdog_agent.aio import Mailbox
 from watchdog_agent.model import HistoryRow, Snapshot
 
 DEFAULT_HISTORY = 300

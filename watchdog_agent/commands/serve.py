@@ -12,9 +12,9 @@ import signal
 
 import structlog
 
+from watchdog_agent.agent.malloctune import tune_allocator
 from watchdog_agent.config import Settings, is_loopback
 from watchdog_agent.errors import UsageError
-from watchdog_agent.malloctune import tune_allocator
 from watchdog_agent.server.app import create_app
 from watchdog_agent.server.connections import BACKLOG, GuardedSite, guarded_runner
 from watchdog_agent.server.tls import server_context

@@ -14,7 +14,7 @@ and tears them down in reverse:
 4. Sampling: a task running one Sampler pass per interval in a thread, targets from the
    inventory (TargetCache) or from cgroup discovery, into the SnapshotStore.
 5. Post-mortems: their store (next to the journal) and tasks fed by a bus subscription
-   (postmortem.py); stopped first, before the bus and the store close.
+   (postmortem/capture.py); stopped first, before the bus and the store close.
 
 Each task is owned by the context that starts it, which cancels and awaits it. Streams
 (the HTTP server's) end when the store and bus close, or earlier at the server's shutdown.
@@ -33,7 +33,10 @@ from typing import Any, TypeVar
 import structlog
 from aiohttp import web
 
-from watchdog_agent import gctune
+from watchdog_agent.agent import gctune
+from watchdog_agent.agent.postmortem.capture import PostMortems
+from watchdog_agent.agent.postmortem.store import store_path
+from watchdog_agent.agent.snapshots import SnapshotStore
 from watchdog_agent.collectors.cgroupfs import Layout
 from watchdog_agent.collectors.sampler import Sampler, Target
 from watchdog_agent.collectors.targets import TargetCache, discovered_targets, target_for
@@ -43,13 +46,10 @@ from watchdog_agent.errors import DockerError, DockerUnavailable
 from watchdog_agent.events.bus import Bus
 from watchdog_agent.events.journal import Journal, JournalError
 from watchdog_agent.events.service import EventsService
-from watchdog_agent.inventory import Inventory
+from watchdog_agent.inventory.follow import Inventory
 from watchdog_agent.model import LIVE_STATES, CgroupMode, ContainerRef, Gap, Snapshot
-from watchdog_agent.pmstore import store_path
-from watchdog_agent.postmortem import PostMortems
-from watchdog_agent.store import SnapshotStore
 
-log = structlog.get_logger("watchdog_agent.agent")
+log = structlog.get_logger("watchdog_agent.agent.wiring")
 
 CONNECT_FIRST = 0.25  # seconds before the second try to reach an engine absent at start
 CONNECT_MAX = 3.0  # the back-off's cap: an engine that appears is picked up this soon

@@ -10,7 +10,7 @@ from prometheus_client.metrics_core import Metric
 
 from watchdog_agent.model import LIVE_STATES, ContainerRef
 
-from .render import Format, render_metrics
+from .exposition import Format, render_metrics
 from .table import docker_series_id
 
 Refs = Callable[[], Mapping[str, ContainerRef]]

@@ -12,18 +12,18 @@ import sys
 from typing import Any, TextIO
 from urllib.parse import quote
 
-from watchdog_agent import agentlink
-from watchdog_agent.agentlink import AgentError, AgentOptions, AgentUnavailable, Link
-from watchdog_agent.cmd_stats import select
 from watchdog_agent.collectors.cgroupfs import Layout
 from watchdog_agent.collectors.proctree import build_tree, read_top
 from watchdog_agent.collectors.sampler import Target
+from watchdog_agent.commands import agentlink
+from watchdog_agent.commands.agentlink import AgentError, AgentOptions, AgentUnavailable, Link
+from watchdog_agent.commands.stats import select
+from watchdog_agent.commands.textfmt import top_table, top_tree
 from watchdog_agent.config import Settings
 from watchdog_agent.errors import NotFound
-from watchdog_agent.fromjson import process_from_json
-from watchdog_agent.sources import open_source
-from watchdog_agent.textfmt import top_table, top_tree
-from watchdog_agent.views import process_json
+from watchdog_agent.inventory.sources import open_source
+from watchdog_agent.wire.fromjson import process_from_json
+from watchdog_agent.wire.tojson import process_json
 
 
 async def find_target(settings: Settings, layout: Layout, ident: str) -> Target:

@@ -1,4 +1,4 @@
-"""A post-mortem document (the API's JSON, pmstore.postmortem_json) as text for a
+"""A post-mortem document (the API's JSON, agent.postmortem.store.postmortem_json) as text for a
 terminal. Pure: every string that came from the container (name, image, commands,
 users, log lines, event attributes) passes through termsafe.escape."""
 
@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from watchdog_agent.commands.textfmt import MISSING, binary_size, table
 from watchdog_agent.termsafe import escape
-from watchdog_agent.textfmt import MISSING, binary_size, table
-from watchdog_agent.views import rfc3339
+from watchdog_agent.wire.tojson import rfc3339
 
 LOG_LINES = 20  # log lines shown (the document keeps up to 100)
 EVENTS = 20  # events shown, the latest

@@ -1,0 +1,1 @@
+"""Post-mortems: capture on ``die`` from narrow parts, and their SQLite store."""
