@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from dockercli import DEFAULT_HOST, DockerCLI
+from helpers.dockercli import DEFAULT_HOST, DockerCLI
 
 # --- Docker engine -----------------------------------------------------------------
 

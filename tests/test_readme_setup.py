@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agentcli import agent_env
+from helpers.agentcli import agent_env
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"

@@ -14,7 +14,7 @@ A scrape does not go through ``collect()``: ``SnapshotCollector.render`` joins
 3. ``# EOF`` for OpenMetrics.
 
 The result is byte for byte ``generate_latest`` over a registry holding this collector
-(tests/test_exporter.py checks it). Start times and labels come from ``refs`` as of the
+(tests/exporter/test_exporter.py checks it). Start times and labels come from ``refs`` as of the
 first render of a Snapshot: at most one sampling interval behind the inventory.
 """
 

@@ -1,0 +1,1 @@
+"""Shared test helpers: the docker CLI, the agent console script, private engines."""
