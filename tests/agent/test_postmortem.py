@@ -5,6 +5,7 @@ events; still served after the container is removed and after the agent restarts
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,14 @@ from helpers.dockercli import IMAGE, DockerCLI, unique_name
 from helpers.serving import check_schema, response_schema, serving
 
 from watchdog_agent.agent.postmortem.capture import signal_of
-from watchdog_agent.agent.postmortem.store import PostMortemStore, store_path
+from watchdog_agent.agent.postmortem.store import (
+    APPLICATION_ID,
+    POSTMORTEM_FILE,
+    PostMortemStore,
+    store_path,
+)
 from watchdog_agent.config import Settings
-from watchdog_agent.events.journal import JournalError
+from watchdog_agent.errors import StoreError
 
 # -- unit ---------------------------------------------------------------------------------
 
@@ -62,8 +68,35 @@ def test_store_in_memory_and_refusing_a_foreign_database(tmp_path: Path) -> None
     foreign = tmp_path / "other.db"
     with sqlite3.connect(foreign) as conn:
         conn.execute("CREATE TABLE t (x)")
-    with pytest.raises(JournalError):
+    with pytest.raises(StoreError, match="not a post-mortem store"):
         PostMortemStore(str(foreign)).open()
+
+
+def test_store_written_before_it_had_a_schema_version_opens_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "events.postmortems.db"
+    with sqlite3.connect(path) as raw:  # what agents wrote before the shared SQLite set-up
+        raw.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        raw.execute(
+            "CREATE TABLE postmortems (seq INTEGER PRIMARY KEY, container_id TEXT NOT NULL,"
+            " name TEXT, died_at_nano INTEGER NOT NULL, doc TEXT NOT NULL)"
+        )
+        raw.execute(
+            "INSERT INTO postmortems (container_id, name, died_at_nano, doc) VALUES (?, ?, ?, ?)",
+            ("ee", "old", 1, json.dumps(_doc("ee", "old", 1))),
+        )
+    raw.close()
+    reader = PostMortemStore(str(path))
+    reader.open_readonly()  # read as it is
+    assert reader.latest("ee") == _doc("ee", "old", 1)
+    reader.close()
+    store = PostMortemStore(str(path))
+    store.open()  # brought to the current version: the rows stay, new ones go in
+    store.put(_doc("ff", "new", 2))
+    assert store.lookup("old") == ["ee"] and store.lookup("new") == ["ff"]
+    store.close()
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone() == (POSTMORTEM_FILE.version,)
+    raw.close()
 
 
 # -- against the engine -------------------------------------------------------------------

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from typing import Any, TypeVar
@@ -44,10 +43,11 @@ from watchdog_agent.config import Settings
 from watchdog_agent.docker.client import DockerClient
 from watchdog_agent.errors import DockerError, DockerUnavailable
 from watchdog_agent.events.bus import Bus
-from watchdog_agent.events.journal import Journal, JournalError
+from watchdog_agent.events.journal import JOURNAL_FILE, Journal
 from watchdog_agent.events.service import EventsService
 from watchdog_agent.inventory.follow import Inventory
 from watchdog_agent.model import LIVE_STATES, CgroupMode, ContainerRef, Gap, Snapshot
+from watchdog_agent.sqlitefile import make_parent
 
 log = structlog.get_logger("watchdog_agent.agent.wiring")
 
@@ -342,11 +342,7 @@ class Agent:
 
 
 def _open_journal(journal: Journal) -> None:
-    directory = os.path.dirname(os.path.abspath(journal.path))
-    try:
-        os.makedirs(directory, exist_ok=True)
-    except OSError as exc:
-        raise JournalError(journal.path, f"cannot create {directory}: {exc.strerror}") from exc
+    make_parent(JOURNAL_FILE, journal.path)
     journal.open()
 
 
