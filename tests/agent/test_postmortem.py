@@ -127,6 +127,9 @@ async def test_an_oom_killed_container_has_a_post_mortem_that_outlives_it(
         "exec dd if=/dev/zero of=/data/f bs=1M count=64"
     )
     async with serving(settings) as client:
+        async with client.get("/healthz") as resp:  # its loops are in the agent's health
+            tasks = (await resp.json())["tasks"]
+        assert tasks["postmortem"] == tasks["postmortem-procs"] == "running"
         async with client.get(f"/api/v1/containers/{name}/postmortem") as resp:
             assert resp.status == 404
         cid = await asyncio.to_thread(

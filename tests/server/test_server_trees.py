@@ -192,7 +192,7 @@ async def test_shutdown_ends_open_streams_and_stops_the_agent() -> None:
             await closing
         stats.release()
         events.release()
-    assert all(task.done() for task in agent.tasks.values())
+    assert agent.task_states() and "running" not in agent.task_states().values()
     assert agent.store.subscribers == 0 and agent.bus.subscribers == 0
 
 

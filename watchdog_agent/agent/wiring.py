@@ -14,7 +14,9 @@ and tears them down in reverse:
 4. Sampling: a task running one Sampler pass per interval in a thread, targets from the
    inventory (TargetCache) or from cgroup discovery, into the SnapshotStore.
 5. Post-mortems: their store (next to the journal) and tasks fed by a bus subscription
-   (postmortem/capture.py); stopped first, before the bus and the store close.
+   (agent/postmortem/capture.py), given the bus, the snapshot store and the client, not
+   the Agent; they own their tasks and are stopped first, before the bus and the store
+   close.
 
 Each task is owned by the context that starts it, which cancels and awaits it. Streams
 (the HTTP server's) end when the store and bus close, or earlier at the server's shutdown.
@@ -36,6 +38,7 @@ from watchdog_agent.agent import gctune
 from watchdog_agent.agent.postmortem.capture import PostMortems
 from watchdog_agent.agent.postmortem.store import store_path
 from watchdog_agent.agent.snapshots import SnapshotStore
+from watchdog_agent.aio import cancel_and_wait, spawn
 from watchdog_agent.collectors.cgroupfs import Layout
 from watchdog_agent.collectors.sampler import Sampler, Target
 from watchdog_agent.collectors.targets import TargetCache, discovered_targets, target_for
@@ -146,7 +149,9 @@ class Agent:
         return Gap(start_nano=start, end_nano=max(now, start), reason=reason)
 
     def task_states(self) -> dict[str, str]:
-        return {name: _state(task) for name, task in self.tasks.items()}
+        """Every long-lived task's state, the post-mortems' included."""
+        tasks = {**self.tasks, **(self.postmortems.tasks if self.postmortems else {})}
+        return {name: _state(task) for name, task in tasks.items()}
 
     async def target_of(self, ref: ContainerRef) -> Target | None:
         """Where a running container's cgroup is (from the last pass, or found now)."""
@@ -237,8 +242,7 @@ class Agent:
             yield
         finally:
             if self._connector is not None:
-                self._connector.cancel()
-                await asyncio.wait([self._connector])
+                await cancel_and_wait([self._connector])
             await self._stop("events")  # the tap hands what it queued to journal and bus
             await self._stop("inventory")
             self.bus.close()
@@ -256,9 +260,18 @@ class Agent:
             self._sampler.close()
 
     async def _postmortem_ctx(self, app: web.Application) -> AsyncIterator[None]:
-        postmortems = PostMortems(self, store_path(self.settings.journal))
+        postmortems = PostMortems(
+            store_path(self.settings.journal),
+            bus=self.bus,
+            snapshots=self.store,
+            targets=lambda: self.targets,
+            refs=self.refs,
+            proc_root=self.settings.proc_root,
+        )
         await postmortems.start()
         self.postmortems = postmortems
+        if self.client is not None:  # else _start_docker_parts once an engine answers
+            postmortems.follow(self.client)
         try:
             yield
         finally:
@@ -272,7 +285,7 @@ class Agent:
         self._spawn("events", self.events.run())
         self._spawn("inventory", follow)
         if self.postmortems is not None:  # an engine that answered after start-up
-            self.postmortems.follow()
+            self.postmortems.follow(client)
 
     async def _on_open(self) -> None:
         assert self.inventory is not None
@@ -280,15 +293,12 @@ class Agent:
         self._synced.set()
 
     def _spawn(self, name: str, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(coro, name=f"watchdog-{name}")
-        task.add_done_callback(lambda t: _report(name, t))
-        self.tasks[name] = task
+        self.tasks[name] = spawn(name, coro)
 
     async def _stop(self, name: str) -> None:
         task = self.tasks.get(name)
         if task is not None:
-            task.cancel()
-            await asyncio.wait([task])
+            await cancel_and_wait([task])
 
     # -- sampling -----------------------------------------------------------------------------
 
@@ -360,13 +370,3 @@ def _state(task: asyncio.Task[None]) -> str:
     if task.cancelled():
         return "stopped"
     return "failed" if task.exception() is not None else "ended"
-
-
-def _report(name: str, task: asyncio.Task[None]) -> None:
-    if task.cancelled():
-        return
-    exc = task.exception()
-    if exc is not None:
-        log.error("background task failed", task=name, exc_info=exc)
-    else:
-        log.warning("background task ended", task=name)
