@@ -99,9 +99,6 @@ class Agent:
         self.postmortems: PostMortems | None = None
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.sample_errors = 0  # passes that raised
-        # called in the sampling thread with each new Snapshot, before it is published
-        # (e.g. the metrics cache renders there, so that no scrape ever renders)
-        self.after_sample: list[Callable[[Snapshot], object]] = []
         self._synced = asyncio.Event()  # the inventory has listed containers once
         self._engine: DockerClient | None = None  # made at start; self.client once it answers
         self._connector: asyncio.Task[None] | None = None  # retries an absent engine
@@ -342,13 +339,7 @@ class Agent:
                 if self._limits.get(cid, now) != now:  # `docker update`: read limits again
                     self._sampler.invalidate_limits(cid)
             self._limits = limits
-        snapshot = self._sampler.sample(targets)
-        for hook in self.after_sample:
-            try:
-                hook(snapshot)
-            except Exception:  # a consumer's bug must not cost the snapshot
-                log.exception("after-sample hook failed", hook=repr(hook))
-        return snapshot, targets
+        return self._sampler.sample(targets), targets
 
 
 def _open_journal(journal: Journal) -> None:
