@@ -116,6 +116,19 @@ async def _postmortem(client: Any, ident: str, timeout: float = 20.0) -> dict[st
         await asyncio.sleep(0.1)
 
 
+async def _forgotten(client: Any, ident: str, timeout: float = 20.0) -> None:
+    """Wait until the agent no longer knows the container (404); fail if it still does."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while True:
+        async with client.get(f"/api/v1/containers/{ident}") as resp:
+            if resp.status == 404:
+                return
+            assert resp.status == 200, await resp.text()
+        assert loop.time() < end, f"the agent still knows {ident} after {timeout} s"
+        await asyncio.sleep(0.1)
+
+
 @pytest.mark.engine
 async def test_an_oom_killed_container_has_a_post_mortem_that_outlives_it(
     docker_cli: DockerCLI, docker_host: str, tmp_path: Path
@@ -148,11 +161,7 @@ async def test_an_oom_killed_container_has_a_post_mortem_that_outlives_it(
         assert {"start", "oom", "die"} <= set(actions) and actions[-1] == "die"
         assert 1 in [p["ns_pid"] for p in pm["processes"]] and pm["errors"] == []
         await asyncio.to_thread(docker_cli.rm, cid)
-        for _ in range(100):  # the agent forgets the container
-            async with client.get(f"/api/v1/containers/{name}") as resp:
-                if resp.status == 404:
-                    break
-            await asyncio.sleep(0.1)
+        await _forgotten(client, name)
         assert await _postmortem(client, name) == pm
         assert await _postmortem(client, cid[:10]) == pm
     async with serving(settings) as client:  # a restarted agent still has it
