@@ -1,10 +1,12 @@
 """/metrics: the metric table over Snapshots of the fixture trees, the per-Snapshot cache,
-byte-for-byte equivalence with prometheus_client, negotiation and promtool."""
+byte-for-byte equivalence with prometheus_client (the oracle in tests/helpers/oracle.py),
+negotiation and promtool."""
 
 from __future__ import annotations
 
 import builtins
 import gc
+import itertools
 import json
 import os
 import shutil
@@ -16,6 +18,7 @@ from typing import Any
 
 import prometheus_client
 import pytest
+from helpers.oracle import Oracle
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.openmetrics import exposition as om_exposition
@@ -26,9 +29,11 @@ from prometheus_client.registry import Collector
 from watchdog_agent.collectors.cgroupfs import Layout
 from watchdog_agent.collectors.sampler import Sampler, Target
 from watchdog_agent.collectors.targets import discovered_targets
-from watchdog_agent.exporter.collector import MetricsCache, SnapshotCollector
-from watchdog_agent.exporter.exposition import Format, negotiate
+from watchdog_agent.exporter.cache import MetricsCache
+from watchdog_agent.exporter.exposition import Format, header, negotiate
 from watchdog_agent.exporter.getters import cpu_weight_to_shares
+from watchdog_agent.exporter.scrape import EventCounts, Scrape
+from watchdog_agent.exporter.states import InventoryMetrics
 from watchdog_agent.exporter.table import container_table, label_name
 from watchdog_agent.model import (
     CgroupMode,
@@ -123,15 +128,50 @@ def sample_tree(
     return snapshot, refs, expected
 
 
+class Exporter:
+    """The production exporter over the Snapshot ``latest()`` gives, beside the oracle on
+    ``registry``. ``render`` renders that Snapshot into the cache first, as the server's
+    Renderer does before a scrape, then writes the scrape."""
+
+    def __init__(
+        self,
+        snapshot: Snapshot | None,
+        refs: Mapping[str, ContainerRef] | None = None,
+        events: Callable[[], EventCounts] | None = None,
+    ) -> None:
+        self.latest: Callable[[], Snapshot | None] = lambda: snapshot
+        get_refs = (lambda: refs) if refs is not None else dict
+        self.cache = MetricsCache(refs=get_refs if refs is not None else None,
+                                  label_allowlist=ALLOW)  # fmt: skip
+        states = None
+        if refs is not None:  # rendered again on every scrape here
+            states = InventoryMetrics(get_refs, itertools.count().__next__)
+        self.scrape = Scrape(self.cache, sampling_errors=lambda: 7, events=events, states=states)
+        self.registry = CollectorRegistry()
+        Oracle(lambda: self.latest(), refs=get_refs, label_allowlist=ALLOW,
+               sampling_errors=lambda: 7, events=events, states=states is not None,
+               registry=self.registry)  # fmt: skip
+
+    def render(self, fmt: Format = Format.TEXT) -> bytes:
+        snapshot = self.latest()
+        if snapshot is not None:
+            self.cache.render(snapshot)
+        return self.scrape.render(fmt)
+
+    def oracle(self, fmt: Format = Format.TEXT) -> bytes:
+        """What prometheus_client writes for the same families."""
+        if fmt is Format.OPENMETRICS:
+            return om_latest(self.registry)
+        return generate_latest(self.registry)
+
+
 def exporter(
-    snapshot: Snapshot | None, refs: Mapping[str, ContainerRef] | None = None, **kw: Any
-) -> tuple[SnapshotCollector, CollectorRegistry]:
-    registry = CollectorRegistry()
-    cache = MetricsCache(refs=(lambda: refs) if refs is not None else None, label_allowlist=ALLOW)
-    collector = SnapshotCollector(
-        lambda: snapshot, cache=cache, errors_total=lambda: 7, registry=registry, **kw
-    )
-    return collector, registry
+    snapshot: Snapshot | None,
+    refs: Mapping[str, ContainerRef] | None = None,
+    events: Callable[[], EventCounts] | None = None,
+) -> tuple[Exporter, CollectorRegistry]:
+    served = Exporter(snapshot, refs, events)
+    return served, served.registry
 
 
 def parse(body: bytes) -> Series:
@@ -323,31 +363,31 @@ def test_info_series_carries_allow_listed_labels_only() -> None:
 
 def test_rendered_once_per_snapshot() -> None:
     snapshot, refs, _ = sample_tree(TREES / "cgroupfs")
-    collector, _ = exporter(snapshot, refs)
-    first = collector.cache.render(snapshot, Format.TEXT)
-    assert collector.cache.render(snapshot, Format.TEXT) is first
-    collector.render(Format.TEXT)
-    collector.render(Format.OPENMETRICS)
-    assert collector.cache.renders == 1
+    served, _ = exporter(snapshot, refs)
+    first = served.cache.render(snapshot, Format.TEXT)
+    assert served.cache.render(snapshot, Format.TEXT) is first
+    served.render(Format.TEXT)
+    served.render(Format.OPENMETRICS)
+    assert served.cache.renders == 1
 
 
 def test_rendering_does_not_keep_its_snapshot() -> None:
     """The cache keeps the rendered bytes once; the Snapshot itself is released when the
     store replaces it, and its rendering still serves scrapes until the next one."""
     snapshot, refs, _ = sample_tree(TREES / "systemd")
-    collector, registry = exporter(snapshot, refs)
-    expected = collector.render(Format.TEXT)
+    served, registry = exporter(snapshot, refs)
+    expected = served.render(Format.TEXT)
     assert expected == generate_latest(registry)
-    om = collector.render(Format.OPENMETRICS)
-    cache = collector.cache
+    om = served.render(Format.OPENMETRICS)
+    cache = served.cache
     alive = weakref.ref(snapshot)
-    collector.latest = lambda: None
+    served.latest = lambda: None
     del snapshot
     gc.collect()
     assert alive() is None
     assert cache.last(Format.TEXT)[0] is cache.last(Format.TEXT)[0]  # stored once, not copied
-    assert b"".join(collector.render_last(Format.TEXT)) == expected
-    assert b"".join(collector.render_last(Format.OPENMETRICS)) == om
+    assert served.scrape.render(Format.TEXT) == expected
+    assert served.scrape.render(Format.OPENMETRICS) == om
 
 
 def test_removed_container_series_disappear_next_snapshot() -> None:
@@ -356,19 +396,19 @@ def test_removed_container_series_disappear_next_snapshot() -> None:
     gone = sorted(before.containers)[0]
     after, _, _ = sample_tree(root, skip=[gone])
     current = [before]
-    collector, _ = exporter(None, refs)
-    collector.latest = lambda: current[0]
-    assert f"/docker/{gone}".encode() in collector.render(Format.TEXT)
+    served, _ = exporter(None, refs)
+    served.latest = lambda: current[0]
+    assert f"/docker/{gone}".encode() in served.render(Format.TEXT)
     current[0] = after
-    body = collector.render(Format.TEXT)
+    body = served.render(Format.TEXT)
     assert gone.encode() not in body
     assert sorted(after.containers)[0].encode() in body
-    assert collector.cache.renders == 2
+    assert served.cache.renders == 2
 
 
 def test_scrape_does_no_io(monkeypatch: pytest.MonkeyPatch) -> None:
     snapshot, refs, _ = sample_tree(TREES / "systemd")
-    collector, registry = exporter(snapshot, refs)
+    served, registry = exporter(snapshot, refs, events=tricky_events)
 
     def no_io(*args: object, **kw: object) -> None:
         raise AssertionError("I/O during a scrape")
@@ -376,12 +416,12 @@ def test_scrape_does_no_io(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(builtins, "open", no_io)
     monkeypatch.setattr(os, "open", no_io)
     monkeypatch.setattr(os, "read", no_io)
-    assert collector.render(Format.TEXT) == generate_latest(registry)
+    assert served.render(Format.TEXT) == generate_latest(registry)
 
 
 def test_no_snapshot_yet_serves_agent_metrics() -> None:
-    collector, registry = exporter(None)
-    body = collector.render(Format.TEXT)
+    served, registry = exporter(None)
+    body = served.render(Format.TEXT)
     assert body == generate_latest(registry)
     names = {n for n, _ in parse(body)}
     assert names == {"watchdog_build_info", "watchdog_sampling_errors_total"}
@@ -391,11 +431,15 @@ def test_no_snapshot_yet_serves_agent_metrics() -> None:
 
 
 def tricky_refs(snapshot: Snapshot) -> dict[str, ContainerRef]:
-    """Names and labels that need escaping in both formats."""
+    """Names, labels and states that need escaping in both formats, and every state
+    series: exit codes of stopped containers, restarts, OOM kills."""
     values = ['we"ird\\name', "new\nline", "ünï-cødé"]
+    states = ["running", "exited", 'dea"d\\', None]
     return {
         cid: ContainerRef(id=cid, name=values[i % 3], image=values[(i + 1) % 3],
-                          labels={ALLOW[0]: values[(i + 2) % 3]})
+                          labels={ALLOW[0]: values[(i + 2) % 3]}, state=states[i % 4],
+                          exit_code=[0, 137, None][i % 3], restart_count=i,
+                          oom_killed=[None, True, False][i % 3])
         for i, cid in enumerate(snapshot.containers)
     }  # fmt: skip
 
@@ -408,10 +452,9 @@ def with_names(snapshot: Snapshot, refs: Mapping[str, ContainerRef]) -> Snapshot
     return Snapshot(snapshot.taken_at, snapshot.mode, containers, snapshot.duration_seconds)
 
 
-def events_provider() -> list[Metric]:
-    m = Metric("watchdog_events", 'Docker events seen, by "type".', "counter")
-    m.add_sample("watchdog_events_total", {"type": "container"}, 12)
-    return [m]
+def tricky_events() -> EventCounts:
+    counts = {("container", "start"): 12, ("container", 'ex"ec\\'): 2, ("network", "new\nl"): 1}
+    return EventCounts(counts, lost=3, gaps=1, skipped_lines=4)
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -419,25 +462,55 @@ def test_same_bytes_as_prometheus_client(layout: str) -> None:
     snapshot, _, _ = sample_tree(TREES / layout)
     refs = tricky_refs(snapshot)
     snapshot = with_names(snapshot, refs)
-    collector, registry = exporter(snapshot, refs, providers=[events_provider])
-    text = collector.render(Format.TEXT)
+    served, registry = exporter(snapshot, refs, events=tricky_events)
+    text = served.render(Format.TEXT)
     assert text == generate_latest(registry)
-    om = collector.render(Format.OPENMETRICS)
+    om = served.render(Format.OPENMETRICS)
     assert om == om_latest(registry)
-    assert om.endswith(b'watchdog_events_total{type="container"} 12.0\n# EOF\n')
+    assert b'\nwatchdog_events_total{action="start",type="container"} 12.0\n' in om
+    assert om.endswith(b"# EOF\n")
     assert b"# TYPE container_cpu_usage_seconds counter\n" in om
     assert b"# TYPE container_cpu_usage_seconds_total counter\n" in text
     families = {f.name for f in parse_openmetrics(om.decode())}
-    assert "container_cpu_usage_seconds" in families
+    assert {"container_cpu_usage_seconds", "watchdog_events", "watchdog_container_state",
+            "watchdog_container_restarts"} <= families  # fmt: skip
+    if len(refs) > 1:  # the second container exited, OOM-killed
+        assert {"watchdog_container_exit_code", "watchdog_container_oom_killed"} <= families
 
 
-def test_registered_only_on_the_given_registry() -> None:
+def test_empty_families_are_written_as_prometheus_client_does() -> None:
+    """No events yet: the events family is there with no sample; no container known: no
+    state family at all."""
+    served, registry = exporter(None, {}, events=lambda: EventCounts({}, 0, 0, 0))
+    text = served.render(Format.TEXT)
+    assert text == generate_latest(registry)
+    assert served.render(Format.OPENMETRICS) == om_latest(registry)
+    assert b"# TYPE watchdog_events_total counter\n# HELP watchdog_events_lost_total" in text
+    assert b"watchdog_container_state" not in text
+
+
+@pytest.mark.parametrize("help_", ['say "hi"', "back\\slash", "two\nlines", "plain"])
+@pytest.mark.parametrize("type_", ["counter", "gauge"])
+def test_headers_as_prometheus_client_writes_them(help_: str, type_: str) -> None:
+    name = "watchdog_x_total" if type_ == "counter" else "watchdog_x"
+    metric = Metric(name.removesuffix("_total"), help_, type_)
+
+    class One:
+        def collect(self) -> list[Metric]:
+            return [metric]
+
+    assert header(name, type_, help_, Format.TEXT) == generate_latest(One())
+    assert header(name, type_, help_, Format.OPENMETRICS) + b"# EOF\n" == om_latest(One())
+
+
+def test_exporter_registers_nothing_globally() -> None:
+    """A scrape never touches prometheus_client's global registry (the oracle lives in
+    the tests, on a registry of its own)."""
     before = set(prometheus_client.REGISTRY._names_to_collectors)
-    _, registry = exporter(None)
-    assert "container_cpu_usage_seconds_total" in registry._names_to_collectors
+    snapshot, refs, _ = sample_tree(TREES / "systemd")
+    served, registry = exporter(snapshot, refs, events=tricky_events)
+    assert served.render(Format.TEXT) == generate_latest(registry)
     assert set(prometheus_client.REGISTRY._names_to_collectors) == before
-    with pytest.raises(ValueError, match="Duplicated"):
-        registry.register(SnapshotCollector(lambda: None))
 
 
 @pytest.mark.parametrize(
@@ -467,13 +540,13 @@ def test_negotiate(accept: str, fmt: Format) -> None:
 
 def test_scrape_answers_the_accept_header() -> None:
     snapshot, refs, _ = sample_tree(TREES / "podman")
-    collector, registry = exporter(snapshot, refs)
-    ctype, body = collector.scrape("application/openmetrics-text; version=1.0.0")
+    served, registry = exporter(snapshot, refs)
+    ctype, fmt = negotiate("application/openmetrics-text; version=1.0.0")
     assert ctype == "application/openmetrics-text; version=1.0.0; charset=utf-8"
-    assert body == om_latest(registry)
-    ctype, body = collector.scrape(None)
+    assert served.render(fmt) == om_latest(registry)
+    ctype, fmt = negotiate(None)
     assert ctype == "text/plain; version=0.0.4; charset=utf-8"
-    assert body == generate_latest(registry)
+    assert served.render(fmt) == generate_latest(registry)
 
 
 def promtool() -> str:
@@ -491,8 +564,8 @@ def test_promtool_accepts_the_output(layout: str) -> None:
     tool = promtool()
     snapshot, _, _ = sample_tree(TREES / layout)
     refs = tricky_refs(snapshot)
-    collector, _ = exporter(with_names(snapshot, refs), refs, providers=[events_provider])
-    body = collector.render(Format.TEXT)
+    served, _ = exporter(with_names(snapshot, refs), refs, events=tricky_events)
+    body = served.render(Format.TEXT)
     proc = subprocess.run(
         [tool, "check", "metrics"], input=body, capture_output=True, timeout=60, check=False
     )
