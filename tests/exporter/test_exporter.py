@@ -51,7 +51,7 @@ Series = dict[tuple[str, frozenset[tuple[str, str]]], float]
 om_latest: Callable[[Collector], bytes] = om_exposition.generate_latest
 parse_openmetrics: Callable[[str], Iterable[Metric]] = om_parser.text_string_to_metric_families
 
-# cAdvisor's names (reference/anchors.md (b)) that this exporter serves, with their types
+# cAdvisor's names (its lib/metrics/prometheus.go) that this exporter serves, with their types
 CADVISOR = {
     "container_cpu_usage_seconds_total": "counter",
     "container_cpu_user_seconds_total": "counter",
