@@ -1,55 +1,32 @@
-"""/metrics: the metric table over Snapshots of the fixture trees, the per-Snapshot cache,
-byte-for-byte equivalence with prometheus_client (the oracle in tests/helpers/oracle.py),
-negotiation and promtool."""
+"""/metrics: the metric table over Snapshots of the fixture trees, and the per-Snapshot
+cache (the formats and the byte-for-byte check against prometheus_client are in
+test_exposition.py)."""
 
 from __future__ import annotations
 
 import builtins
 import gc
-import itertools
-import json
 import os
-import shutil
-import subprocess
 import weakref
-from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
-import prometheus_client
 import pytest
-from helpers.oracle import Oracle
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.metrics_core import Metric
-from prometheus_client.openmetrics import exposition as om_exposition
-from prometheus_client.openmetrics import parser as om_parser
-from prometheus_client.parser import text_string_to_metric_families
-from prometheus_client.registry import Collector
-
-from watchdog_agent.collectors.cgroupfs import Layout
-from watchdog_agent.collectors.sampler import Sampler, Target
-from watchdog_agent.collectors.targets import discovered_targets
-from watchdog_agent.exporter.cache import MetricsCache
-from watchdog_agent.exporter.exposition import Format, header, negotiate
-from watchdog_agent.exporter.getters import cpu_weight_to_shares
-from watchdog_agent.exporter.scrape import EventCounts, Scrape
-from watchdog_agent.exporter.states import InventoryMetrics
-from watchdog_agent.exporter.table import container_table, label_name
-from watchdog_agent.model import (
-    CgroupMode,
-    CgroupSample,
-    ContainerRef,
-    ContainerStats,
-    Snapshot,
+from helpers.exporting import (
+    LAYOUTS,
+    TREES,
+    Series,
+    exporter,
+    parse,
+    sample_tree,
+    tricky_events,
 )
+from prometheus_client import generate_latest
 
-TREES = Path(__file__).parent.parent / "fixtures" / "trees"
-LAYOUTS = sorted(p.name for p in TREES.iterdir() if (p / "expected.json").exists())
-ALLOW = ("com.docker.compose.project", "org.opencontainers.image.title")
-Series = dict[tuple[str, frozenset[tuple[str, str]]], float]
-# prometheus_client's OpenMetrics functions are untyped
-om_latest: Callable[[Collector], bytes] = om_exposition.generate_latest
-parse_openmetrics: Callable[[str], Iterable[Metric]] = om_parser.text_string_to_metric_families
+from watchdog_agent.exporter.cache import MetricsCache
+from watchdog_agent.exporter.exposition import Format
+from watchdog_agent.exporter.getters import cpu_weight_to_shares
+from watchdog_agent.exporter.table import container_table, label_name
+from watchdog_agent.model import CgroupMode, CgroupSample, ContainerStats, Snapshot
 
 # cAdvisor's names (its lib/metrics/prometheus.go) that this exporter serves, with their types
 CADVISOR = {
@@ -98,90 +75,6 @@ CADVISOR = {
 
 
 # ---------------------------------------------------------------------------- helpers
-
-
-def sample_tree(
-    root: Path, named: bool = True, skip: Iterable[str] = ()
-) -> tuple[Snapshot, dict[str, ContainerRef], dict[str, Any]]:
-    """One Snapshot of a fixture tree, with Docker-like refs (name, image, labels)."""
-    expected = json.loads((root / "expected.json").read_text())["containers"]
-    layout = Layout(str(root / "cgroup"))
-    refs: dict[str, ContainerRef] = {}
-    targets: dict[str, Target] = {}
-    for i, (cid, t) in enumerate(sorted(discovered_targets(layout).items())):
-        if cid in skip:
-            continue
-        ref = ContainerRef(
-            id=cid,
-            name=f"web-{i}" if named else None,
-            image="nginx:1.27" if named else None,
-            labels={"com.docker.compose.project": "shop", "secret.env": "x"},
-            started_at=1_700_000_000.5 + i,
-        )
-        refs[cid] = ref
-        targets[cid] = Target(id=cid, location=t.location, ref=ref)
-    sampler = Sampler(proc_root=str(root / "proc"), mode=layout.mode)
-    try:
-        snapshot = sampler.sample(targets)
-    finally:
-        sampler.close()
-    return snapshot, refs, expected
-
-
-class Exporter:
-    """The production exporter over the Snapshot ``latest()`` gives, beside the oracle on
-    ``registry``. ``render`` renders that Snapshot into the cache first, as the server's
-    Renderer does before a scrape, then writes the scrape."""
-
-    def __init__(
-        self,
-        snapshot: Snapshot | None,
-        refs: Mapping[str, ContainerRef] | None = None,
-        events: Callable[[], EventCounts] | None = None,
-    ) -> None:
-        self.latest: Callable[[], Snapshot | None] = lambda: snapshot
-        get_refs = (lambda: refs) if refs is not None else dict
-        self.cache = MetricsCache(refs=get_refs if refs is not None else None,
-                                  label_allowlist=ALLOW)  # fmt: skip
-        states = None
-        if refs is not None:  # rendered again on every scrape here
-            states = InventoryMetrics(get_refs, itertools.count().__next__)
-        self.scrape = Scrape(self.cache, sampling_errors=lambda: 7, events=events, states=states)
-        self.registry = CollectorRegistry()
-        Oracle(lambda: self.latest(), refs=get_refs, label_allowlist=ALLOW,
-               sampling_errors=lambda: 7, events=events, states=states is not None,
-               registry=self.registry)  # fmt: skip
-
-    def render(self, fmt: Format = Format.TEXT) -> bytes:
-        snapshot = self.latest()
-        if snapshot is not None:
-            self.cache.render(snapshot)
-        return self.scrape.render(fmt)
-
-    def oracle(self, fmt: Format = Format.TEXT) -> bytes:
-        """What prometheus_client writes for the same families."""
-        if fmt is Format.OPENMETRICS:
-            return om_latest(self.registry)
-        return generate_latest(self.registry)
-
-
-def exporter(
-    snapshot: Snapshot | None,
-    refs: Mapping[str, ContainerRef] | None = None,
-    events: Callable[[], EventCounts] | None = None,
-) -> tuple[Exporter, CollectorRegistry]:
-    served = Exporter(snapshot, refs, events)
-    return served, served.registry
-
-
-def parse(body: bytes) -> Series:
-    out: Series = {}
-    for family in text_string_to_metric_families(body.decode()):
-        for s in family.samples:
-            key = (s.name, frozenset(s.labels.items()))
-            assert key not in out, f"duplicate series {key}"
-            out[key] = s.value
-    return out
 
 
 def of(series: Series, name: str, cid: str | None = None, **labels: str) -> dict[str, float]:
@@ -425,149 +318,3 @@ def test_no_snapshot_yet_serves_agent_metrics() -> None:
     assert body == generate_latest(registry)
     names = {n for n, _ in parse(body)}
     assert names == {"watchdog_build_info", "watchdog_sampling_errors_total"}
-
-
-# ---------------------------------------------------------------------------- formats
-
-
-def tricky_refs(snapshot: Snapshot) -> dict[str, ContainerRef]:
-    """Names, labels and states that need escaping in both formats, and every state
-    series: exit codes of stopped containers, restarts, OOM kills."""
-    values = ['we"ird\\name', "new\nline", "ünï-cødé"]
-    states = ["running", "exited", 'dea"d\\', None]
-    return {
-        cid: ContainerRef(id=cid, name=values[i % 3], image=values[(i + 1) % 3],
-                          labels={ALLOW[0]: values[(i + 2) % 3]}, state=states[i % 4],
-                          exit_code=[0, 137, None][i % 3], restart_count=i,
-                          oom_killed=[None, True, False][i % 3])
-        for i, cid in enumerate(snapshot.containers)
-    }  # fmt: skip
-
-
-def with_names(snapshot: Snapshot, refs: Mapping[str, ContainerRef]) -> Snapshot:
-    containers = {
-        cid: s._replace(name=refs[cid].name, image=refs[cid].image)
-        for cid, s in snapshot.containers.items()
-    }
-    return Snapshot(snapshot.taken_at, snapshot.mode, containers, snapshot.duration_seconds)
-
-
-def tricky_events() -> EventCounts:
-    counts = {("container", "start"): 12, ("container", 'ex"ec\\'): 2, ("network", "new\nl"): 1}
-    return EventCounts(counts, lost=3, gaps=1, skipped_lines=4)
-
-
-@pytest.mark.parametrize("layout", LAYOUTS)
-def test_same_bytes_as_prometheus_client(layout: str) -> None:
-    snapshot, _, _ = sample_tree(TREES / layout)
-    refs = tricky_refs(snapshot)
-    snapshot = with_names(snapshot, refs)
-    served, registry = exporter(snapshot, refs, events=tricky_events)
-    text = served.render(Format.TEXT)
-    assert text == generate_latest(registry)
-    om = served.render(Format.OPENMETRICS)
-    assert om == om_latest(registry)
-    assert b'\nwatchdog_events_total{action="start",type="container"} 12.0\n' in om
-    assert om.endswith(b"# EOF\n")
-    assert b"# TYPE container_cpu_usage_seconds counter\n" in om
-    assert b"# TYPE container_cpu_usage_seconds_total counter\n" in text
-    families = {f.name for f in parse_openmetrics(om.decode())}
-    assert {"container_cpu_usage_seconds", "watchdog_events", "watchdog_container_state",
-            "watchdog_container_restarts"} <= families  # fmt: skip
-    if len(refs) > 1:  # the second container exited, OOM-killed
-        assert {"watchdog_container_exit_code", "watchdog_container_oom_killed"} <= families
-
-
-def test_empty_families_are_written_as_prometheus_client_does() -> None:
-    """No events yet: the events family is there with no sample; no container known: no
-    state family at all."""
-    served, registry = exporter(None, {}, events=lambda: EventCounts({}, 0, 0, 0))
-    text = served.render(Format.TEXT)
-    assert text == generate_latest(registry)
-    assert served.render(Format.OPENMETRICS) == om_latest(registry)
-    assert b"# TYPE watchdog_events_total counter\n# HELP watchdog_events_lost_total" in text
-    assert b"watchdog_container_state" not in text
-
-
-@pytest.mark.parametrize("help_", ['say "hi"', "back\\slash", "two\nlines", "plain"])
-@pytest.mark.parametrize("type_", ["counter", "gauge"])
-def test_headers_as_prometheus_client_writes_them(help_: str, type_: str) -> None:
-    name = "watchdog_x_total" if type_ == "counter" else "watchdog_x"
-    metric = Metric(name.removesuffix("_total"), help_, type_)
-
-    class One:
-        def collect(self) -> list[Metric]:
-            return [metric]
-
-    assert header(name, type_, help_, Format.TEXT) == generate_latest(One())
-    assert header(name, type_, help_, Format.OPENMETRICS) + b"# EOF\n" == om_latest(One())
-
-
-def test_exporter_registers_nothing_globally() -> None:
-    """A scrape never touches prometheus_client's global registry (the oracle lives in
-    the tests, on a registry of its own)."""
-    before = set(prometheus_client.REGISTRY._names_to_collectors)
-    snapshot, refs, _ = sample_tree(TREES / "systemd")
-    served, registry = exporter(snapshot, refs, events=tricky_events)
-    assert served.render(Format.TEXT) == generate_latest(registry)
-    assert set(prometheus_client.REGISTRY._names_to_collectors) == before
-
-
-@pytest.mark.parametrize(
-    ("accept", "fmt"),
-    [
-        ("", Format.TEXT),
-        ("*/*", Format.TEXT),
-        ("text/plain; version=0.0.4", Format.TEXT),
-        ("application/openmetrics-text; version=1.0.0; charset=utf-8", Format.OPENMETRICS),
-        # Prometheus 2.x
-        ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
-         "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1", Format.OPENMETRICS),
-        # Prometheus 3.x
-        ("application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,"
-         "application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;"
-         "escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2",
-         Format.OPENMETRICS),
-        ("text/plain;version=0.0.4;q=0.9,application/openmetrics-text;q=0.5", Format.TEXT),
-        ("application/openmetrics-text;q=0,text/plain", Format.TEXT),
-        ("application/json", Format.TEXT),
-        ("application/openmetrics-text;q=bogus, text/plain;q=0.1", Format.TEXT),
-    ],
-)  # fmt: skip
-def test_negotiate(accept: str, fmt: Format) -> None:
-    assert negotiate(accept) == (fmt.content_type, fmt)
-
-
-def test_scrape_answers_the_accept_header() -> None:
-    snapshot, refs, _ = sample_tree(TREES / "podman")
-    served, registry = exporter(snapshot, refs)
-    ctype, fmt = negotiate("application/openmetrics-text; version=1.0.0")
-    assert ctype == "application/openmetrics-text; version=1.0.0; charset=utf-8"
-    assert served.render(fmt) == om_latest(registry)
-    ctype, fmt = negotiate(None)
-    assert ctype == "text/plain; version=0.0.4; charset=utf-8"
-    assert served.render(fmt) == generate_latest(registry)
-
-
-def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        msg = "promtool not installed (Debian package prometheus)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(msg, pytrace=False)
-        pytest.skip(msg)
-    return path
-
-
-@pytest.mark.parametrize("layout", LAYOUTS)
-def test_promtool_accepts_the_output(layout: str) -> None:
-    tool = promtool()
-    snapshot, _, _ = sample_tree(TREES / layout)
-    refs = tricky_refs(snapshot)
-    served, _ = exporter(with_names(snapshot, refs), refs, events=tricky_events)
-    body = served.render(Format.TEXT)
-    proc = subprocess.run(
-        [tool, "check", "metrics"], input=body, capture_output=True, timeout=60, check=False
-    )
-    assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()
-    assert proc.stdout == b"" and proc.stderr == b"", proc.stderr.decode()
