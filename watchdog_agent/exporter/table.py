@@ -1,6 +1,7 @@
-"""The container metrics, declared as data (cAdvisor's table in lib/metrics/prometheus.go).
+"""Every family ``/metrics`` serves, declared as data (the container ones after cAdvisor's
+table in lib/metrics/prometheus.go).
 
-One ``MetricSpec`` per family: exposition name, help, type, extra label names and a getter
+One ``MetricSpec`` per container family: exposition name, help, type, extra label names and a getter
 ``(ContainerStats, ContainerRef | None) -> iterable of (extra label values, value)``. A
 getter yields nothing for an absent value: no series, never a 0 sample.
 
