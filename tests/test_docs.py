@@ -7,25 +7,39 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from watchdog_agent.exporter.collector import MetricsCache
-from watchdog_agent.exporter.table import SNAPSHOT_TABLE
-from watchdog_agent.model import CgroupMode
+from watchdog_agent.exporter.table import every_family
 from watchdog_agent.server import apidoc
 from watchdog_agent.server.openapi import document
 
 DOC = Path(__file__).parent.parent / "docs" / "metrics.md"
+# a row of one of docs/metrics.md's tables: | `name` | type | labels | meaning |
+METRIC_ROW = re.compile(r"^\| `(\w+)` \| (\w+) \| ([^|]*) \|", re.MULTILINE)
+NO_LABELS = ("-", "(no container labels)")
 
 
-def test_every_metric_is_documented() -> None:
-    text = DOC.read_text()
-    cache = MetricsCache()
-    names = {s.name for mode in CgroupMode for s in cache.specs(mode)}
-    names |= {s.name for s in SNAPSHOT_TABLE}
-    names |= {"watchdog_container_state", "watchdog_container_exit_code",
-              "watchdog_container_restarts", "watchdog_container_oom_killed",
-              "watchdog_events_total", "watchdog_events_lost_total"}  # fmt: skip
-    missing = sorted(n for n in names if f"`{n}`" not in text)
-    assert not missing, f"not in docs/metrics.md: {missing}"
+def documented_series() -> dict[str, tuple[str, tuple[str, ...]]]:
+    """name -> (type, extra labels) of every row of docs/metrics.md's metric tables."""
+    out: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for name, type_, labels in METRIC_ROW.findall(DOC.read_text()):
+        assert name not in out, f"{name} is documented twice"
+        labels = labels.strip()
+        out[name] = (type_, () if labels in NO_LABELS else tuple(labels.split(", ")))
+    return out
+
+
+def test_docs_list_exactly_the_exported_series() -> None:
+    """Every family of the metric table (per-container on any cgroup mode, per-Snapshot,
+    state, the agent's own) has a row with its type and labels, and every row is one of
+    them. The docs' info-series example allow-lists the label ``com.example.team``."""
+    exported = {
+        s.name: (s.type, getattr(s, "labels", ())) for s in every_family(("com.example.team",))
+    }
+    documented = documented_series()
+    assert len(documented) > 50  # the tables were found
+    assert sorted(set(exported) - set(documented)) == [], "not in docs/metrics.md"
+    assert sorted(set(documented) - set(exported)) == [], "in docs/metrics.md, not exported"
+    wrong = {n: (documented[n], want) for n, want in exported.items() if documented[n] != want}
+    assert not wrong, f"docs/metrics.md says (type, labels) != the table's: {wrong}"
 
 
 # --- docs/api.md and links ------------------------------------------------------------

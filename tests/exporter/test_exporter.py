@@ -1,52 +1,34 @@
-"""/metrics: the metric table over Snapshots of the fixture trees, the per-Snapshot cache,
-byte-for-byte equivalence with prometheus_client, negotiation and promtool."""
+"""/metrics: the metric table over Snapshots of the fixture trees, and the per-Snapshot
+cache (the formats and the byte-for-byte check against prometheus_client are in
+test_exposition.py)."""
 
 from __future__ import annotations
 
 import builtins
 import gc
-import json
 import os
-import shutil
-import subprocess
 import weakref
-from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
-import prometheus_client
 import pytest
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.metrics_core import Metric
-from prometheus_client.openmetrics import exposition as om_exposition
-from prometheus_client.openmetrics import parser as om_parser
-from prometheus_client.parser import text_string_to_metric_families
-from prometheus_client.registry import Collector
+from helpers.exporting import (
+    LAYOUTS,
+    TREES,
+    Series,
+    exporter,
+    parse,
+    sample_tree,
+    tricky_events,
+)
+from prometheus_client import generate_latest
 
-from watchdog_agent.collectors.cgroupfs import Layout
-from watchdog_agent.collectors.sampler import Sampler, Target
-from watchdog_agent.collectors.targets import discovered_targets
-from watchdog_agent.exporter.collector import MetricsCache, SnapshotCollector
-from watchdog_agent.exporter.exposition import Format, negotiate
+from watchdog_agent.exporter.cache import MetricsCache
+from watchdog_agent.exporter.exposition import Format
 from watchdog_agent.exporter.getters import cpu_weight_to_shares
 from watchdog_agent.exporter.table import container_table, label_name
-from watchdog_agent.model import (
-    CgroupMode,
-    CgroupSample,
-    ContainerRef,
-    ContainerStats,
-    Snapshot,
-)
+from watchdog_agent.model import CgroupMode, CgroupSample, ContainerStats, Snapshot
 
-TREES = Path(__file__).parent.parent / "fixtures" / "trees"
-LAYOUTS = sorted(p.name for p in TREES.iterdir() if (p / "expected.json").exists())
-ALLOW = ("com.docker.compose.project", "org.opencontainers.image.title")
-Series = dict[tuple[str, frozenset[tuple[str, str]]], float]
-# prometheus_client's OpenMetrics functions are untyped
-om_latest: Callable[[Collector], bytes] = om_exposition.generate_latest
-parse_openmetrics: Callable[[str], Iterable[Metric]] = om_parser.text_string_to_metric_families
-
-# cAdvisor's names (reference/anchors.md (b)) that this exporter serves, with their types
+# cAdvisor's names (its lib/metrics/prometheus.go) that this exporter serves, with their types
 CADVISOR = {
     "container_cpu_usage_seconds_total": "counter",
     "container_cpu_user_seconds_total": "counter",
@@ -93,55 +75,6 @@ CADVISOR = {
 
 
 # ---------------------------------------------------------------------------- helpers
-
-
-def sample_tree(
-    root: Path, named: bool = True, skip: Iterable[str] = ()
-) -> tuple[Snapshot, dict[str, ContainerRef], dict[str, Any]]:
-    """One Snapshot of a fixture tree, with Docker-like refs (name, image, labels)."""
-    expected = json.loads((root / "expected.json").read_text())["containers"]
-    layout = Layout(str(root / "cgroup"))
-    refs: dict[str, ContainerRef] = {}
-    targets: dict[str, Target] = {}
-    for i, (cid, t) in enumerate(sorted(discovered_targets(layout).items())):
-        if cid in skip:
-            continue
-        ref = ContainerRef(
-            id=cid,
-            name=f"web-{i}" if named else None,
-            image="nginx:1.27" if named else None,
-            labels={"com.docker.compose.project": "shop", "secret.env": "x"},
-            started_at=1_700_000_000.5 + i,
-        )
-        refs[cid] = ref
-        targets[cid] = Target(id=cid, location=t.location, ref=ref)
-    sampler = Sampler(proc_root=str(root / "proc"), mode=layout.mode)
-    try:
-        snapshot = sampler.sample(targets)
-    finally:
-        sampler.close()
-    return snapshot, refs, expected
-
-
-def exporter(
-    snapshot: Snapshot | None, refs: Mapping[str, ContainerRef] | None = None, **kw: Any
-) -> tuple[SnapshotCollector, CollectorRegistry]:
-    registry = CollectorRegistry()
-    cache = MetricsCache(refs=(lambda: refs) if refs is not None else None, label_allowlist=ALLOW)
-    collector = SnapshotCollector(
-        lambda: snapshot, cache=cache, errors_total=lambda: 7, registry=registry, **kw
-    )
-    return collector, registry
-
-
-def parse(body: bytes) -> Series:
-    out: Series = {}
-    for family in text_string_to_metric_families(body.decode()):
-        for s in family.samples:
-            key = (s.name, frozenset(s.labels.items()))
-            assert key not in out, f"duplicate series {key}"
-            out[key] = s.value
-    return out
 
 
 def of(series: Series, name: str, cid: str | None = None, **labels: str) -> dict[str, float]:
@@ -323,31 +256,31 @@ def test_info_series_carries_allow_listed_labels_only() -> None:
 
 def test_rendered_once_per_snapshot() -> None:
     snapshot, refs, _ = sample_tree(TREES / "cgroupfs")
-    collector, _ = exporter(snapshot, refs)
-    first = collector.cache.render(snapshot, Format.TEXT)
-    assert collector.cache.render(snapshot, Format.TEXT) is first
-    collector.render(Format.TEXT)
-    collector.render(Format.OPENMETRICS)
-    assert collector.cache.renders == 1
+    served, _ = exporter(snapshot, refs)
+    first = served.cache.render(snapshot, Format.TEXT)
+    assert served.cache.render(snapshot, Format.TEXT) is first
+    served.render(Format.TEXT)
+    served.render(Format.OPENMETRICS)
+    assert served.cache.renders == 1
 
 
 def test_rendering_does_not_keep_its_snapshot() -> None:
     """The cache keeps the rendered bytes once; the Snapshot itself is released when the
     store replaces it, and its rendering still serves scrapes until the next one."""
     snapshot, refs, _ = sample_tree(TREES / "systemd")
-    collector, registry = exporter(snapshot, refs)
-    expected = collector.render(Format.TEXT)
+    served, registry = exporter(snapshot, refs)
+    expected = served.render(Format.TEXT)
     assert expected == generate_latest(registry)
-    om = collector.render(Format.OPENMETRICS)
-    cache = collector.cache
+    om = served.render(Format.OPENMETRICS)
+    cache = served.cache
     alive = weakref.ref(snapshot)
-    collector.latest = lambda: None
+    served.latest = lambda: None
     del snapshot
     gc.collect()
     assert alive() is None
     assert cache.last(Format.TEXT)[0] is cache.last(Format.TEXT)[0]  # stored once, not copied
-    assert b"".join(collector.render_last(Format.TEXT)) == expected
-    assert b"".join(collector.render_last(Format.OPENMETRICS)) == om
+    assert served.scrape.render(Format.TEXT) == expected
+    assert served.scrape.render(Format.OPENMETRICS) == om
 
 
 def test_removed_container_series_disappear_next_snapshot() -> None:
@@ -356,19 +289,19 @@ def test_removed_container_series_disappear_next_snapshot() -> None:
     gone = sorted(before.containers)[0]
     after, _, _ = sample_tree(root, skip=[gone])
     current = [before]
-    collector, _ = exporter(None, refs)
-    collector.latest = lambda: current[0]
-    assert f"/docker/{gone}".encode() in collector.render(Format.TEXT)
+    served, _ = exporter(None, refs)
+    served.latest = lambda: current[0]
+    assert f"/docker/{gone}".encode() in served.render(Format.TEXT)
     current[0] = after
-    body = collector.render(Format.TEXT)
+    body = served.render(Format.TEXT)
     assert gone.encode() not in body
     assert sorted(after.containers)[0].encode() in body
-    assert collector.cache.renders == 2
+    assert served.cache.renders == 2
 
 
 def test_scrape_does_no_io(monkeypatch: pytest.MonkeyPatch) -> None:
     snapshot, refs, _ = sample_tree(TREES / "systemd")
-    collector, registry = exporter(snapshot, refs)
+    served, registry = exporter(snapshot, refs, events=tricky_events)
 
     def no_io(*args: object, **kw: object) -> None:
         raise AssertionError("I/O during a scrape")
@@ -376,125 +309,12 @@ def test_scrape_does_no_io(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(builtins, "open", no_io)
     monkeypatch.setattr(os, "open", no_io)
     monkeypatch.setattr(os, "read", no_io)
-    assert collector.render(Format.TEXT) == generate_latest(registry)
+    assert served.render(Format.TEXT) == generate_latest(registry)
 
 
 def test_no_snapshot_yet_serves_agent_metrics() -> None:
-    collector, registry = exporter(None)
-    body = collector.render(Format.TEXT)
+    served, registry = exporter(None)
+    body = served.render(Format.TEXT)
     assert body == generate_latest(registry)
     names = {n for n, _ in parse(body)}
     assert names == {"watchdog_build_info", "watchdog_sampling_errors_total"}
-
-
-# ---------------------------------------------------------------------------- formats
-
-
-def tricky_refs(snapshot: Snapshot) -> dict[str, ContainerRef]:
-    """Names and labels that need escaping in both formats."""
-    values = ['we"ird\\name', "new\nline", "ünï-cødé"]
-    return {
-        cid: ContainerRef(id=cid, name=values[i % 3], image=values[(i + 1) % 3],
-                          labels={ALLOW[0]: values[(i + 2) % 3]})
-        for i, cid in enumerate(snapshot.containers)
-    }  # fmt: skip
-
-
-def with_names(snapshot: Snapshot, refs: Mapping[str, ContainerRef]) -> Snapshot:
-    containers = {
-        cid: s._replace(name=refs[cid].name, image=refs[cid].image)
-        for cid, s in snapshot.containers.items()
-    }
-    return Snapshot(snapshot.taken_at, snapshot.mode, containers, snapshot.duration_seconds)
-
-
-def events_provider() -> list[Metric]:
-    m = Metric("watchdog_events", 'Docker events seen, by "type".', "counter")
-    m.add_sample("watchdog_events_total", {"type": "container"}, 12)
-    return [m]
-
-
-@pytest.mark.parametrize("layout", LAYOUTS)
-def test_same_bytes_as_prometheus_client(layout: str) -> None:
-    snapshot, _, _ = sample_tree(TREES / layout)
-    refs = tricky_refs(snapshot)
-    snapshot = with_names(snapshot, refs)
-    collector, registry = exporter(snapshot, refs, providers=[events_provider])
-    text = collector.render(Format.TEXT)
-    assert text == generate_latest(registry)
-    om = collector.render(Format.OPENMETRICS)
-    assert om == om_latest(registry)
-    assert om.endswith(b'watchdog_events_total{type="container"} 12.0\n# EOF\n')
-    assert b"# TYPE container_cpu_usage_seconds counter\n" in om
-    assert b"# TYPE container_cpu_usage_seconds_total counter\n" in text
-    families = {f.name for f in parse_openmetrics(om.decode())}
-    assert "container_cpu_usage_seconds" in families
-
-
-def test_registered_only_on_the_given_registry() -> None:
-    before = set(prometheus_client.REGISTRY._names_to_collectors)
-    _, registry = exporter(None)
-    assert "container_cpu_usage_seconds_total" in registry._names_to_collectors
-    assert set(prometheus_client.REGISTRY._names_to_collectors) == before
-    with pytest.raises(ValueError, match="Duplicated"):
-        registry.register(SnapshotCollector(lambda: None))
-
-
-@pytest.mark.parametrize(
-    ("accept", "fmt"),
-    [
-        ("", Format.TEXT),
-        ("*/*", Format.TEXT),
-        ("text/plain; version=0.0.4", Format.TEXT),
-        ("application/openmetrics-text; version=1.0.0; charset=utf-8", Format.OPENMETRICS),
-        # Prometheus 2.x
-        ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
-         "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1", Format.OPENMETRICS),
-        # Prometheus 3.x
-        ("application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,"
-         "application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;"
-         "escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2",
-         Format.OPENMETRICS),
-        ("text/plain;version=0.0.4;q=0.9,application/openmetrics-text;q=0.5", Format.TEXT),
-        ("application/openmetrics-text;q=0,text/plain", Format.TEXT),
-        ("application/json", Format.TEXT),
-        ("application/openmetrics-text;q=bogus, text/plain;q=0.1", Format.TEXT),
-    ],
-)  # fmt: skip
-def test_negotiate(accept: str, fmt: Format) -> None:
-    assert negotiate(accept) == (fmt.content_type, fmt)
-
-
-def test_scrape_answers_the_accept_header() -> None:
-    snapshot, refs, _ = sample_tree(TREES / "podman")
-    collector, registry = exporter(snapshot, refs)
-    ctype, body = collector.scrape("application/openmetrics-text; version=1.0.0")
-    assert ctype == "application/openmetrics-text; version=1.0.0; charset=utf-8"
-    assert body == om_latest(registry)
-    ctype, body = collector.scrape(None)
-    assert ctype == "text/plain; version=0.0.4; charset=utf-8"
-    assert body == generate_latest(registry)
-
-
-def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        msg = "promtool not installed (Debian package prometheus)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(msg, pytrace=False)
-        pytest.skip(msg)
-    return path
-
-
-@pytest.mark.parametrize("layout", LAYOUTS)
-def test_promtool_accepts_the_output(layout: str) -> None:
-    tool = promtool()
-    snapshot, _, _ = sample_tree(TREES / layout)
-    refs = tricky_refs(snapshot)
-    collector, _ = exporter(with_names(snapshot, refs), refs, providers=[events_provider])
-    body = collector.render(Format.TEXT)
-    proc = subprocess.run(
-        [tool, "check", "metrics"], input=body, capture_output=True, timeout=60, check=False
-    )
-    assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()
-    assert proc.stdout == b"" and proc.stderr == b"", proc.stderr.decode()

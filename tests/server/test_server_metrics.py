@@ -179,6 +179,10 @@ async def test_exit_code_of_a_stopped_container(
                 text = await scrape()
         assert wanted in text
         assert f'watchdog_container_state{{{labels},state="exited"}} 1.0' in text
+        # the tap's counters reach /metrics: it saw the container's "die"
+        die = 'watchdog_events_total{action="die",type="container"} '
+        dies = [x for x in text.splitlines() if x.startswith(die)]
+        assert dies and float(dies[0].rsplit(" ", 1)[1]) >= 1, dies
         info = info_of_running(text)
         assert info and 'label_watchdog_test="1"' in info[0], info
     finally:

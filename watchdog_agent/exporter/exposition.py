@@ -1,35 +1,43 @@
-"""Exposition formats: Accept negotiation, family headers and the fast text writer.
+"""The exposition writer: Accept negotiation, family headers, the series identity and the
+sample lines of every family ``/metrics`` serves.
 
 The bytes are exactly those of prometheus_client for the same families:
 ``exposition.generate_latest`` (Prometheus text 0.0.4) and
-``openmetrics.exposition.generate_latest`` (OpenMetrics 1.0.0). The two formats differ
-only in the family headers (a counter's HELP/TYPE name has ``_total`` in the text format,
-not in OpenMetrics; OpenMetrics also escapes ``"`` in HELP) and in the final ``# EOF``;
-sample lines are identical, so a family's body is rendered once for both.
+``openmetrics.exposition.generate_latest`` (OpenMetrics 1.0.0); tests/helpers/oracle.py
+builds the same families as prometheus_client objects and the tests compare the two. The
+formats differ only in the family headers (a counter's HELP/TYPE name has ``_total`` in
+the text format, not in OpenMetrics; OpenMetrics also escapes ``"`` in HELP) and in the
+final ``# EOF``; sample lines are identical, so a family's body is written once for both.
+
+Every container series carries the base labels ``id``, ``name`` and ``image``, made here
+and only here (``series``):
+
+- ``id`` is cAdvisor's cgroup-style id of a Docker container, ``/docker/<full id>``
+  (``series_id``), whatever the cgroup driver. It is what cAdvisor shows on a
+  cgroupfs-driver host and what ``id=~"/docker/.*"`` dashboard selectors expect; with the
+  systemd driver cAdvisor would say ``/system.slice/docker-<id>.scope``.
+- ``name`` (without the leading "/") and ``image`` (as the user asked for it) are the
+  empty string when unknown (no Docker): Prometheus reads an empty label as no label.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import NamedTuple, TypeVar
 
-from prometheus_client.exposition import generate_latest
-from prometheus_client.metrics_core import Metric
-from prometheus_client.openmetrics import exposition as openmetrics
-from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from watchdog_agent.model import ContainerRef, ContainerStats
-
-from .table import BASE_LABELS, MetricSpec, family_name
+from .getters import Sample
+from .table import FamilySpec, family_name
 
 # prometheus_client's own value formatting (Go's float format): the same bytes by construction
 go_float: Callable[[float], str] = floatToGoString
-_openmetrics_latest: Callable[[Collector], bytes] = openmetrics.generate_latest
 
 EOF = b"# EOF\n"
 TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+BASE_LABELS = ("id", "name", "image")
 
 
 class Format(enum.Enum):
@@ -89,10 +97,35 @@ def escape_value(value: str) -> str:
     return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
 
 
-def base_label_string(values: Sequence[str]) -> str:
-    """``id="..",image="..",name=".."`` (sorted names) from escaped (id, name, image)."""
+# ---------------------------------------------------------------------- series identity
+
+
+def series_id(cid: str) -> str:
+    """The ``id`` label of a Docker container's series (cAdvisor's cgroupfs-driver id)."""
+    return "/docker/" + cid
+
+
+class Series(NamedTuple):
+    """A container's identity on every series it has: the escaped id, name and image, and
+    their label string (names sorted), made once per container per rendering."""
+
+    values: tuple[str, str, str]
+    labels: str
+
+
+def series(cid: str, name: str | None, image: str | None) -> Series:
+    """The base labels of a container: ``id`` from its full id, ``name`` and ``image``
+    empty when unknown."""
+    values = (escape_value(series_id(cid)), escape_value(name or ""),
+              escape_value(image or ""))  # fmt: skip
     labels = dict(zip(BASE_LABELS, values, strict=True))
-    return ",".join(f'{k}="{labels[k]}"' for k in sorted(labels))
+    return Series(values, ",".join(f'{k}="{labels[k]}"' for k in sorted(labels)))
+
+
+# ------------------------------------------------------------------------- sample lines
+
+A = TypeVar("A")
+B = TypeVar("B")
 
 
 def line_template(name: str, extra: Sequence[str]) -> str:
@@ -106,43 +139,58 @@ def line_template(name: str, extra: Sequence[str]) -> str:
     return f"{name}{{{{{labels}}}}} {{{len(names)}}}\n"
 
 
-# escaped (id, name, image) and their label string, per container
-Row = tuple[ContainerStats, ContainerRef | None, tuple[str, str, str], str]
-
-
-def write_family(spec: MetricSpec, rows: Sequence[Row]) -> str:
-    """The sample lines of one container family, in row order."""
-    get = spec.get
+def write_family(
+    name: str,
+    extra: Sequence[str],
+    get: Callable[[A, B], Iterable[Sample]],
+    rows: Sequence[tuple[A, B, Series]],
+) -> str:
+    """The sample lines of one per-container family, in row order: ``get(a, b)`` gives
+    a row's (extra label values, value) samples, ``extra`` names those labels."""
     lines: list[str] = []
     append = lines.append
-    if not spec.labels:
-        prefix = spec.name + "{"
-        for stats, ref, _, base in rows:
-            for _, value in get(stats, ref):
+    if not extra:
+        prefix = name + "{"
+        for a, b, (_, base) in rows:
+            for _, value in get(a, b):
                 append(f"{prefix}{base}}} {go_float(value)}\n")
     else:
-        template = line_template(spec.name, spec.labels).format
-        for stats, ref, values, _ in rows:
-            for extra, value in get(stats, ref):
-                append(template(*values, *map(escape_value, extra), go_float(value)))
+        template = line_template(name, extra).format
+        for a, b, (values, _) in rows:
+            for labels, value in get(a, b):
+                append(template(*values, *map(escape_value, labels), go_float(value)))
     return "".join(lines)
 
 
-class _Fixed:
-    """A Collector that yields given families: prometheus_client renders them."""
-
-    def __init__(self, metrics: Sequence[Metric]) -> None:
-        self._metrics = metrics
-
-    def collect(self) -> Sequence[Metric]:
-        return self._metrics
+def family(name: str, type_: str, help_: str, body: str, fmt: Format) -> bytes:
+    """One family in ``fmt``: its header and its sample lines."""
+    return header(name, type_, help_, fmt) + body.encode()
 
 
-def render_metrics(metrics: Sequence[Metric], fmt: Format) -> bytes:
-    """Families from elsewhere (agent self-metrics, event counters), rendered by
-    prometheus_client itself; no ``# EOF``."""
-    if not metrics:
-        return b""
-    if fmt is Format.TEXT:
-        return generate_latest(_Fixed(metrics))
-    return _openmetrics_latest(_Fixed(metrics))[: -len(EOF)]
+# ----------------------------------------------------------------- the agent's own families
+
+Labels = Mapping[str, str]
+
+
+class Family(NamedTuple):
+    """A family whose samples are known only at scrape time (the agent's own counters);
+    written with its header even when it has no sample, as prometheus_client does."""
+
+    spec: FamilySpec
+    samples: Sequence[tuple[Labels, float]]
+
+
+def sample_line(name: str, labels: Labels, value: float) -> str:
+    if not labels:
+        return f"{name} {go_float(value)}\n"
+    pairs = ",".join(f'{k}="{escape_value(labels[k])}"' for k in sorted(labels))
+    return f"{name}{{{pairs}}} {go_float(value)}\n"
+
+
+def write_families(families: Iterable[Family], fmt: Format) -> bytes:
+    """Families known at scrape time, in order; no ``# EOF``."""
+    out: list[bytes] = []
+    for spec, samples in families:
+        body = "".join(sample_line(spec.name, labels, value) for labels, value in samples)
+        out.append(family(spec.name, spec.type, spec.help, body, fmt))
+    return b"".join(out)

@@ -1,4 +1,5 @@
-"""The getters of the metric table: (ContainerStats, ContainerRef | None) -> samples.
+"""The getters of the metric table: (ContainerStats, ContainerRef | None) -> samples, and
+for the series about every container Docker knows, (ContainerRef, None) -> samples.
 
 A sample is (extra label values, value). A getter yields nothing for an absent value (no
 series, never a 0 sample). Each factory decides at construction what to read, so the
@@ -10,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from operator import attrgetter
 
-from watchdog_agent.model import ContainerRef, ContainerStats
+from watchdog_agent.model import LIVE_STATES, ContainerRef, ContainerStats
 
 Sample = tuple[tuple[str, ...], float]
 Getter = Callable[[ContainerStats, ContainerRef | None], Iterable[Sample]]
+RefGetter = Callable[[ContainerRef, None], Iterable[Sample]]  # the second argument: no sample
 DeviceName = Callable[[int, int], str]
 
 NO_LABELS: tuple[str, ...] = ()
@@ -158,3 +160,23 @@ def memory_failures(s: ContainerStats, r: ContainerRef | None) -> Iterable[Sampl
     if sample.memory_pgmajfault is not None:
         out.append((("pgmajfault", "container"), sample.memory_pgmajfault))
     return out
+
+
+# ---------------------------------------------------------------- over the inventory's refs
+
+
+def state(r: ContainerRef, _: None) -> Iterable[Sample]:
+    return (((r.state,), 1),) if r.state else ()
+
+
+def exit_code(r: ContainerRef, _: None) -> Iterable[Sample]:
+    """The last run's exit code, once the container is not running."""
+    return () if r.state in LIVE_STATES else one(r.exit_code)
+
+
+def restarts(r: ContainerRef, _: None) -> Iterable[Sample]:
+    return one(r.restart_count)
+
+
+def oom_killed(r: ContainerRef, _: None) -> Iterable[Sample]:
+    return () if r.oom_killed is None else ((NO_LABELS, 1 if r.oom_killed else 0),)

@@ -1,18 +1,17 @@
-"""The container metrics, declared as data (cAdvisor's table in lib/metrics/prometheus.go).
+"""Every family ``/metrics`` serves, declared as data (the container ones after cAdvisor's
+table in lib/metrics/prometheus.go).
 
-One ``MetricSpec`` per family: exposition name, help, type, extra label names and a getter
+One ``MetricSpec`` per container family: exposition name, help, type, extra label names and a getter
 ``(ContainerStats, ContainerRef | None) -> iterable of (extra label values, value)``. A
 getter yields nothing for an absent value: no series, never a 0 sample.
 
-Every container series also carries the base labels ``id``, ``name`` and ``image``:
-
-- ``id`` is cAdvisor's cgroup-style id of a Docker container, ``/docker/<full id>``
-  (``docker_series_id``), whatever the cgroup driver. It is what cAdvisor shows on a
-  cgroupfs-driver host and what ``id=~"/docker/.*"`` dashboard selectors expect; with the
-  systemd driver cAdvisor would say ``/system.slice/docker-<id>.scope``. Pass another
-  ``series_id`` to the collector to change it.
-- ``name`` (without the leading "/") and ``image`` (as the user asked for it) are the
-  empty string when unknown (no Docker): Prometheus reads an empty label as no label.
+Every container series also carries the base labels ``id``, ``name`` and ``image``
+(exposition.py writes them, and says what they hold). Besides the per-container families
+(``container_table``, ``info_spec``), the table declares the per-Snapshot families
+(``SNAPSHOT_TABLE``), the series about every container Docker knows, stopped ones
+included (``STATE_TABLE``, over the inventory's refs), and the agent's own families whose
+samples are known only at scrape time (``AGENT_TABLE``); ``every_family`` lists them all
+(docs/metrics.md documents exactly these).
 
 Where cAdvisor's semantics are kept on purpose:
 
@@ -41,10 +40,9 @@ from typing import Any, Literal, NamedTuple
 from watchdog_agent.model import CgroupMode, ContainerRef, ContainerStats, Snapshot
 
 from . import getters
-from .getters import NS, DeviceName, Getter, Sample, major_minor, sample_field
+from .getters import NS, DeviceName, Getter, RefGetter, Sample, major_minor, sample_field
 
 MetricType = Literal["counter", "gauge"]
-BASE_LABELS = ("id", "name", "image")
 _INVALID_LABEL_CHARS = re.compile(r"[^a-zA-Z0-9_]")
 
 
@@ -56,6 +54,25 @@ class MetricSpec(NamedTuple):
     type: MetricType
     labels: tuple[str, ...]  # extra label names, besides id, name and image
     get: Getter
+
+
+class StateSpec(NamedTuple):
+    """One family over the inventory: a series per container Docker knows."""
+
+    name: str
+    help: str
+    type: MetricType
+    labels: tuple[str, ...]  # extra label names, besides id, name and image
+    get: RefGetter
+
+
+class FamilySpec(NamedTuple):
+    """One family of the agent's own, whose samples are known only at scrape time."""
+
+    name: str
+    help: str
+    type: MetricType
+    labels: tuple[str, ...]  # all its label names (no container labels)
 
 
 class SnapshotSpec(NamedTuple):
@@ -70,10 +87,6 @@ class SnapshotSpec(NamedTuple):
 def family_name(name: str, type_: str) -> str:
     """prometheus_client's (and OpenMetrics') family name: a counter without _total."""
     return name[:-6] if type_ == "counter" else name
-
-
-def docker_series_id(cid: str) -> str:
-    return "/docker/" + cid
 
 
 def label_name(key: str) -> str:
@@ -232,3 +245,48 @@ SNAPSHOT_TABLE = (
     SnapshotSpec("watchdog_sampled_containers", "Containers in the latest snapshot.", "gauge",
                  lambda snap: len(snap.containers)),
 )  # fmt: skip
+
+STATE_TABLE = (
+    StateSpec("watchdog_container_state", "1 for the container's current state.", "gauge",
+              ("state",), getters.state),
+    StateSpec("watchdog_container_exit_code", "Exit code of the container's last run.", "gauge",
+              (), getters.exit_code),
+    StateSpec("watchdog_container_restarts", "Restarts by Docker (its RestartCount).", "gauge",
+              (), getters.restarts),
+    StateSpec("watchdog_container_oom_killed", "1 when the last run ended in the OOM killer.",
+              "gauge", (), getters.oom_killed),
+)  # fmt: skip
+
+BUILD_INFO = FamilySpec(
+    "watchdog_build_info", "Agent build: 1, labelled by version.", "gauge", ("version",)
+)
+SAMPLING_ERRORS = FamilySpec(
+    "watchdog_sampling_errors_total", "Files that could not be read while sampling.", "counter", ()
+)
+EVENTS = FamilySpec(
+    "watchdog_events_total", "Docker events received, by type and action.", "counter",
+    ("type", "action"),
+)  # fmt: skip
+EVENTS_LOST = FamilySpec(
+    "watchdog_events_lost_total", "Events dropped for slow subscribers.", "counter", ()
+)
+EVENTS_GAPS = FamilySpec(
+    "watchdog_events_gaps_total", "Stretches where the agent could not prove it saw every event.",
+    "counter", (),
+)  # fmt: skip
+EVENTS_SKIPPED = FamilySpec(
+    "watchdog_events_skipped_lines_total", "Malformed event lines skipped.", "counter", ()
+)
+AGENT_TABLE = (BUILD_INFO, SAMPLING_ERRORS, EVENTS, EVENTS_LOST, EVENTS_GAPS, EVENTS_SKIPPED)
+
+
+def every_family(
+    allowlist: Sequence[str] = (),
+) -> list[MetricSpec | SnapshotSpec | StateSpec | FamilySpec]:
+    """Every family ``/metrics`` can serve, on any host (cgroup v2 and v1 tables merged by
+    name), in the order a scrape writes them."""
+    per_container: dict[str, MetricSpec] = {}
+    for mode in CgroupMode:
+        per_container.update((s.name, s) for s in container_table(mode))
+    return [*per_container.values(), info_spec(allowlist), *SNAPSHOT_TABLE, *AGENT_TABLE,
+            *STATE_TABLE]  # fmt: skip

@@ -9,11 +9,14 @@ stream open.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from watchdog_agent.agent.wiring import Agent
 from watchdog_agent.config import Settings
+from watchdog_agent.exporter.scrape import EventCounts
 
 from . import (
     routes_containers,
@@ -26,7 +29,7 @@ from . import (
 from .auth import Authenticator, auth_middleware, authenticator, exempt_paths
 from .connections import name_the_server
 from .errors import error_middleware
-from .keys import AGENT, STREAMS
+from .keys import AGENT, EVENT_COUNTS, STREAMS
 from .limits import limits_middleware
 from .streams import StreamRegistry
 
@@ -43,6 +46,7 @@ def create_app(settings: Settings, agent: Agent | None = None) -> web.Applicatio
     agent = Agent(settings) if agent is None else agent
     app[AGENT] = agent
     app[STREAMS] = StreamRegistry(settings.max_streams)
+    app[EVENT_COUNTS] = event_counts(agent)
     app.cleanup_ctx.extend(agent.contexts())
     app.on_shutdown.append(_end_streams)
     app.on_response_prepare.append(name_the_server)
@@ -53,6 +57,20 @@ def create_app(settings: Settings, agent: Agent | None = None) -> web.Applicatio
     routes_logs.setup(app)
     routes_postmortem.setup(app)
     return app
+
+
+def event_counts(agent: Agent) -> Callable[[], EventCounts]:
+    """The events side's counters, for /metrics: the tap's (none before Docker answers,
+    or without it) and the bus's losses."""
+
+    def read() -> EventCounts:
+        tap = None if agent.events is None else agent.events.tap
+        lost = agent.bus.dropped_total
+        if tap is None:
+            return EventCounts({}, lost, 0, 0)
+        return EventCounts(tap.counts, lost, tap.gaps, tap.skipped_lines)
+
+    return read
 
 
 def _middlewares(settings: Settings, auth: Authenticator | None) -> list[Middleware]:

@@ -1,58 +1,34 @@
 """``GET /metrics``: the latest snapshot in cAdvisor's names, plus the agent's own.
 
-A snapshot's families are rendered at most once, in a thread, by the first scrape that
-sees it (scrapers arriving meanwhile wait for that one rendering); every other scrape
-only writes cached bytes and adds the few counters that change between passes (events,
-losses, gaps, errors). Nobody scraping costs nothing; fifty scrapers cost one render.
+A snapshot's families are rendered at most once, in a thread, started by the first scrape
+that finds the snapshot new (one replaced before any scrape asked is never rendered).
+Scrapes never queue behind that rendering: while it runs they get the previous snapshot's
+bytes (one sampling interval older); only a scrape that finds nothing rendered yet (the
+first one of the agent's life) waits for it. Every scrape writes the cached bytes, the few
+families that change between passes (build info, sampling errors, event counters) and the
+inventory's state series (rendered once per inventory change). Nobody scraping costs no
+rendering; fifty scrapers of one snapshot cost one.
+
+The event counters come from ``EVENT_COUNTS``, which the app factory provides: this route
+does not know where the events side keeps them.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 from aiohttp import web
-from prometheus_client.metrics_core import Metric
 
 from watchdog_agent.agent.wiring import Agent
-from watchdog_agent.exporter.collector import MetricsCache, SnapshotCollector
-from watchdog_agent.exporter.exposition import Format, negotiate
+from watchdog_agent.exporter.cache import MetricsCache
+from watchdog_agent.exporter.exposition import negotiate
+from watchdog_agent.exporter.scrape import Scrape
 from watchdog_agent.exporter.states import InventoryMetrics
 from watchdog_agent.model import Snapshot
 
-from .keys import AGENT
+from .keys import AGENT, EVENT_COUNTS
 
-COLLECTOR = web.AppKey("metrics_collector", SnapshotCollector)
-
-
-def event_families(agent: Agent) -> list[Metric]:
-    """Events by type and action, events lost by slow subscribers, and gaps."""
-    tap = None if agent.events is None else agent.events.tap
-    out: list[Metric] = []
-    events = Metric("watchdog_events", "Docker events received, by type and action.", "counter")
-    for (type_, action), count in sorted(tap.counts.items() if tap is not None else ()):
-        events.add_sample("watchdog_events_total", {"type": type_, "action": action}, count)
-    out.append(events)
-    for name, help_, value in _event_counters(agent):
-        metric = Metric(name, help_, "counter")
-        metric.add_sample(name + "_total", {}, value)
-        out.append(metric)
-    return out
-
-
-def _event_counters(agent: Agent) -> Iterator[tuple[str, str, int]]:
-    tap = None if agent.events is None else agent.events.tap
-    yield ("watchdog_events_lost", "Events dropped for slow subscribers.", agent.bus.dropped_total)
-    yield (
-        "watchdog_events_gaps",
-        "Stretches where the agent could not prove it saw every event.",
-        0 if tap is None else tap.gaps,
-    )
-    yield (
-        "watchdog_events_skipped_lines",
-        "Malformed event lines skipped.",
-        0 if tap is None else tap.skipped_lines,
-    )
+SCRAPE = web.AppKey("metrics_scrape", Scrape)
 
 
 class Renderer:
@@ -86,15 +62,10 @@ class Renderer:
 RENDERER = web.AppKey("metrics_renderer", Renderer)
 
 
-INVENTORY = web.AppKey("metrics_inventory", InventoryMetrics)
-
-
 async def metrics(request: web.Request) -> web.StreamResponse:
     await request.app[RENDERER].ensure(request.app[AGENT].store.latest)
     content_type, fmt = negotiate(request.headers.get("Accept"))
-    parts = request.app[COLLECTOR].render_last(fmt)
-    extra = request.app[INVENTORY].render(fmt)
-    parts.insert(len(parts) - 1 if fmt is Format.OPENMETRICS else len(parts), extra)  # before EOF
+    parts = request.app[SCRAPE].parts(fmt)
     # written chunk by chunk from the cached rendering: a scrape copies none of it
     resp = web.StreamResponse(headers={"Content-Type": content_type})
     resp.content_length = sum(len(part) for part in parts)
@@ -116,17 +87,16 @@ def _inventory_version(agent: Agent) -> object:
 
 
 def setup(app: web.Application) -> None:
+    """Needs ``AGENT`` and ``EVENT_COUNTS`` in the app."""
     agent = app[AGENT]
     cache = MetricsCache(refs=agent.refs, label_allowlist=agent.settings.metric_labels)
     renderer = Renderer(cache)
-    collector = SnapshotCollector(
-        lambda: agent.store.latest,  # the collect() path; scrapes use render_last
-        cache=cache,
-        errors_total=agent.sampling_errors,
-        providers=[lambda: event_families(agent)],
+    app[SCRAPE] = Scrape(
+        cache,
+        sampling_errors=agent.sampling_errors,
+        events=app[EVENT_COUNTS],
+        states=InventoryMetrics(agent.refs, lambda: _inventory_version(agent)),
     )
-    app[COLLECTOR] = collector
     app[RENDERER] = renderer
-    app[INVENTORY] = InventoryMetrics(agent.refs, lambda: _inventory_version(agent))
     app.on_cleanup.append(lambda _app: renderer.close())
     app.router.add_get("/metrics", metrics, allow_head=False)
