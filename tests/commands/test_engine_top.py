@@ -182,8 +182,9 @@ def test_text_formats_show_pid_and_nspid(
     lines = out.rstrip("\n").splitlines()
     header = lines[0].split()
     assert header[:2] == ["PID", "NSPID"], lines[0]
-    assert len(lines) == 4  # header, the shell, two sleeps
+    assert len(lines) == 5  # header, the shell, two sleeps, the footer
     assert sum("sleep 100000" in line for line in lines[1:]) == 3  # the shell's args too
+    assert lines[-1] == "3 processes, 0 unreadable"
     if fmt == "tree":
         assert sum(("├─" in line or "└─" in line) for line in lines) == 2
 

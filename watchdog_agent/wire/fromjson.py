@@ -143,6 +143,13 @@ def stats_from_json(doc: Mapping[str, Any]) -> ContainerStats:
     )
 
 
+def unreadable_from_json(doc: Mapping[str, Any]) -> int | None:
+    """A top document's count of processes it could not read; None from an agent that
+    does not report it (absent stays a gap, not 0)."""
+    count = _int(doc.get("unreadable"))
+    return None if count is None or count < 0 else count
+
+
 def process_from_json(doc: Mapping[str, Any]) -> ProcessInfo:
     """A process object (``views.process_json``), with its ``children`` when nested."""
     children = doc.get("children")
