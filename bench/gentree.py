@@ -1,8 +1,9 @@
 """Generate a pure cgroup v2 host as files: ``DEST/cgroup`` (for /sys/fs/cgroup) and ``DEST/proc``.
 
 The tree has the shape the agent reads on a unified host, in the exact kernel formats
-(see /work/shared/reference/docker-cgroup-proc.md sections 4 to 6): per container a cgroup
-directory with the cpu, memory, io, pids and PSI files, two processes (an init and its child)
+(the interface files of the kernel's Documentation/admin-guide/cgroup-v2.rst, the /proc
+files of proc(5)): per container a cgroup directory with the cpu, memory, io, pids and
+PSI files, two processes (an init and its child)
 with ``stat``, ``status``, ``cmdline``, ``comm`` and ``cgroup`` files, and for the init a
 ``net/dev`` and plain ``ns/net`` / ``ns/pid`` files whose inodes stand for the namespaces
 (one network namespace per container). Non-container noise (``init.scope``, ``ssh.service``,

@@ -87,6 +87,8 @@ def test_process_tree(layout: str) -> None:
         want = expected["containers"][cid]
         pids = member_pids(loc)
         assert pids == want["pids_in_tree"]
-        flat, _ = read_processes(str(root / "proc"), pids)
+        listed = read_processes(str(root / "proc"), pids)
+        assert listed.unreadable == 0
+        flat = listed.processes
         assert {str(p.pid): p.ns_pid for p in flat} == {k: v for k, v in want["ns_pids"].items()}
         assert {str(p.pid): p.ppid for p in flat} == want["ppids"]

@@ -1,4 +1,4 @@
-"""The parsers on the kernel's documented examples (reference §4-§6)."""
+"""The parsers on the examples of the kernel's documentation (cgroup-v2.rst, proc(5))."""
 
 from __future__ import annotations
 

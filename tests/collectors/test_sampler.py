@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import get_type_hints
 
 import pytest
 
 from watchdog_agent.collectors.cgroupfs import Layout
+from watchdog_agent.collectors.readers import SampleFields
 from watchdog_agent.collectors.sampler import Sampler, Target
 from watchdog_agent.collectors.targets import discovered_targets
+from watchdog_agent.model import CgroupSample
 
 TREES = Path(__file__).parent.parent / "fixtures" / "trees"
 
@@ -31,6 +34,18 @@ def _setup(tree: Path) -> tuple[Sampler, dict[str, Target], dict[str, dict[str, 
 def _dir(target: Target) -> Path:
     assert target.location.unified is not None
     return Path(target.location.unified)
+
+
+def test_sample_fields_declare_what_cgroup_sample_declares() -> None:
+    """SampleFields (what mypy checks the readers against) and CgroupSample (what the
+    sampler builds from it, positionally) have the same fields, in order, of the same
+    types; so mypy's check of a field name is a check against CgroupSample, and the
+    sampler's build drops nothing. Its one non-None default the sampler always sets."""
+    assert list(SampleFields.__annotations__) == list(CgroupSample._fields)
+    assert get_type_hints(SampleFields) == get_type_hints(CgroupSample)
+    assert SampleFields.__required_keys__ == frozenset()
+    defaults = {n: d for n, d in CgroupSample._field_defaults.items() if d is not None}
+    assert defaults == {"errors": 0}
 
 
 def test_unparsable_file_is_an_absent_field_and_a_counted_error(tree: Path) -> None:

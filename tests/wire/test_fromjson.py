@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from watchdog_agent.commands.textfmt import stats_table, top_table, top_tree
+from watchdog_agent.commands.textfmt import stats_table, top_footer, top_table, top_tree
 from watchdog_agent.model import (
     CgroupSample,
     ContainerStats,
@@ -18,11 +18,13 @@ from watchdog_agent.model import (
     ProcessInfo,
     PsiLine,
 )
+from watchdog_agent.server.documents import top_json
 from watchdog_agent.wire.fromjson import (
     parse_time,
     process_from_json,
     ref_from_json,
     stats_from_json,
+    unreadable_from_json,
 )
 from watchdog_agent.wire.tojson import process_json, stats_json
 
@@ -131,3 +133,18 @@ def test_a_container_object_reads_back() -> None:
     assert (ref.memory_limit_bytes, ref.cpu_limit, ref.pids_limit) == (1024, 0.5, None)
     assert ref.labels == {"k": "v"} and ref.started_at is None and ref.tty is False
     assert parse_time("yesterday") is None and parse_time(None) is None
+
+
+def test_the_unreadable_count_reads_back_and_its_absence_stays_a_gap() -> None:
+    """What the agent's document says reaches the footer; an agent that does not report
+    the count (one from before it existed) gives "unknown", never 0."""
+    ref = ref_from_json({"id": "b" * 64, "name": "web"})
+    for count in (0, 1, 3):
+        doc = _wire(top_json(ref, [], [], count))
+        assert unreadable_from_json(doc) == count
+    assert top_footer(2, 0) == "2 processes, 0 unreadable"
+    assert top_footer(1, 3) == "1 process, 3 unreadable (exist but could not be read: not listed)"
+    for odd in ({}, {"unreadable": None}, {"unreadable": "2"}, {"unreadable": True},
+                {"unreadable": -1}):  # fmt: skip
+        assert unreadable_from_json(odd) is None
+    assert top_footer(2, None) == "2 processes, unreadable unknown (the agent does not report it)"

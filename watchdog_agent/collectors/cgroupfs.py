@@ -20,7 +20,8 @@ from .parse_proc import CgroupLine
 V1_CONTROLLERS = ("cpu", "cpuacct", "memory", "blkio", "pids")
 
 _ID = r"[0-9a-f]{64}"
-# basename patterns of container cgroups, tried in order (DESIGN.md, reference §5.2)
+# basename patterns of container cgroups, tried in order: the leaf name each runtime and
+# cgroup driver gives a container, then a bare id
 _LEAF_PATTERNS = (
     re.compile(rf"^docker-({_ID})\.scope$"),  # Docker, systemd driver
     re.compile(rf"^libpod-({_ID})\.scope$"),  # podman

@@ -1,9 +1,12 @@
-"""The one place the collectors open files.
+"""The one place the collectors open and read files (they list directories and stat
+paths themselves).
 
 Reading a small cgroup file costs 10-30 µs with open/read/close but 1.5-3 µs with pread on
 a file descriptor kept open, so descriptors are kept per path (up to a budget derived
 from RLIMIT_NOFILE) and closed when their container goes away. seq_file and kernfs files
-regenerate their content on a read at offset 0.
+regenerate their content on a read at offset 0. Files read once (a process's /proc
+entries for ``top``, /proc/<pid>/cgroup to locate a container) go through a reader with
+``keep=0``: open, read, close.
 
 OS errors are translated here, once: a missing file is ``None`` (the field is absent);
 a vanished cgroup or process raises ContainerGone; a permission problem raises

@@ -1,9 +1,15 @@
 """A container's processes as a tree: host PID and in-container PID side by side.
 
 Members come from ``cgroup.procs`` of the container's cgroup and every cgroup below it;
-each process is read from /proc/<pid>/{stat,status,cmdline}. No ``ps``, no Docker /top
-(which shells out to ps and emits a ``top`` event). A process that exits between the
-listing and the read is simply left out.
+each process is read from /proc/<pid>/{stat,status,cmdline} (through fileio). No ``ps``,
+no Docker /top (which shells out to ps and emits a ``top`` event).
+
+A process whose files cannot be read is either gone (it exited between the listing and
+the read: normal flow, left out) or there but unreadable (permission, as under a
+``hidepid=noaccess`` procfs for an agent that is not root, or another read error):
+those are counted in ``ProcessList.unreadable``, never dropped without a word. Like
+psutil's ``wrap_exceptions``, a missing file alone does not prove the process gone:
+``process_gone`` looks at /proc/<pid>/stat itself.
 """
 
 from __future__ import annotations
@@ -12,7 +18,6 @@ import asyncio
 import os
 import pwd
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -20,6 +25,7 @@ from watchdog_agent.errors import AccessDenied, ContainerGone, ParseError
 from watchdog_agent.model import CgroupLocation, ProcessInfo
 
 from . import cpuwindow
+from .fileio import FileReader
 from .parse_cgroup import parse_pid_list
 from .parse_proc import PidStat, PidStatus, parse_cmdline, parse_pid_stat, parse_pid_status
 from .readers import CLK_TCK
@@ -28,12 +34,17 @@ PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
 @dataclass(frozen=True, slots=True)
-class CpuMark:
-    """A process's CPU time at a moment, to compute a percentage from the next read."""
+class ProcessList:
+    """A container's processes as read: those that could be read, and how many more were
+    there but could not be read (0 when every process was read)."""
 
-    ticks: int
-    starttime: int  # tells a reused PID apart
-    monotonic: float
+    processes: list[ProcessInfo]
+    unreadable: int
+
+
+def _once() -> FileReader:
+    """A reader that keeps no descriptor: a process's files are read once per call."""
+    return FileReader(keep=0)
 
 
 def member_pids(location: CgroupLocation) -> list[int]:
@@ -43,13 +54,15 @@ def member_pids(location: CgroupLocation) -> list[int]:
         top = next(iter(location.v1.values()), None)
     if top is None or not os.path.isdir(top):
         raise ContainerGone(str(location))
+    f = _once()
     pids: set[int] = set()
     for dirpath, _dirs, _files in os.walk(top):
         try:
-            with open(os.path.join(dirpath, "cgroup.procs"), "rb") as fh:
-                pids.update(parse_pid_list(fh.read()))
-        except (OSError, ParseError):
-            continue  # a child cgroup removed while walking, or a threaded one
+            listed = f.get(os.path.join(dirpath, "cgroup.procs"), parse_pid_list, keep=False)
+        except ContainerGone:
+            continue  # a child cgroup removed while walking
+        if listed is not None:  # None: removed meanwhile, or a threaded cgroup
+            pids.update(listed)
     return sorted(pids)
 
 
@@ -65,12 +78,15 @@ def user_name(uid: int) -> str:
 def btime(proc_root: str) -> int | None:
     """``btime`` of that procfs's /proc/stat: the boot time in whole unix seconds."""
     try:
-        with open(f"{proc_root}/stat", "rb") as fh:
-            for line in fh:
-                if line.startswith(b"btime "):
-                    return int(line[6:])
-    except (OSError, ValueError):
+        data = _once().read(f"{proc_root}/stat", keep=False)
+    except (ContainerGone, AccessDenied):
         return None
+    for line in (data or b"").splitlines():
+        if line.startswith(b"btime "):
+            try:
+                return int(line[6:])
+            except ValueError:
+                return None
     return None
 
 
@@ -99,47 +115,54 @@ def boot_time(proc_root: str) -> float | None:
     return precise if 0 <= precise - whole < 1.001 else float(whole)
 
 
-def _read(path: str) -> bytes:
+def process_gone(proc_root: str, pid: int) -> bool:
+    """Whether a process whose /proc files could not be read has really exited.
+
+    As psutil decides (``_pslinux.wrap_exceptions``): only when /proc/<pid>/stat itself
+    no longer exists (which also covers a /proc/<pid> directory outliving its files,
+    psutil issue 2418). A stat that fails for another reason (EPERM under
+    ``hidepid=noaccess``) means the process is there but may not be looked at.
+    """
     try:
-        with open(path, "rb") as fh:
-            return fh.read()
-    except (FileNotFoundError, ProcessLookupError) as exc:
-        raise ContainerGone(path) from exc
-    except PermissionError as exc:
-        raise AccessDenied(path) from exc
+        os.stat(f"{proc_root}/{pid}/stat")
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    except OSError:
+        return False
+    return False
 
 
-def read_process(proc_root: str, pid: int) -> tuple[PidStat, PidStatus, tuple[str, ...]]:
+def read_process(
+    f: FileReader, proc_root: str, pid: int
+) -> tuple[PidStat, PidStatus, tuple[str, ...]] | None:
+    """The process's stat, status and argv; None when any of them cannot be read or
+    parsed (``process_gone`` tells why)."""
     base = f"{proc_root}/{pid}"
-    stat = parse_pid_stat(_read(base + "/stat"))
-    status = parse_pid_status(_read(base + "/status"))
-    cmdline = parse_cmdline(_read(base + "/cmdline"))
-    return stat, status, cmdline
+    try:
+        stat = f.read(base + "/stat", keep=False)
+        status = f.read(base + "/status", keep=False)
+        cmdline = f.read(base + "/cmdline", keep=False)
+        if stat is None or status is None or cmdline is None:
+            return None
+        return parse_pid_stat(stat), parse_pid_status(status), parse_cmdline(cmdline)
+    except (ContainerGone, AccessDenied, ParseError):
+        return None
 
 
-def read_processes(
-    proc_root: str,
-    pids: list[int],
-    marks: Mapping[int, CpuMark] | None = None,
-) -> tuple[list[ProcessInfo], dict[int, CpuMark]]:
-    """Flat list of the processes that could be read, and CPU marks for the next call."""
+def read_processes(proc_root: str, pids: list[int]) -> ProcessList:
+    """The processes that could be read, and the count of those there but unreadable;
+    ``cpu_percent`` is None here (``read_top`` measures it)."""
     boot = boot_time(proc_root)
-    now = time.monotonic()
+    f = _once()
     flat: list[ProcessInfo] = []
-    new_marks: dict[int, CpuMark] = {}
+    unreadable = 0
     for pid in pids:
-        try:
-            stat, status, cmdline = read_process(proc_root, pid)
-        except (ContainerGone, AccessDenied, ParseError, OSError):
-            continue  # exited (or unreadable) between listing and reading
-        ticks = stat.utime_ticks + stat.stime_ticks
-        mark = CpuMark(ticks, stat.starttime_ticks, now)
-        new_marks[pid] = mark
-        before = (marks or {}).get(pid)
-        percent: float | None = None
-        if before is not None and before.starttime == mark.starttime and now > before.monotonic:
-            delta = max(0, ticks - before.ticks) / CLK_TCK
-            percent = delta / (now - before.monotonic) * 100.0
+        read = read_process(f, proc_root, pid)
+        if read is None:
+            if not process_gone(proc_root, pid):
+                unreadable += 1
+            continue
+        stat, status, cmdline = read
         rss = status.vm_rss_bytes
         if rss is None and stat.rss_pages > 0:
             rss = stat.rss_pages * PAGE_SIZE
@@ -153,73 +176,75 @@ def read_processes(
                 uid=status.uid,
                 state=stat.state,
                 threads=stat.num_threads,
-                cpu_seconds=ticks / CLK_TCK,
-                cpu_percent=percent,
+                cpu_seconds=(stat.utime_ticks + stat.stime_ticks) / CLK_TCK,
+                cpu_percent=None,
                 rss_bytes=rss,
                 started_at=None if boot is None else boot + stat.starttime_ticks / CLK_TCK,
                 cmd=" ".join(cmdline) if cmdline else f"[{stat.comm}]",
             )
         )
-    return _with_ns_ppids(flat), new_marks
+    return ProcessList(_with_ns_ppids(flat, set(pids)), unreadable)
 
 
-def container_processes(
-    proc_root: str, location: CgroupLocation, marks: Mapping[int, CpuMark] | None = None
-) -> tuple[list[ProcessInfo], dict[int, CpuMark]]:
+def container_processes(proc_root: str, location: CgroupLocation) -> ProcessList:
     """``read_processes`` over every PID of the container's cgroup tree."""
-    return read_processes(proc_root, member_pids(location), marks)
+    return read_processes(proc_root, member_pids(location))
 
 
 def process_cpu_ns(proc_root: str, pids: list[int]) -> dict[int, int]:
     """Each process's CPU time in ns, summed over its threads (first field of
     /proc/<pid>/task/<tid>/schedstat, exact where /proc/<pid>/stat counts 10 ms ticks);
     a process that exits meanwhile is left out."""
+    f = _once()
     out: dict[int, int] = {}
     for pid in pids:
         base = f"{proc_root}/{pid}/task"
         try:
-            total = 0
-            for tid in os.listdir(base):
-                with open(f"{base}/{tid}/schedstat", "rb") as fh:
-                    total += int(fh.read().split(None, 1)[0])
-        except (OSError, ValueError, IndexError):
+            reads = [f.read(f"{base}/{tid}/schedstat", keep=False) for tid in os.listdir(base)]
+            if None in reads:
+                continue  # a thread exited meanwhile: no percent rather than a low one
+            out[pid] = sum(int(data.split(None, 1)[0]) for data in reads if data is not None)
+        except (OSError, ContainerGone, AccessDenied, ValueError, IndexError):
             continue  # exited, or a kernel without schedstat: no percent for it
-        out[pid] = total
     return out
 
 
-async def read_top(proc_root: str, location: CgroupLocation) -> list[ProcessInfo]:
+async def read_top(proc_root: str, location: CgroupLocation) -> ProcessList:
     """The container's processes, each with its CPU % over the container's one-shot CPU
-    window (cpuwindow.py: whole CFS periods under a quota, else 0.2 s): its CPU time is
-    read with the container's usage at the window's two ends."""
+    window (cpuwindow.py: whole CFS periods under a quota, else its default window): its
+    CPU time is read with the container's usage at the window's two ends."""
 
     def cpu_times(_cid: str) -> dict[int, int]:
         return process_cpu_ns(proc_root, member_pids(location))
 
     readings = await cpuwindow.measure({"": location}, extra=cpu_times)
-    flat, _ = await asyncio.to_thread(container_processes, proc_root, location)
+    listed = await asyncio.to_thread(container_processes, proc_root, location)
     reading = readings.get("")
     if reading is None or reading.start is None or reading.end is None:
-        return [replace(p, cpu_percent=None) for p in flat]
+        return listed
     before, after = reading.start.extra, reading.end.extra
     out = []
-    for p in flat:
+    for p in listed.processes:
         percent = None
         if p.pid in before and p.pid in after and reading.seconds > 0:
             used = max(0, after[p.pid] - before[p.pid])
             percent = used / 1e9 / reading.seconds * 100.0
         out.append(replace(p, cpu_percent=percent))
-    return out
+    return ProcessList(out, listed.unreadable)
 
 
-def _with_ns_ppids(flat: list[ProcessInfo]) -> list[ProcessInfo]:
+def _with_ns_ppids(flat: list[ProcessInfo], members: set[int]) -> list[ProcessInfo]:
     """Parent's in-container PID; 0 when the parent is outside the container, which is
-    what the kernel shows inside the namespace (the init and ``docker exec`` processes)."""
+    what the kernel shows inside the namespace (the init and ``docker exec`` processes);
+    None when the parent is a member that could not be read."""
     by_pid = {p.pid: p for p in flat}
     out = []
     for p in flat:
         parent = by_pid.get(p.ppid)
-        ns_ppid = parent.ns_pid if parent is not None else (0 if p.ns_pid is not None else None)
+        if parent is not None:
+            ns_ppid = parent.ns_pid
+        else:
+            ns_ppid = 0 if p.ns_pid is not None and p.ppid not in members else None
         out.append(replace(p, ns_ppid=ns_ppid))
     return out
 

@@ -6,15 +6,19 @@ every container, so those come from there and the rest from the v1 controllers.
 The task count is read last and doubles as the liveness check: a cgroup with no task
 left (the container stopped while it was being read) gives None, a gap, instead of a
 sample of near-zero numbers.
+
+The readers fill a ``SampleFields``: the fields of ``model.CgroupSample`` as a TypedDict,
+so a misspelt field name is a ``mypy --strict`` error rather than a value that silently
+reads as absent (tests/collectors/test_sampler.py pins the two declarations together).
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any, TypeVar
+from typing import TypedDict, TypeVar
 
 from watchdog_agent.errors import ContainerGone
-from watchdog_agent.model import CgroupLocation, CgroupMode
+from watchdog_agent.model import CgroupLocation, CgroupMode, IoDevice, NetInterface, Pressure
 
 from .fileio import FileReader
 from .parse_cgroup import (
@@ -35,42 +39,85 @@ from .parse_cgroup import (
 T = TypeVar("T")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-# memory.stat keys behind the normalised fields: field -> (v2 key, v1 key)
-_MEMORY_KEYS = {
-    "memory_rss_bytes": (b"anon", b"total_rss"),
-    "memory_cache_bytes": (b"file", b"total_cache"),
-    "memory_mapped_file_bytes": (b"file_mapped", b"total_mapped_file"),
-    "memory_inactive_file_bytes": (b"inactive_file", b"total_inactive_file"),
-    "memory_active_file_bytes": (b"active_file", b"total_active_file"),
-    "memory_swap_bytes": (b"", b"total_swap"),  # v2 has memory.swap.current
-    "memory_pgfault": (b"pgfault", b"pgfault"),  # the container's own, as cAdvisor
-    "memory_pgmajfault": (b"pgmajfault", b"pgmajfault"),
-}
+
+class SampleFields(TypedDict, total=False):
+    """``model.CgroupSample``'s fields, each optional: what the readers and the sampler
+    know of one container so far. Same names and types as CgroupSample."""
+
+    container_id: str
+    monotonic: float
+    wall: float
+    cpu_usage_ns: int | None
+    cpu_user_ns: int | None
+    cpu_system_ns: int | None
+    cpu_periods: int | None
+    cpu_throttled_periods: int | None
+    cpu_throttled_ns: int | None
+    cpu_quota_us: int | None
+    cpu_period_us: int | None
+    cpu_weight: int | None
+    memory_usage_bytes: int | None
+    memory_limit_bytes: int | None
+    memory_high_bytes: int | None
+    memory_peak_bytes: int | None
+    memory_swap_bytes: int | None
+    memory_failcnt: int | None
+    memory_rss_bytes: int | None
+    memory_cache_bytes: int | None
+    memory_mapped_file_bytes: int | None
+    memory_inactive_file_bytes: int | None
+    memory_active_file_bytes: int | None
+    memory_pgfault: int | None
+    memory_pgmajfault: int | None
+    oom_kills: int | None
+    pids_current: int | None
+    pids_limit: int | None
+    pids_peak: int | None
+    io: tuple[IoDevice, ...] | None
+    psi_cpu: Pressure | None
+    psi_memory: Pressure | None
+    psi_io: Pressure | None
+    net: tuple[NetInterface, ...] | None
+    netns: int | None
+    system_cpu_ns: int | None
+    online_cpus: int | None
+    errors: int
 
 
 def _mul(value: int | None, factor: int) -> int | None:
     return None if value is None else value * factor
 
 
-def _memory_stat(data: bytes, index: int) -> dict[str, Any]:
+def _memory_stat_v2(data: bytes) -> SampleFields:
     """The memory fields used, found key by key; neither the file (~70 lines) nor a
-    dict of it is kept: at 1,000 containers that was 11 MB per Snapshot."""
+    dict of it is kept: at 1,000 containers that was 11 MB per Snapshot. Swap is not
+    here on v2 (memory.swap.current has it)."""
     return {
-        name: parse_key(data, keys[index], "memory.stat")
-        for name, keys in _MEMORY_KEYS.items()
-        if keys[index]
+        "memory_rss_bytes": parse_key(data, b"anon", "memory.stat"),
+        "memory_cache_bytes": parse_key(data, b"file", "memory.stat"),
+        "memory_mapped_file_bytes": parse_key(data, b"file_mapped", "memory.stat"),
+        "memory_inactive_file_bytes": parse_key(data, b"inactive_file", "memory.stat"),
+        "memory_active_file_bytes": parse_key(data, b"active_file", "memory.stat"),
+        "memory_pgfault": parse_key(data, b"pgfault", "memory.stat"),  # its own, as cAdvisor
+        "memory_pgmajfault": parse_key(data, b"pgmajfault", "memory.stat"),
     }
 
 
-def _memory_stat_v2(data: bytes) -> dict[str, Any]:
-    return _memory_stat(data, 0)
+def _memory_stat_v1(data: bytes) -> SampleFields:
+    """v1 memory.stat: the hierarchical ``total_*`` keys, the container's own faults."""
+    return {
+        "memory_rss_bytes": parse_key(data, b"total_rss", "memory.stat"),
+        "memory_cache_bytes": parse_key(data, b"total_cache", "memory.stat"),
+        "memory_mapped_file_bytes": parse_key(data, b"total_mapped_file", "memory.stat"),
+        "memory_inactive_file_bytes": parse_key(data, b"total_inactive_file", "memory.stat"),
+        "memory_active_file_bytes": parse_key(data, b"total_active_file", "memory.stat"),
+        "memory_swap_bytes": parse_key(data, b"total_swap", "memory.stat"),
+        "memory_pgfault": parse_key(data, b"pgfault", "memory.stat"),
+        "memory_pgmajfault": parse_key(data, b"pgmajfault", "memory.stat"),
+    }
 
 
-def _memory_stat_v1(data: bytes) -> dict[str, Any]:
-    return _memory_stat(data, 1)
-
-
-def read_cpu_stat_v2(f: FileReader, d: str) -> dict[str, Any]:
+def read_cpu_stat_v2(f: FileReader, d: str) -> SampleFields:
     """v2 cpu.stat: usage always; throttling only where the cpu controller is enabled."""
     stat = f.get(d + "/cpu.stat", parse_flat_keyed)
     if stat is None:
@@ -85,7 +132,7 @@ def read_cpu_stat_v2(f: FileReader, d: str) -> dict[str, Any]:
     }
 
 
-def read_psi(f: FileReader, d: str) -> dict[str, Any]:
+def read_psi(f: FileReader, d: str) -> SampleFields:
     return {
         "psi_cpu": f.get(d + "/cpu.pressure", parse_pressure),
         "psi_memory": f.get(d + "/memory.pressure", parse_pressure),
@@ -102,34 +149,30 @@ def _alive_v2(f: FileReader, d: str, tasks: int | None) -> bool:
     return bool(f.get(d + "/cgroup.procs", parse_pid_list))
 
 
-def read_v2(f: FileReader, loc: CgroupLocation) -> dict[str, Any] | None:
+def read_v2(f: FileReader, loc: CgroupLocation) -> SampleFields | None:
     """Fields of a pure-v2 container; None when its cgroup holds no task any more."""
     d = loc.unified
     assert d is not None
     out = read_cpu_stat_v2(f, d)
     events = f.get(d + "/memory.events", parse_flat_keyed)
     if events is not None:
-        out.update(
-            memory_failcnt=events.get("oom"),  # what Docker reports as failcnt on v2
-            oom_kills=events.get("oom_kill"),
-        )
-    out.update(
-        memory_usage_bytes=f.get(d + "/memory.current", parse_int),
-        memory_peak_bytes=f.get(d + "/memory.peak", parse_int),
-        memory_swap_bytes=f.get(d + "/memory.swap.current", parse_int),
-        pids_peak=f.get(d + "/pids.peak", parse_int),
-        io=f.get(d + "/io.stat", parse_io_stat),
-    )
+        out["memory_failcnt"] = events.get("oom")  # what Docker reports as failcnt on v2
+        out["oom_kills"] = events.get("oom_kill")
+    out["memory_usage_bytes"] = f.get(d + "/memory.current", parse_int)
+    out["memory_peak_bytes"] = f.get(d + "/memory.peak", parse_int)
+    out["memory_swap_bytes"] = f.get(d + "/memory.swap.current", parse_int)
+    out["pids_peak"] = f.get(d + "/pids.peak", parse_int)
+    out["io"] = f.get(d + "/io.stat", parse_io_stat)
     out.update(f.get(d + "/memory.stat", _memory_stat_v2) or {})
     out.update(read_psi(f, d))
     tasks = out["pids_current"] = f.get(d + "/pids.current", parse_int)
     return out if _alive_v2(f, d, tasks) else None
 
 
-def read_v1(f: FileReader, loc: CgroupLocation) -> dict[str, Any] | None:
+def read_v1(f: FileReader, loc: CgroupLocation) -> SampleFields | None:
     """Fields of a v1 or hybrid container; None when its cgroup holds no task any more."""
     v1 = loc.v1
-    out: dict[str, Any] = {}
+    out: SampleFields = {}
     cpu = v1.get("cpu")
     if loc.unified is not None:
         out.update(read_cpu_stat_v2(f, loc.unified))  # the v1 cpu controller has the rest
@@ -137,26 +180,20 @@ def read_v1(f: FileReader, loc: CgroupLocation) -> dict[str, Any] | None:
     elif (acct := v1.get("cpuacct")) is not None:
         times = f.get(acct + "/cpuacct.stat", parse_flat_keyed) or {}
         tick_ns = 1_000_000_000 // CLK_TCK
-        out.update(
-            cpu_usage_ns=f.get(acct + "/cpuacct.usage", parse_int),
-            cpu_user_ns=_mul(times.get("user"), tick_ns),
-            cpu_system_ns=_mul(times.get("system"), tick_ns),
-        )
+        out["cpu_usage_ns"] = f.get(acct + "/cpuacct.usage", parse_int)
+        out["cpu_user_ns"] = _mul(times.get("user"), tick_ns)
+        out["cpu_system_ns"] = _mul(times.get("system"), tick_ns)
     if cpu is not None:
         stat = f.get(cpu + "/cpu.stat", parse_flat_keyed) or {}
-        out.update(
-            cpu_periods=stat.get("nr_periods"),
-            cpu_throttled_periods=stat.get("nr_throttled"),
-            cpu_throttled_ns=stat.get("throttled_time"),  # already ns on v1
-        )
+        out["cpu_periods"] = stat.get("nr_periods")
+        out["cpu_throttled_periods"] = stat.get("nr_throttled")
+        out["cpu_throttled_ns"] = stat.get("throttled_time")  # already ns on v1
     if (mem := v1.get("memory")) is not None:
         oom = f.get(mem + "/memory.oom_control", parse_flat_keyed) or {}
-        out.update(
-            memory_usage_bytes=f.get(mem + "/memory.usage_in_bytes", parse_int),
-            memory_peak_bytes=f.get(mem + "/memory.max_usage_in_bytes", parse_int),
-            memory_failcnt=f.get(mem + "/memory.failcnt", parse_int),
-            oom_kills=oom.get("oom_kill"),
-        )
+        out["memory_usage_bytes"] = f.get(mem + "/memory.usage_in_bytes", parse_int)
+        out["memory_peak_bytes"] = f.get(mem + "/memory.max_usage_in_bytes", parse_int)
+        out["memory_failcnt"] = f.get(mem + "/memory.failcnt", parse_int)
+        out["oom_kills"] = oom.get("oom_kill")
         out.update(f.get(mem + "/memory.stat", _memory_stat_v1) or {})
     if (blk := v1.get("blkio")) is not None:
         service = f.get(blk + "/blkio.throttle.io_service_bytes_recursive", parse_blkio_ops)
@@ -179,7 +216,7 @@ def read_v1(f: FileReader, loc: CgroupLocation) -> dict[str, Any] | None:
     return out if alive else None
 
 
-def read_limits(f: FileReader, loc: CgroupLocation) -> dict[str, Any]:
+def read_limits(f: FileReader, loc: CgroupLocation) -> SampleFields:
     """The limit fields. They change only on ``docker update``, so the sampler reads them
     on a slower schedule than the counters (and when told they changed)."""
     if loc.mode is CgroupMode.V2:
@@ -194,13 +231,11 @@ def read_limits(f: FileReader, loc: CgroupLocation) -> dict[str, Any]:
             "memory_high_bytes": f.get(d + "/memory.high", parse_limit, keep=False),
             "pids_limit": f.get(d + "/pids.max", parse_limit, keep=False),
         }
-    out: dict[str, Any] = {}
+    out: SampleFields = {}
     if (cpu := loc.v1.get("cpu")) is not None:
-        out.update(
-            cpu_quota_us=f.get(cpu + "/cpu.cfs_quota_us", parse_v1_quota, keep=False),
-            cpu_period_us=f.get(cpu + "/cpu.cfs_period_us", parse_int, keep=False),
-            cpu_weight=f.get(cpu + "/cpu.shares", parse_int, keep=False),
-        )
+        out["cpu_quota_us"] = f.get(cpu + "/cpu.cfs_quota_us", parse_v1_quota, keep=False)
+        out["cpu_period_us"] = f.get(cpu + "/cpu.cfs_period_us", parse_int, keep=False)
+        out["cpu_weight"] = f.get(cpu + "/cpu.shares", parse_int, keep=False)
     if (mem := loc.v1.get("memory")) is not None:
         limit = f.get(mem + "/memory.limit_in_bytes", parse_v1_limit, keep=False)
         out["memory_limit_bytes"] = limit

@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from watchdog_agent.errors import ContainerGone
 from watchdog_agent.model import (
@@ -27,13 +26,14 @@ from .network import NetReader, netns_inode
 from .parse_cgroup import parse_pid_list
 from .parse_proc import SystemCpu, parse_proc_stat
 from .rates import derive
-from .readers import CLK_TCK, read_limits, read_v1, read_v2
+from .readers import CLK_TCK, SampleFields, read_limits, read_v1, read_v2
 
 NS = 1_000_000_000
-# CgroupSample is built positionally from the readers' dict (ten times cheaper than
-# binding some forty keyword arguments); absent fields are None but for these
+# CgroupSample is built positionally from the readers' SampleFields (ten times cheaper
+# than binding some forty keyword arguments); an absent field is None. Nothing is
+# filtered: SampleFields has CgroupSample's fields and no other (mypy rejects any other
+# key; tests/collectors/test_sampler.py checks the two declarations agree).
 _SAMPLE_FIELDS = CgroupSample._fields
-_NON_NONE_DEFAULTS = tuple((n, d) for n, d in CgroupSample._field_defaults.items() if d is not None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +52,7 @@ class _State:
     prev: CgroupSample | None = None
     net_pid: int | None = None
     netns: int | None = None
-    limits: dict[str, Any] | None = None
+    limits: SampleFields | None = None
     limits_age: int = 0
 
 
@@ -120,16 +120,12 @@ class Sampler:
                 gone.append(cid)
                 self._forget(cid, keep_state=True)
                 continue
-            fields.update(
-                container_id=cid,
-                monotonic=mono,
-                wall=now,
-                system_cpu_ns=system_ns,
-                online_cpus=online,
-                errors=f.errors - errors_before,
-            )
-            for name, default in _NON_NONE_DEFAULTS:
-                fields.setdefault(name, default)
+            fields["container_id"] = cid
+            fields["monotonic"] = mono
+            fields["wall"] = now
+            fields["system_cpu_ns"] = system_ns
+            fields["online_cpus"] = online
+            fields["errors"] = f.errors - errors_before  # CgroupSample's one non-None default
             sample = CgroupSample._make(map(fields.get, _SAMPLE_FIELDS))
             out[cid] = derive(state.prev, sample, target.ref)
             state.prev = sample
@@ -145,7 +141,7 @@ class Sampler:
             gone=tuple(gone),
         )
 
-    def _read(self, f: FileReader, state: _State) -> dict[str, Any] | None:
+    def _read(self, f: FileReader, state: _State) -> SampleFields | None:
         loc = state.target.location
         fields = read_v2(f, loc) if loc.mode is CgroupMode.V2 else read_v1(f, loc)
         if fields is None:

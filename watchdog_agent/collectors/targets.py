@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from watchdog_agent.errors import ParseError
+from watchdog_agent.errors import ContainerGone
 from watchdog_agent.model import ContainerRef
 
 from .cgroupfs import Layout
+from .fileio import FileReader
 from .parse_proc import parse_pid_cgroup
 from .sampler import Target
 
@@ -20,11 +21,12 @@ def target_for(layout: Layout, proc_root: str, ref: ContainerRef) -> Target | No
     """The target of a running container, or None when it has no process to anchor on."""
     if ref.pid is None:
         return None
-    try:
-        with open(f"{proc_root}/{ref.pid}/cgroup", "rb") as fh:
-            lines = parse_pid_cgroup(fh.read())
-    except (OSError, ParseError):
-        return None  # exited since it was listed: normal flow
+    try:  # read once: no descriptor kept, and no reader shared between threads
+        lines = FileReader(keep=0).get(f"{proc_root}/{ref.pid}/cgroup", parse_pid_cgroup, False)
+    except ContainerGone:
+        return None
+    if lines is None:
+        return None  # exited since it was listed (normal flow), or unreadable
     location = layout.location_from_lines(lines)
     if location is None:
         return None

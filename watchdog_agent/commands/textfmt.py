@@ -119,6 +119,23 @@ def top_table(flat: Iterable[ProcessInfo]) -> str:
     return table(TOP_HEADERS, (top_row(p) for p in flat))
 
 
+def top_footer(listed: int, unreadable: int | None) -> str:
+    """The line under a top table: how many processes it lists, and how many more exist
+    but could not be read (``None``: an agent that does not report it)."""
+    shown = f"{listed} process{'' if listed == 1 else 'es'}"
+    if unreadable is None:
+        return f"{shown}, unreadable unknown (the agent does not report it)"
+    if unreadable == 0:
+        return f"{shown}, 0 unreadable"
+    return f"{shown}, {unreadable} unreadable (exist but could not be read: not listed)"
+
+
+def unreadable_note(unreadable: int) -> str:
+    """The stderr note for the JSON formats, whose stdout stays the list alone."""
+    them, are = ("process", "is") if unreadable == 1 else ("processes", "are")
+    return f"{unreadable} {them} of the container could not be read and {are} not listed"
+
+
 def top_tree(roots: Iterable[ProcessInfo]) -> str:
     rows: list[list[str]] = []
 

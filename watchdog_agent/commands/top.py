@@ -18,11 +18,11 @@ from watchdog_agent.collectors.sampler import Target
 from watchdog_agent.commands import agentlink
 from watchdog_agent.commands.agentlink import AgentError, AgentOptions, AgentUnavailable, Link
 from watchdog_agent.commands.stats import select
-from watchdog_agent.commands.textfmt import top_table, top_tree
+from watchdog_agent.commands.textfmt import top_footer, top_table, top_tree, unreadable_note
 from watchdog_agent.config import Settings
 from watchdog_agent.errors import NotFound
 from watchdog_agent.inventory.sources import open_source
-from watchdog_agent.wire.fromjson import process_from_json
+from watchdog_agent.wire.fromjson import process_from_json, unreadable_from_json
 from watchdog_agent.wire.tojson import process_json
 
 
@@ -62,7 +62,8 @@ async def run_top(
             return 0
     layout = Layout(settings.cgroup_root)
     target = await find_target(settings, layout, ident)
-    flat = await read_top(settings.proc_root, target.location)
+    listed = await read_top(settings.proc_root, target.location)
+    flat = listed.processes
     if fmt == "json":
         out.write(json.dumps([process_json(p) for p in flat]) + "\n")
     elif fmt == "tree-json":
@@ -71,7 +72,17 @@ async def run_top(
         out.write(top_tree(build_tree(flat)) + "\n")
     else:
         out.write(top_table(flat) + "\n")
+    _tell_unreadable(fmt, len(flat), listed.unreadable, out)
     return 0
+
+
+def _tell_unreadable(fmt: str, listed: int, unreadable: int | None, out: TextIO) -> None:
+    """The footer under a text table; with the JSON formats (stdout: the list alone) a
+    note on stderr, when some process could not be read."""
+    if fmt not in ("json", "tree-json"):
+        out.write(top_footer(listed, unreadable) + "\n")
+    elif unreadable:
+        agentlink.note_stderr(unreadable_note(unreadable))
 
 
 async def _from_agent(link: Link, ident: str) -> dict[str, Any] | None:
@@ -108,4 +119,5 @@ def _show_agent(doc: dict[str, Any], fmt: str, out: TextIO) -> None:
         out.write(top_tree([process_from_json(p) for p in doc["tree"]]) + "\n")
     else:
         out.write(top_table([process_from_json(p) for p in doc["processes"]]) + "\n")
+    _tell_unreadable(fmt, len(doc["processes"]), unreadable_from_json(doc), out)
     out.flush()

@@ -71,13 +71,16 @@ def containers_json(
 
 
 def top_json(
-    ref: ContainerRef, flat: Sequence[ProcessInfo], tree: Sequence[ProcessInfo]
+    ref: ContainerRef, flat: Sequence[ProcessInfo], tree: Sequence[ProcessInfo], unreadable: int
 ) -> dict[str, Any]:
+    """``unreadable``: processes of the container that exist but could not be read (0
+    when every one was read); they are in neither list."""
     return {
         "id": ref.id,
         "name": ref.name,
         "processes": [process_json(p) for p in flat],
         "tree": [process_json(p, nested=True) for p in tree],
+        "unreadable": unreadable,
     }
 
 

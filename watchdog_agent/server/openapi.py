@@ -135,6 +135,13 @@ TOP = _obj(
         "name": N_STR,
         "processes": {"type": "array", "items": _ref("Process")},
         "tree": {"type": "array", "items": _ref("ProcessNode")},
+        "unreadable": {
+            **INT,
+            "minimum": 0,
+            "description": "Processes that exist but could not be read: permission denied, "
+            "as under a hidepid procfs, or another read error. They are in neither list; 0 "
+            "when every process was read.",
+        },
     }
 )
 EVENT = _obj(

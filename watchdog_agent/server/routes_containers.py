@@ -121,10 +121,11 @@ async def get_top(request: web.Request) -> web.Response:
     try:
         if target is None:
             raise ContainerGone(ref.id)
-        flat = await read_top(agent.settings.proc_root, target.location)
+        listed = await read_top(agent.settings.proc_root, target.location)
     except ContainerGone as exc:
         raise ApiError(409, "container is not running", {"id": ref.id}) from exc
-    return web.json_response(documents.top_json(ref, flat, build_tree(flat)))
+    flat = listed.processes
+    return web.json_response(documents.top_json(ref, flat, build_tree(flat), listed.unreadable))
 
 
 def setup(app: web.Application) -> None:

@@ -1,7 +1,7 @@
 """The agent's JSON documents back into model values, for the commands' tables (pure).
 
-The inverse of ``views.stats_json`` / ``views.process_json`` and of the API's container
-object (``server/views.container_json``) for what the tables show: a one-shot command
+The inverse of ``wire.tojson.stats_json`` / ``process_json`` and of the API's container
+object (``server/documents.container_json``) for what the tables show: a one-shot command
 that reads a running agent prints the same table as when it samples on its own. JSON
 output does not come through here: it prints the API's documents unchanged. A field
 that is absent or null stays a gap (None), never 0.
@@ -106,7 +106,7 @@ def _net(doc: Any) -> tuple[NetInterface, ...] | None:
 
 
 def stats_from_json(doc: Mapping[str, Any]) -> ContainerStats:
-    """A stats object (``views.stats_json``'s shape) as ContainerStats; its raw sample
+    """A stats object (``tojson.stats_json``'s shape) as ContainerStats; its raw sample
     holds what the object carries of it (PSI, interfaces, the time)."""
     cid = str(doc["id"])
     at = parse_time(doc.get("sampled_at"))
@@ -143,8 +143,15 @@ def stats_from_json(doc: Mapping[str, Any]) -> ContainerStats:
     )
 
 
+def unreadable_from_json(doc: Mapping[str, Any]) -> int | None:
+    """A top document's count of processes it could not read; None from an agent that
+    does not report it (absent stays a gap, not 0)."""
+    count = _int(doc.get("unreadable"))
+    return None if count is None or count < 0 else count
+
+
 def process_from_json(doc: Mapping[str, Any]) -> ProcessInfo:
-    """A process object (``views.process_json``), with its ``children`` when nested."""
+    """A process object (``tojson.process_json``), with its ``children`` when nested."""
     children = doc.get("children")
     return ProcessInfo(
         pid=int(doc["pid"]),

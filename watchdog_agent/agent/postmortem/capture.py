@@ -103,7 +103,7 @@ def read_lists(
     out: dict[str, tuple[ProcessInfo, ...]] = {}
     for cid, location in locations.items():
         try:
-            flat, _ = container_processes(proc_root, location)
+            flat = container_processes(proc_root, location).processes
         except (ContainerGone, OSError):
             continue
         if flat:
