@@ -19,7 +19,7 @@ from watchdog_agent.model import (
     ContainerRef,
     ContainerStats,
 )
-from watchdog_agent.wire.tojson import history_json, stats_json
+from watchdog_agent.wire.tojson import history_json, stats_doc, stats_json
 
 from . import documents, params
 from .errors import ApiError
@@ -70,7 +70,7 @@ async def get_stats(request: web.Request) -> web.StreamResponse:
         return await _stream_stats(request, agent, ref, history)
     if history is not None:
         return web.json_response([history_json(r) for r in agent.store.history(ref.id, history)])
-    return web.json_response(documents.stats_doc(ref, _current(agent).get(ref.id)))
+    return web.json_response(stats_doc(ref, _current(agent).get(ref.id)))
 
 
 async def _stream_stats(
