@@ -118,12 +118,12 @@ async def _pump_stats(
 async def get_top(request: web.Request) -> web.Response:
     agent, ref = _ref(request)
     target = await agent.target_of(ref)
+    if target is None:  # it exists (resolved above) but has no processes
+        raise ApiError(409, "container is not running", {"id": ref.id})
     try:
-        if target is None:
-            raise ContainerGone(ref.id)
         flat = await read_top(agent.settings.proc_root, target.location)
-    except ContainerGone as exc:
-        raise ApiError(409, "container is not running", {"id": ref.id}) from exc
+    except ContainerGone as exc:  # removed since the lookup: 404, named by its id
+        raise ContainerGone(ref.id) from exc
     return web.json_response(documents.top_json(ref, flat, build_tree(flat)))
 
 
