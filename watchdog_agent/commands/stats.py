@@ -83,14 +83,7 @@ async def run_stats(
             return 0
     layout = Layout(settings.cgroup_root)
     sampler = Sampler(settings.proc_root, layout.mode)
-    source = await open_source(
-        settings.docker_host,
-        layout,
-        settings.proc_root,
-        settings.no_docker,
-        light=no_stream,
-        named=settings.docker_host_named,
-    )
+    source = await open_source(settings, layout, light=no_stream)
     try:
         # the first result (the only one with --no-stream) takes CPU % from the one-shot
         # window (collectors/cpuwindow.py); later frames from the sample before them
