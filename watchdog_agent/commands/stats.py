@@ -59,7 +59,8 @@ def render(
 ) -> None:
     if fmt == "json":
         for r in refs:
-            out.write(json.dumps(stats_doc(r, snap.containers.get(r.id))) + "\n")
+            doc = stats_doc(r, snap.containers.get(r.id), snap.taken_at)
+            out.write(json.dumps(doc) + "\n")
     else:
         rows = [snap.containers.get(r.id) or unsampled(r, snap.taken_at) for r in refs]
         out.write((_CLEAR if clear else "") + stats_table(rows) + "\n")
@@ -159,7 +160,7 @@ async def _from_agent(
     at = max((t for doc in served if (t := _sampled_at(doc)) is not None), default=time.time())
     if fmt == "json":
         for ref, doc in zip(chosen, served, strict=True):
-            row = doc if isinstance(doc, dict) else stats_doc(ref, None)
+            row = doc if isinstance(doc, dict) else stats_doc(ref, None, at)
             out.write(json.dumps(row) + "\n")  # the API's values, unchanged
     else:
         table = [

@@ -89,19 +89,21 @@ def stats_json(s: ContainerStats) -> dict[str, Any]:
 
 def unsampled(ref: ContainerRef, at: float) -> ContainerStats:
     """The row of a container with no sample (not running, or not read yet): every number
-    absent, a gap and never 0. ``at`` is the time of the table it stands in; its JSON
-    (``stats_doc``) says null there, as no sample was taken."""
+    absent, a gap and never 0. ``at`` is the time of the table it stands in."""
     sample = CgroupSample(container_id=ref.id, monotonic=0.0, wall=at)
     return ContainerStats(id=ref.id, sampled_at=at, sample=sample, name=ref.name, image=ref.image)
 
 
-def stats_doc(ref: ContainerRef, stats: ContainerStats | None) -> dict[str, Any]:
-    """A container's stats object: its latest sample's, or with none (``unsampled``)
-    every number, ``psi`` entry and ``sampled_at`` null."""
+def stats_doc(
+    ref: ContainerRef, stats: ContainerStats | None, at: float | None = None
+) -> dict[str, Any]:
+    """A container's stats object: its latest sample's, or with none (``unsampled``) every
+    number and ``psi`` entry null, and ``sampled_at`` the time ``at`` of the table it
+    stands in (the commands' rows), or null (the API: no time without a sample)."""
     if stats is not None:
         return stats_json(stats)
-    out = stats_json(unsampled(ref, 0.0))
-    out["sampled_at"] = None
+    out = stats_json(unsampled(ref, 0.0 if at is None else at))
+    out["sampled_at"] = rfc3339(at)
     return out
 
 
