@@ -2,8 +2,8 @@
 
 The list has no init PID and no limits; the inspect document has them. A live container
 removed between the two answers is left out (normal flow: it is gone), never kept as a
-summary that looks alive. Used by the agent's Inventory (follow.py) and by the commands'
-DockerSource (sources.py).
+summary that looks alive. Used by the agent's Inventory (inventory/follow.py) and by the
+commands' DockerSource (inventory/sources.py).
 """
 
 from __future__ import annotations
