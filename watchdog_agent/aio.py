@@ -1,17 +1,55 @@
-"""One consumer's queue on the event loop, for fan-out: producers append without ever
-blocking, the consumer awaits ``async for``; either side can end it. Subclasses decide
-what to drop when the consumer falls behind (the bus drops the newest and says how
-many; the snapshot store drops the oldest)."""
+"""Event-loop helpers shared by the packages.
+
+- ``Mailbox``: one consumer's queue for fan-out: producers append without ever blocking,
+  the consumer awaits ``async for``; either side can end it. Subclasses decide what to
+  drop when the consumer falls behind (the bus drops the newest and says how many; the
+  snapshot store drops the oldest).
+- ``spawn``: start a long-lived task whose end is reported in the log when it happens;
+  ``cancel_and_wait``: its owner's shutdown.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Coroutine
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
+import structlog
+
+log = structlog.get_logger("watchdog_agent.aio")
+
 T = TypeVar("T")
+
+
+def spawn(name: str, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    """Start ``coro`` as the task ``watchdog-<name>``. Such a task runs until cancelled,
+    so its end is logged the moment it happens (an error with the traceback if it failed,
+    a warning if it returned), not when, or if, someone awaits it. The caller owns the
+    task: it cancels and awaits it (``cancel_and_wait``) at shutdown."""
+    task = asyncio.get_running_loop().create_task(coro, name=f"watchdog-{name}")
+    task.add_done_callback(functools.partial(_report, name))
+    return task
+
+
+async def cancel_and_wait(tasks: Collection[asyncio.Task[Any]]) -> None:
+    """Cancel the tasks and wait until each has finished (its error is left to it)."""
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.wait(tasks)
+
+
+def _report(name: str, task: asyncio.Task[None]) -> None:
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is not None:
+        log.error("background task failed", task=name, exc_info=exc)
+    else:
+        log.warning("background task ended", task=name)
 
 
 class Mailbox(Generic[T]):

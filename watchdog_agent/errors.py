@@ -60,5 +60,16 @@ class NotFound(WatchdogError):
         self.reason = reason
 
 
+class StoreError(WatchdogError):
+    """An on-disk store (the event journal, the post-mortem store) cannot be opened, read
+    or written; ``store`` says which, ``path`` names the file."""
+
+    def __init__(self, store: str, path: str, reason: str) -> None:
+        super().__init__(f"{store} {path}: {reason}")
+        self.store = store
+        self.path = path
+        self.reason = reason
+
+
 class UsageError(WatchdogError):
     """Bad user input (a flag, a filter, a time)."""

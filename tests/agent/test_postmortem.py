@@ -5,6 +5,7 @@ events; still served after the container is removed and after the agent restarts
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,14 @@ from helpers.dockercli import IMAGE, DockerCLI, unique_name
 from helpers.serving import check_schema, response_schema, serving
 
 from watchdog_agent.agent.postmortem.capture import signal_of
-from watchdog_agent.agent.postmortem.store import PostMortemStore, store_path
+from watchdog_agent.agent.postmortem.store import (
+    APPLICATION_ID,
+    POSTMORTEM_FILE,
+    PostMortemStore,
+    store_path,
+)
 from watchdog_agent.config import Settings
-from watchdog_agent.events.journal import JournalError
+from watchdog_agent.errors import StoreError
 
 # -- unit ---------------------------------------------------------------------------------
 
@@ -62,8 +68,35 @@ def test_store_in_memory_and_refusing_a_foreign_database(tmp_path: Path) -> None
     foreign = tmp_path / "other.db"
     with sqlite3.connect(foreign) as conn:
         conn.execute("CREATE TABLE t (x)")
-    with pytest.raises(JournalError):
+    with pytest.raises(StoreError, match="not a post-mortem store"):
         PostMortemStore(str(foreign)).open()
+
+
+def test_store_written_before_it_had_a_schema_version_opens_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "events.postmortems.db"
+    with sqlite3.connect(path) as raw:  # what agents wrote before the shared SQLite set-up
+        raw.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        raw.execute(
+            "CREATE TABLE postmortems (seq INTEGER PRIMARY KEY, container_id TEXT NOT NULL,"
+            " name TEXT, died_at_nano INTEGER NOT NULL, doc TEXT NOT NULL)"
+        )
+        raw.execute(
+            "INSERT INTO postmortems (container_id, name, died_at_nano, doc) VALUES (?, ?, ?, ?)",
+            ("ee", "old", 1, json.dumps(_doc("ee", "old", 1))),
+        )
+    raw.close()
+    reader = PostMortemStore(str(path))
+    reader.open_readonly()  # read as it is
+    assert reader.latest("ee") == _doc("ee", "old", 1)
+    reader.close()
+    store = PostMortemStore(str(path))
+    store.open()  # brought to the current version: the rows stay, new ones go in
+    store.put(_doc("ff", "new", 2))
+    assert store.lookup("old") == ["ee"] and store.lookup("new") == ["ff"]
+    store.close()
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone() == (POSTMORTEM_FILE.version,)
+    raw.close()
 
 
 # -- against the engine -------------------------------------------------------------------
@@ -83,6 +116,19 @@ async def _postmortem(client: Any, ident: str, timeout: float = 20.0) -> dict[st
         await asyncio.sleep(0.1)
 
 
+async def _forgotten(client: Any, ident: str, timeout: float = 20.0) -> None:
+    """Wait until the agent no longer knows the container (404); fail if it still does."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while True:
+        async with client.get(f"/api/v1/containers/{ident}") as resp:
+            if resp.status == 404:
+                return
+            assert resp.status == 200, await resp.text()
+        assert loop.time() < end, f"the agent still knows {ident} after {timeout} s"
+        await asyncio.sleep(0.1)
+
+
 @pytest.mark.engine
 async def test_an_oom_killed_container_has_a_post_mortem_that_outlives_it(
     docker_cli: DockerCLI, docker_host: str, tmp_path: Path
@@ -94,6 +140,9 @@ async def test_an_oom_killed_container_has_a_post_mortem_that_outlives_it(
         "exec dd if=/dev/zero of=/data/f bs=1M count=64"
     )
     async with serving(settings) as client:
+        async with client.get("/healthz") as resp:  # its loops are in the agent's health
+            tasks = (await resp.json())["tasks"]
+        assert tasks["postmortem"] == tasks["postmortem-procs"] == "running"
         async with client.get(f"/api/v1/containers/{name}/postmortem") as resp:
             assert resp.status == 404
         cid = await asyncio.to_thread(
@@ -112,11 +161,7 @@ async def test_an_oom_killed_container_has_a_post_mortem_that_outlives_it(
         assert {"start", "oom", "die"} <= set(actions) and actions[-1] == "die"
         assert 1 in [p["ns_pid"] for p in pm["processes"]] and pm["errors"] == []
         await asyncio.to_thread(docker_cli.rm, cid)
-        for _ in range(100):  # the agent forgets the container
-            async with client.get(f"/api/v1/containers/{name}") as resp:
-                if resp.status == 404:
-                    break
-            await asyncio.sleep(0.1)
+        await _forgotten(client, name)
         assert await _postmortem(client, name) == pm
         assert await _postmortem(client, cid[:10]) == pm
     async with serving(settings) as client:  # a restarted agent still has it

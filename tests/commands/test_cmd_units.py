@@ -20,8 +20,7 @@ from watchdog_agent.commands.logs import LogsQuery, Output
 from watchdog_agent.commands.pmtext import render, signal_name, summarise
 from watchdog_agent.commands.stats import render as stats_render
 from watchdog_agent.docker.logframes import MAX_PIECE, STDERR, STDOUT, Demuxer, frame
-from watchdog_agent.errors import UsageError
-from watchdog_agent.events.journal import JournalError
+from watchdog_agent.errors import StoreError, UsageError
 from watchdog_agent.model import CgroupMode, ContainerRef, Snapshot
 from watchdog_agent.wire.tojson import stats_doc
 
@@ -173,7 +172,7 @@ def test_postmortem_text_shows_gaps_as_dashes() -> None:
 
 def test_the_store_opens_read_only_and_never_creates_one(tmp_path: Path) -> None:
     path = tmp_path / "events.postmortems.db"
-    with pytest.raises(JournalError, match="no such file"):
+    with pytest.raises(StoreError, match="no such file"):
         PostMortemStore(str(path)).open_readonly()
     assert not path.exists()
     writer = PostMortemStore(str(path))
@@ -182,13 +181,13 @@ def test_the_store_opens_read_only_and_never_creates_one(tmp_path: Path) -> None
     reader = PostMortemStore(str(path))
     reader.open_readonly()
     assert reader.lookup("db") == ["cc" * 32]
-    with pytest.raises(JournalError, match="readonly"):
+    with pytest.raises(StoreError, match="readonly"):
         reader.put({"id": "dd", "name": None, "died_at_nano": 2})
     reader.close()
     writer.close()
     other = tmp_path / "other.db"
     sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
-    with pytest.raises(JournalError, match="not a post-mortem store"):
+    with pytest.raises(StoreError, match="not a post-mortem store"):
         PostMortemStore(str(other)).open_readonly()
 
 

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from watchdog_agent.errors import WatchdogError
-from watchdog_agent.events.journal import SCHEMA_VERSION, Journal, JournalError
+from watchdog_agent.errors import StoreError, WatchdogError
+from watchdog_agent.events.journal import SCHEMA_VERSION, Journal
 from watchdog_agent.model import Event, Gap
 
 T0 = 1_724_400_000_000_000_000  # unix nanoseconds
@@ -196,20 +196,20 @@ def test_empty_journal(journal: Journal) -> None:
 
 
 @pytest.mark.parametrize("garbage", [b"not a database", b"\x00\xffgarbage" * 4096])
-def test_corrupt_file_raises_journal_error(tmp_path: Path, garbage: bytes) -> None:
+def test_corrupt_file_raises_store_error(tmp_path: Path, garbage: bytes) -> None:
     path = tmp_path / "events.db"
     path.write_bytes(garbage)
     journal = Journal(str(path))
-    with pytest.raises(JournalError) as info:
+    with pytest.raises(StoreError) as info:
         journal.open()
     assert isinstance(info.value, WatchdogError)
-    assert info.value.path == str(path)
-    assert str(path) in str(info.value)
+    assert info.value.path == str(path) and info.value.store == "event journal"
+    assert str(info.value).startswith(f"event journal {path}: ")
     assert "not a database" in info.value.reason
 
 
-def test_unopenable_path_raises_journal_error(tmp_path: Path) -> None:
-    with pytest.raises(JournalError, match="cannot open"):
+def test_unopenable_path_raises_store_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="cannot open"):
         Journal(str(tmp_path / "missing-dir" / "events.db")).open()
 
 
@@ -217,20 +217,20 @@ def test_foreign_or_newer_database_is_refused(tmp_path: Path) -> None:
     other = tmp_path / "other.db"
     with sqlite3.connect(other) as raw:
         raw.execute("CREATE TABLE t (x)")
-    with pytest.raises(JournalError, match="not an event journal"):
+    with pytest.raises(StoreError, match="not an event journal"):
         Journal(str(other)).open()
     newer = tmp_path / "newer.db"
     with Journal(str(newer)):
         pass  # creates the schema
     with sqlite3.connect(newer) as raw:
         raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    with pytest.raises(JournalError, match="newer"):
+    with pytest.raises(StoreError, match="newer"):
         Journal(str(newer)).open()
 
 
-def test_use_before_open_is_a_journal_error(tmp_path: Path) -> None:
+def test_use_before_open_is_a_store_error(tmp_path: Path) -> None:
     journal = Journal(str(tmp_path / "j.db"))
-    with pytest.raises(JournalError, match="not open"):
+    with pytest.raises(StoreError, match="not open"):
         journal.query(None, None)
     journal.close()  # closing a closed journal is fine
 

@@ -192,23 +192,8 @@ async def test_shutdown_ends_open_streams_and_stops_the_agent() -> None:
             await closing
         stats.release()
         events.release()
-    assert all(task.done() for task in agent.tasks.values())
+    assert agent.task_states() and "running" not in agent.task_states().values()
     assert agent.store.subscribers == 0 and agent.bus.subscribers == 0
-
-
-async def test_after_sample_hooks_run_and_a_failing_one_costs_nothing() -> None:
-    agent = Agent(tree_settings())
-    seen: list[float] = []
-
-    def broken(snapshot: object) -> None:
-        raise RuntimeError("consumer bug")
-
-    agent.after_sample.extend([broken, lambda s: seen.append(s.taken_at)])
-    async with serving(agent.settings, agent):
-        await until(lambda: len(seen) >= 2)
-        latest = agent.store.latest
-        assert latest is not None and latest.taken_at in seen
-    assert agent.sample_errors == 0
 
 
 async def test_without_an_engine_the_agent_runs_on_cgroup_paths(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ Only the latest Snapshot is kept whole: the history is per container, in compact
 (agent/history.py), and a container's rows are released GONE_GRACE seconds after its last
 sample (post-mortems take theirs at the ``die`` event, well before).
 
-Fan-out follows the bus's rules (DESIGN.md style 9) with one difference: for snapshots
+Fan-out follows the bus's rules (events/bus.py) with one difference: for snapshots
 only the newest matters, so a subscriber that falls behind skips the oldest snapshots it
 has not read (``skipped`` counts them) instead of being told about losses. ``put`` never
 blocks and never waits for a subscriber. Everything runs on the event loop's thread.

@@ -14,7 +14,9 @@ and tears them down in reverse:
 4. Sampling: a task running one Sampler pass per interval in a thread, targets from the
    inventory (TargetCache) or from cgroup discovery, into the SnapshotStore.
 5. Post-mortems: their store (next to the journal) and tasks fed by a bus subscription
-   (postmortem/capture.py); stopped first, before the bus and the store close.
+   (agent/postmortem/capture.py), given the bus, the snapshot store and the client, not
+   the Agent; they own their tasks and are stopped first, before the bus and the store
+   close.
 
 Each task is owned by the context that starts it, which cancels and awaits it. Streams
 (the HTTP server's) end when the store and bus close, or earlier at the server's shutdown.
@@ -25,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from typing import Any, TypeVar
@@ -37,6 +38,7 @@ from watchdog_agent.agent import gctune
 from watchdog_agent.agent.postmortem.capture import PostMortems
 from watchdog_agent.agent.postmortem.store import store_path
 from watchdog_agent.agent.snapshots import SnapshotStore
+from watchdog_agent.aio import cancel_and_wait, spawn
 from watchdog_agent.collectors.cgroupfs import Layout
 from watchdog_agent.collectors.sampler import Sampler, Target
 from watchdog_agent.collectors.targets import TargetCache, discovered_targets, target_for
@@ -44,10 +46,11 @@ from watchdog_agent.config import Settings
 from watchdog_agent.docker.client import DockerClient
 from watchdog_agent.errors import DockerError, DockerUnavailable
 from watchdog_agent.events.bus import Bus
-from watchdog_agent.events.journal import Journal, JournalError
+from watchdog_agent.events.journal import JOURNAL_FILE, Journal
 from watchdog_agent.events.service import EventsService
 from watchdog_agent.inventory.follow import Inventory
 from watchdog_agent.model import LIVE_STATES, CgroupMode, ContainerRef, Gap, Snapshot
+from watchdog_agent.sqlitefile import make_parent
 
 log = structlog.get_logger("watchdog_agent.agent.wiring")
 
@@ -96,9 +99,6 @@ class Agent:
         self.postmortems: PostMortems | None = None
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.sample_errors = 0  # passes that raised
-        # called in the sampling thread with each new Snapshot, before it is published
-        # (e.g. the metrics cache renders there, so that no scrape ever renders)
-        self.after_sample: list[Callable[[Snapshot], object]] = []
         self._synced = asyncio.Event()  # the inventory has listed containers once
         self._engine: DockerClient | None = None  # made at start; self.client once it answers
         self._connector: asyncio.Task[None] | None = None  # retries an absent engine
@@ -146,7 +146,9 @@ class Agent:
         return Gap(start_nano=start, end_nano=max(now, start), reason=reason)
 
     def task_states(self) -> dict[str, str]:
-        return {name: _state(task) for name, task in self.tasks.items()}
+        """Every long-lived task's state, the post-mortems' included."""
+        tasks = {**self.tasks, **(self.postmortems.tasks if self.postmortems else {})}
+        return {name: _state(task) for name, task in tasks.items()}
 
     async def target_of(self, ref: ContainerRef) -> Target | None:
         """Where a running container's cgroup is (from the last pass, or found now)."""
@@ -237,8 +239,7 @@ class Agent:
             yield
         finally:
             if self._connector is not None:
-                self._connector.cancel()
-                await asyncio.wait([self._connector])
+                await cancel_and_wait([self._connector])
             await self._stop("events")  # the tap hands what it queued to journal and bus
             await self._stop("inventory")
             self.bus.close()
@@ -256,9 +257,18 @@ class Agent:
             self._sampler.close()
 
     async def _postmortem_ctx(self, app: web.Application) -> AsyncIterator[None]:
-        postmortems = PostMortems(self, store_path(self.settings.journal))
+        postmortems = PostMortems(
+            store_path(self.settings.journal),
+            bus=self.bus,
+            snapshots=self.store,
+            targets=lambda: self.targets,
+            refs=self.refs,
+            proc_root=self.settings.proc_root,
+        )
         await postmortems.start()
         self.postmortems = postmortems
+        if self.client is not None:  # else _start_docker_parts once an engine answers
+            postmortems.follow(self.client)
         try:
             yield
         finally:
@@ -272,7 +282,7 @@ class Agent:
         self._spawn("events", self.events.run())
         self._spawn("inventory", follow)
         if self.postmortems is not None:  # an engine that answered after start-up
-            self.postmortems.follow()
+            self.postmortems.follow(client)
 
     async def _on_open(self) -> None:
         assert self.inventory is not None
@@ -280,15 +290,12 @@ class Agent:
         self._synced.set()
 
     def _spawn(self, name: str, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(coro, name=f"watchdog-{name}")
-        task.add_done_callback(lambda t: _report(name, t))
-        self.tasks[name] = task
+        self.tasks[name] = spawn(name, coro)
 
     async def _stop(self, name: str) -> None:
         task = self.tasks.get(name)
         if task is not None:
-            task.cancel()
-            await asyncio.wait([task])
+            await cancel_and_wait([task])
 
     # -- sampling -----------------------------------------------------------------------------
 
@@ -332,21 +339,11 @@ class Agent:
                 if self._limits.get(cid, now) != now:  # `docker update`: read limits again
                     self._sampler.invalidate_limits(cid)
             self._limits = limits
-        snapshot = self._sampler.sample(targets)
-        for hook in self.after_sample:
-            try:
-                hook(snapshot)
-            except Exception:  # a consumer's bug must not cost the snapshot
-                log.exception("after-sample hook failed", hook=repr(hook))
-        return snapshot, targets
+        return self._sampler.sample(targets), targets
 
 
 def _open_journal(journal: Journal) -> None:
-    directory = os.path.dirname(os.path.abspath(journal.path))
-    try:
-        os.makedirs(directory, exist_ok=True)
-    except OSError as exc:
-        raise JournalError(journal.path, f"cannot create {directory}: {exc.strerror}") from exc
+    make_parent(JOURNAL_FILE, journal.path)
     journal.open()
 
 
@@ -364,13 +361,3 @@ def _state(task: asyncio.Task[None]) -> str:
     if task.cancelled():
         return "stopped"
     return "failed" if task.exception() is not None else "ended"
-
-
-def _report(name: str, task: asyncio.Task[None]) -> None:
-    if task.cancelled():
-        return
-    exc = task.exception()
-    if exc is not None:
-        log.error("background task failed", task=name, exc_info=exc)
-    else:
-        log.warning("background task ended", task=name)

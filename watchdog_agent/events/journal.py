@@ -7,7 +7,8 @@ makes a replayed event (``since`` is inclusive) a no-op.
 One owner opens and closes a Journal; its methods may be called from any thread (the tap
 calls them through ``asyncio.to_thread``) and are serialised by an internal lock, so a
 reader and the writer never interleave inside one transaction. Every sqlite3 or OS error
-leaves this module as a :class:`JournalError` naming the file.
+leaves this module as a StoreError naming the file. The file's set-up (WAL, busy timeout,
+application_id, schema version and migrations) is the shared one in sqlitefile.py.
 """
 
 from __future__ import annotations
@@ -18,15 +19,14 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from watchdog_agent.errors import WatchdogError
 from watchdog_agent.model import Event, Gap
+from watchdog_agent.sqlitefile import FileKind, guard, open_file, transaction
 
-SCHEMA_VERSION = 1  # PRAGMA user_version
 APPLICATION_ID = 0x5744_4A4C  # PRAGMA application_id, "WDJL": marks the file as ours
 
 # _MIGRATIONS[v] takes a file from user_version v to v + 1.
@@ -71,14 +71,8 @@ _SELECT = (
 
 Row = tuple[int, str, str, str, str, int, str, str | None, str | None, str | None]
 
-
-class JournalError(WatchdogError):
-    """The journal file cannot be opened, read or written."""
-
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"event journal {path}: {reason}")
-        self.path = path
-        self.reason = reason
+JOURNAL_FILE = FileKind("event journal", "an", APPLICATION_ID, _MIGRATIONS)
+SCHEMA_VERSION = JOURNAL_FILE.version  # PRAGMA user_version
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,14 +121,9 @@ class Journal:
         with self._lock:
             if self._conn is not None:
                 return
-            with self._guard("cannot open"):
-                conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn = open_file(JOURNAL_FILE, self.path, synchronous="NORMAL")
             try:
                 with self._guard("cannot open"):
-                    conn.execute("PRAGMA busy_timeout = 5000")
-                    conn.execute("PRAGMA journal_mode = WAL")  # reads the header: bad files fail
-                    conn.execute("PRAGMA synchronous = NORMAL")
-                    self._migrate(conn)
                     (count,) = conn.execute("SELECT count(*) FROM events").fetchone()
             except BaseException:
                 conn.close()
@@ -301,7 +290,7 @@ class Journal:
                 except FileNotFoundError:
                     pass
                 except OSError as exc:
-                    raise JournalError(self.path, f"cannot stat {name}: {exc}") from exc
+                    raise JOURNAL_FILE.error(self.path, f"cannot stat {name}: {exc}") from exc
             return JournalStats(
                 events=self._count,
                 gaps=gaps,
@@ -316,28 +305,18 @@ class Journal:
 
     def _require(self) -> sqlite3.Connection:
         if self._conn is None:
-            raise JournalError(self.path, "journal is not open")
+            raise JOURNAL_FILE.error(self.path, "journal is not open")
         return self._conn
 
-    @contextmanager
-    def _guard(self, doing: str) -> Iterator[None]:
-        try:
-            yield
-        except sqlite3.Error as exc:
-            raise JournalError(self.path, f"{doing}: {exc}") from exc
+    def _guard(self, doing: str) -> AbstractContextManager[None]:
+        return guard(JOURNAL_FILE, self.path, doing)
 
     @contextmanager
     def _transaction(self, doing: str) -> Iterator[sqlite3.Connection]:
         with self._lock:
             conn = self._require()
-            with self._guard(doing):
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield conn
-                except BaseException:
-                    conn.rollback()
-                    raise
-                conn.execute("COMMIT")
+            with self._guard(doing), transaction(conn):
+                yield conn
 
     def _insert(self, rows: list[Row]) -> int:
         with self._transaction("cannot append events") as conn:
@@ -349,31 +328,6 @@ class Journal:
         with self._lock, self._guard("cannot read"):
             row = self._require().execute(sql).fetchone()
         return None if row is None else row[0]
-
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        (app_id,) = conn.execute("PRAGMA application_id").fetchone()
-        (version,) = conn.execute("PRAGMA user_version").fetchone()
-        (tables,) = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        if app_id != APPLICATION_ID and (app_id != 0 or version != 0 or tables != 0):
-            raise JournalError(self.path, "not an event journal (another SQLite database)")
-        if version > SCHEMA_VERSION:
-            raise JournalError(
-                self.path, f"schema version {version} is newer than this agent's {SCHEMA_VERSION}"
-            )
-        if version == SCHEMA_VERSION:
-            return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for step in _MIGRATIONS[version:]:
-                for statement in step.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.rollback()
-            raise
 
 
 def _row(e: Event) -> Row:

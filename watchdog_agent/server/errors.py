@@ -25,10 +25,10 @@ from watchdog_agent.errors import (
     DockerUnavailable,
     NotFound,
     ParseError,
+    StoreError,
     UsageError,
     WatchdogError,
 )
-from watchdog_agent.events.journal import JournalError
 
 log = structlog.get_logger("watchdog_agent.server")
 
@@ -55,7 +55,7 @@ def translate(exc: WatchdogError) -> ApiError:
         return ApiError(503, "docker unavailable", exc.reason)
     if isinstance(exc, DockerError):
         return ApiError(502, "docker error", exc.message)
-    if isinstance(exc, JournalError):
+    if isinstance(exc, StoreError):
         return ApiError(503, "event journal unavailable", exc.reason)
     if isinstance(exc, AccessDenied):
         return ApiError(500, "permission denied", {"path": exc.path})

@@ -15,7 +15,12 @@ Per container it keeps, cheaply:
 A capture inspects the container (exit code, OOMKilled; the die event's ``exitCode``
 when it is already removed), takes the last minute of samples from the store, and reads
 the last LOG_TAIL log lines from Docker (logs survive until removal). Documents are
-stored by PostMortemStore (postmortem/store.py) next to the event journal.
+stored by PostMortemStore (agent/postmortem/store.py) next to the event journal.
+
+It is given only what it reads: the bus, the snapshot store (samples), the sampler's
+current targets and the known containers (as callables: both change with every pass),
+/proc's root, and the Docker client once an engine answers. It owns its tasks: the two
+loops (named, so /healthz reports them) and the captures, all stopped by ``stop()``.
 """
 
 from __future__ import annotations
@@ -23,29 +28,30 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from contextlib import aclosing
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 
 from watchdog_agent.agent.postmortem.store import PostMortemStore, postmortem_json
+from watchdog_agent.agent.snapshots import SnapshotStore
+from watchdog_agent.aio import cancel_and_wait, spawn
 from watchdog_agent.collectors.proctree import container_processes
+from watchdog_agent.collectors.sampler import Target
 from watchdog_agent.docker.client import DockerClient
 from watchdog_agent.docker.logframes import LogDecoder
 from watchdog_agent.errors import ContainerGone, WatchdogError
-from watchdog_agent.events.bus import Subscription
+from watchdog_agent.events.bus import Bus, Subscription
 from watchdog_agent.model import (
     CgroupLocation,
+    ContainerRef,
     Event,
     HistoryRow,
     LogLine,
     PostMortem,
     ProcessInfo,
 )
-
-if TYPE_CHECKING:
-    from watchdog_agent.agent.wiring import Agent
 
 log = structlog.get_logger("watchdog_agent.agent.postmortem.capture")
 
@@ -105,22 +111,32 @@ def read_lists(
     return out
 
 
-def _report(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("post-mortem task failed", task=task.get_name(), exc_info=task.exception())
-
-
 class PostMortems:
-    """The capture tasks and the store; ``start()`` and ``stop()`` from the agent."""
+    """The capture tasks and the store; ``start()``, ``follow(client)`` and ``stop()``
+    from the agent."""
 
-    def __init__(self, agent: Agent, path: str | None) -> None:
-        self.agent = agent
+    def __init__(
+        self,
+        path: str | None,
+        *,
+        bus: Bus,
+        snapshots: SnapshotStore,
+        targets: Callable[[], Mapping[str, Target]],
+        refs: Callable[[], Mapping[str, ContainerRef]],
+        proc_root: str,
+    ) -> None:
         self.store = PostMortemStore(path)
         self.captured = 0
         self.failed = 0
+        self.tasks: dict[str, asyncio.Task[None]] = {}  # the two loops, by name
+        self._bus = bus
+        self._snapshots = snapshots
+        self._targets = targets  # cgroup locations of the running containers (last pass)
+        self._refs = refs  # every container known (Docker's, else the discovered ones)
+        self._proc_root = proc_root
+        self._client: DockerClient | None = None
         self._sub: Subscription | None = None
-        self._loops: list[asyncio.Task[None]] = []
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()  # captures and process-list reads
         self._limit = asyncio.Semaphore(CONCURRENT)
         self._events: dict[str, deque[Event]] = {}
         self._kills: dict[str, int] = {}
@@ -130,33 +146,25 @@ class PostMortems:
         self._stopped = False
 
     async def start(self) -> None:
+        """Open the store: it serves what it holds, also before (or without) ``follow``."""
         await asyncio.to_thread(self.store.open)
-        if self.agent.client is not None:
-            self.follow()
-        # else no events yet: the store serves what it holds until the agent calls
-        # follow() when an engine answers
 
-    def follow(self) -> None:
-        """Start capturing from the bus's container events (once; never after stop())."""
+    def follow(self, client: DockerClient) -> None:
+        """Start capturing from the bus's container events, with the client of the engine
+        that sends them (once: the agent calls it when an engine answers; never after
+        stop())."""
         if self._sub is not None or self._stopped:
             return
-        self._sub = self.agent.bus.subscribe(lambda e: e.type == "container")
-        loops = {"postmortem": self._follow(self._sub), "postmortem-procs": self._watch()}
-        for name, coro in loops.items():  # in the agent's tasks: /healthz sees a failure
-            task = asyncio.get_running_loop().create_task(coro, name=f"watchdog-{name}")
-            task.add_done_callback(_report)
-            self.agent.tasks[name] = task
-            self._loops.append(task)
+        self._client = client
+        self._sub = self._bus.subscribe(lambda e: e.type == "container")
+        self.tasks["postmortem"] = spawn("postmortem", self._follow(self._sub))
+        self.tasks["postmortem-procs"] = spawn("postmortem-procs", self._watch())
 
     async def stop(self) -> None:
         self._stopped = True
         if self._sub is not None:
             self._sub.close()
-        tasks = [*self._loops, *self._tasks]
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks)
+        await cancel_and_wait([*self.tasks.values(), *self._tasks])
         await asyncio.to_thread(self.store.close)
 
     # -- the event side (never waits on I/O) ------------------------------------------
@@ -209,10 +217,11 @@ class PostMortems:
         events = tuple(self._events.get(cid, ()))
         procs = self._procs.get(cid)
         # the samples now: the store releases a gone container's rows after a grace
-        samples = self.agent.store.history_since(cid, event.time_nano / 1e9 - SAMPLES_SECONDS)
+        samples = self._snapshots.history_since(cid, event.time_nano / 1e9 - SAMPLES_SECONDS)
         self._spawn(self._capture(event, events, self._kills.get(cid), procs, tuple(samples)))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """A short task owned here (a capture, a process-list read), stopped by stop()."""
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -225,11 +234,11 @@ class PostMortems:
         while True:
             now = time.monotonic()
             due = {
-                cid: t.location for cid, t in self.agent.targets.items()
+                cid: t.location for cid, t in self._targets().items()
                 if now - self._read_at.get(cid, -PROCESS_EVERY) >= PROCESS_EVERY
             }  # fmt: skip
             if due:
-                lists = await asyncio.to_thread(read_lists, self.agent.settings.proc_root, due)
+                lists = await asyncio.to_thread(read_lists, self._proc_root, due)
                 wall = time.time()
                 self._read_at.update((cid, now) for cid in due)
                 self._procs.update((cid, (wall, flat)) for cid, flat in lists.items())
@@ -241,7 +250,7 @@ class PostMortems:
         to Docker, and no event of theirs for FORGET_AFTER seconds. ``destroy`` releases
         at once; this catches a destroy never seen (an events gap) and a read that
         finished after it."""
-        known = self.agent.targets.keys() | self.agent.refs().keys()
+        known = self._targets().keys() | self._refs().keys()
         cutoff = now_nano - int(FORGET_AFTER * 1e9)
         for cid in [c for c, ev in self._events.items() if c not in known]:
             if self._events[cid][-1].time_nano < cutoff:
@@ -251,11 +260,9 @@ class PostMortems:
                 del table[cid]
 
     async def _read_one(self, cid: str) -> None:
-        target = self.agent.targets.get(cid)
+        target = self._targets().get(cid)
         if target is not None:
-            lists = await asyncio.to_thread(
-                read_lists, self.agent.settings.proc_root, {cid: target.location}
-            )
+            lists = await asyncio.to_thread(read_lists, self._proc_root, {cid: target.location})
             if cid in lists:
                 self._procs[cid] = (time.time(), lists[cid])
 
@@ -292,9 +299,9 @@ class PostMortems:
         samples: tuple[HistoryRow, ...] | None = None,
     ) -> PostMortem:
         cid, attrs = event.actor_id, event.attributes
-        client = self.agent.client
+        client = self._client
         errors: list[str] = []
-        ref = self.agent.refs().get(cid)
+        ref = self._refs().get(cid)
         exit_text = attrs.get("exitCode", "")
         exit_code = int(exit_text) if exit_text.isdigit() else None
         oom_killed: bool | None = None
@@ -312,7 +319,7 @@ class PostMortems:
             oom_killed = True
         if samples is None:
             died = event.time_nano / 1e9
-            samples = tuple(self.agent.store.history_since(cid, died - SAMPLES_SECONDS))
+            samples = tuple(self._snapshots.history_since(cid, died - SAMPLES_SECONDS))
         return PostMortem(
             container_id=cid,
             name=attrs.get("name") or (ref.name if ref else None),

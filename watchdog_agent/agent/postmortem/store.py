@@ -2,6 +2,8 @@
 row (the API's own shape, ``postmortem_json``), found by container id, name or id prefix
 after the container is gone. Without a journal it is an in-memory database (served
 until the agent stops). Methods may be called from any thread; a lock serialises them.
+The file's set-up (WAL, busy timeout, application_id, schema version) is the shared one
+in sqlitefile.py; every sqlite3 or OS error leaves as a StoreError naming the file.
 """
 
 from __future__ import annotations
@@ -10,26 +12,41 @@ import json
 import os
 import sqlite3
 import threading
-import urllib.parse
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
-from watchdog_agent.events.journal import JournalError
 from watchdog_agent.model import PostMortem
+from watchdog_agent.sqlitefile import (
+    FileKind,
+    guard,
+    make_parent,
+    open_file,
+    open_readonly,
+    transaction,
+)
 from watchdog_agent.wire.tojson import event_json, history_json, process_json, rfc3339
 
 KEEP = 1000  # post-mortems kept on disk (the oldest go first)
 # without a journal the store is an in-memory database: a document with a minute of
 # samples, 100 log lines and 50 events is up to ~100 KB, so keep fewer (~10 MB at most)
 KEEP_IN_MEMORY = 100
-APPLICATION_ID = 0x5744_504D  # "WDPM"
-_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS postmortems (seq INTEGER PRIMARY KEY,"
-    " container_id TEXT NOT NULL, name TEXT, died_at_nano INTEGER NOT NULL, doc TEXT NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS postmortems_id ON postmortems (container_id, seq)",
-    "CREATE INDEX IF NOT EXISTS postmortems_name ON postmortems (name, seq)",
+APPLICATION_ID = 0x5744_504D  # PRAGMA application_id, "WDPM"
+# _MIGRATIONS[v] takes a file from user_version v to v + 1. "IF NOT EXISTS": files written
+# before the store had a user_version are at 0 and already hold these tables.
+_MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE IF NOT EXISTS postmortems (
+        seq INTEGER PRIMARY KEY,
+        container_id TEXT NOT NULL,
+        name TEXT,
+        died_at_nano INTEGER NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS postmortems_id ON postmortems (container_id, seq);
+    CREATE INDEX IF NOT EXISTS postmortems_name ON postmortems (name, seq);
+    """,
 )
+POSTMORTEM_FILE = FileKind("post-mortem store", "a", APPLICATION_ID, _MIGRATIONS)
 
 
 def store_path(journal: str | None) -> str | None:
@@ -72,48 +89,23 @@ class PostMortemStore:
         self._lock = threading.Lock()
 
     def open(self) -> None:
-        with self._lock, self._guard("cannot open"):
+        """Open (creating the file, its directory and its schema as needed)."""
+        with self._lock:
             if self._conn is not None:
                 return
             if self.path is not None:
-                os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-            conn = sqlite3.connect(
-                self.path or ":memory:", isolation_level=None, check_same_thread=False
-            )
-            try:
-                conn.execute("PRAGMA busy_timeout = 5000")
-                conn.execute("PRAGMA journal_mode = WAL")
-                (app_id,) = conn.execute("PRAGMA application_id").fetchone()
-                (tables,) = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-                if app_id != APPLICATION_ID and tables:
-                    raise sqlite3.DatabaseError("not a post-mortem store (another database)")
-                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                for statement in _SCHEMA:
-                    conn.execute(statement)
-            except BaseException:
-                conn.close()
-                raise
-            self._conn = conn
+                make_parent(POSTMORTEM_FILE, self.path)
+            self._conn = open_file(POSTMORTEM_FILE, self.path)
 
     def open_readonly(self) -> None:
         """Open an existing store without writing to it (the CLI reading what an agent
-        stored); JournalError when there is none or it is not a post-mortem store."""
-        with self._lock, self._guard("cannot open"):
+        stored); StoreError when there is none or it is not a post-mortem store."""
+        with self._lock:
             if self._conn is not None:
                 return
-            if self.path is None or not os.path.isfile(self.path):
-                raise sqlite3.OperationalError("no such file")
-            uri = "file:" + urllib.parse.quote(os.path.abspath(self.path)) + "?mode=ro"
-            conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
-            try:
-                conn.execute("PRAGMA busy_timeout = 5000")
-                (app_id,) = conn.execute("PRAGMA application_id").fetchone()
-                if app_id != APPLICATION_ID:
-                    raise sqlite3.DatabaseError("not a post-mortem store (another database)")
-            except BaseException:
-                conn.close()
-                raise
-            self._conn = conn
+            if self.path is None:
+                raise POSTMORTEM_FILE.error(None, "cannot open: no such file")
+            self._conn = open_readonly(POSTMORTEM_FILE, self.path)
 
     def close(self) -> None:
         with self._lock, self._guard("cannot close"):
@@ -124,24 +116,21 @@ class PostMortemStore:
     def put(self, doc: dict[str, Any]) -> None:
         """Store one post-mortem document and drop the oldest beyond ``keep``."""
         row = (doc["id"], doc["name"], doc["died_at_nano"], json.dumps(doc))
-        with self._lock, self._guard("cannot store a post-mortem"):
-            conn = self._require()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.execute(
-                    "INSERT INTO postmortems (container_id, name, died_at_nano, doc)"
-                    " VALUES (?, ?, ?, ?)",
-                    row,
-                )
-                conn.execute(
-                    "DELETE FROM postmortems WHERE seq <= (SELECT seq FROM postmortems"
-                    " ORDER BY seq DESC LIMIT 1 OFFSET ?)",
-                    (self.keep,),
-                )
-            except BaseException:
-                conn.rollback()
-                raise
-            conn.execute("COMMIT")
+        with (
+            self._lock,
+            self._guard("cannot store a post-mortem"),
+            transaction(self._require()) as conn,
+        ):
+            conn.execute(
+                "INSERT INTO postmortems (container_id, name, died_at_nano, doc)"
+                " VALUES (?, ?, ?, ?)",
+                row,
+            )
+            conn.execute(
+                "DELETE FROM postmortems WHERE seq <= (SELECT seq FROM postmortems"
+                " ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+                (self.keep,),
+            )
 
     def lookup(self, ident: str) -> list[str]:
         """Stored container ids for ``ident``: the id, else the latest container of that
@@ -179,12 +168,8 @@ class PostMortemStore:
 
     def _require(self) -> sqlite3.Connection:
         if self._conn is None:
-            raise JournalError(self.path or ":memory:", "post-mortem store is not open")
+            raise POSTMORTEM_FILE.error(self.path, "post-mortem store is not open")
         return self._conn
 
-    @contextmanager
-    def _guard(self, doing: str) -> Iterator[None]:
-        try:
-            yield
-        except (sqlite3.Error, OSError) as exc:
-            raise JournalError(self.path or ":memory:", f"{doing}: {exc}") from exc
+    def _guard(self, doing: str) -> AbstractContextManager[None]:
+        return guard(POSTMORTEM_FILE, self.path, doing)
