@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,11 @@ from watchdog_agent.agent.postmortem.store import PostMortemStore
 from watchdog_agent.commands import agentlink
 from watchdog_agent.commands.logs import LogsQuery, Output
 from watchdog_agent.commands.pmtext import render, signal_name, summarise
+from watchdog_agent.commands.stats import render as stats_render
 from watchdog_agent.docker.logframes import MAX_PIECE, STDERR, STDOUT, Demuxer, frame
 from watchdog_agent.errors import StoreError, UsageError
+from watchdog_agent.model import CgroupMode, ContainerRef, Snapshot
+from watchdog_agent.wire.tojson import stats_doc
 
 # -- Demuxer -------------------------------------------------------------------------------
 
@@ -185,3 +189,30 @@ def test_the_store_opens_read_only_and_never_creates_one(tmp_path: Path) -> None
     sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
     with pytest.raises(StoreError, match="not a post-mortem store"):
         PostMortemStore(str(other)).open_readonly()
+
+
+# -- stats: a container with no sample -------------------------------------------------------
+
+
+def test_stats_row_without_a_sample_is_all_gaps_in_json_and_table() -> None:
+    """`stats -a` shows a stopped container as the API does: every number and PSI entry
+    null in JSON (absent is not 0), "-" in the table; ``sampled_at`` is the table's time
+    (the API, with no table, says null)."""
+    ref = ContainerRef(id="c" * 64, name="stopped", image="busybox", state="exited")
+    snap = Snapshot(taken_at=1_700_000_000.0, mode=CgroupMode.V2, containers={})
+    out = io.StringIO()
+    stats_render([ref], snap, "json", out)
+    (doc,) = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert (doc["id"], doc["name"], doc["image"]) == (ref.id, "stopped", "busybox")
+    assert doc["psi"] == {"cpu": None, "memory": None, "io": None}
+    assert doc["sampled_at"] == "2023-11-14T22:13:20.000000Z"
+    named = {"id", "name", "image", "psi", "sampled_at"}
+    assert {k: v for k, v in doc.items() if k not in named} == dict.fromkeys(set(doc) - named)
+    api = stats_doc(ref, None)  # the API's GET .../stats for the same container
+    assert api == {**doc, "sampled_at": None}
+    table = io.StringIO()
+    stats_render([ref], snap, "table", table)
+    _header, row = table.getvalue().splitlines()
+    assert row.startswith(ref.id[:12]) and "stopped" in row
+    assert not any(ch.isdigit() for ch in row), row  # no number shown, not even 0
+    assert row.split()[2] == "-", row  # CPU %

@@ -18,11 +18,10 @@ import structlog
 from watchdog_agent import logsetup
 from watchdog_agent.cli import main
 from watchdog_agent.commands.events import _gap_note
-from watchdog_agent.commands.stats import placeholder
 from watchdog_agent.commands.textfmt import stats_table, top_table, top_tree
 from watchdog_agent.events.render import compile_template, json_line, text_line
 from watchdog_agent.model import ContainerRef, Event, Gap, ProcessInfo
-from watchdog_agent.wire.tojson import process_json
+from watchdog_agent.wire.tojson import process_json, unsampled
 
 PWN = "\x1b]0;pwned\x07\x1b[2J"  # set the terminal title, clear the screen
 PWN_SHOWN = "\\x1b]0;pwned\\x07\\x1b[2J"
@@ -71,8 +70,8 @@ def test_top_tree_escapes_children_and_keeps_branches() -> None:
 
 def test_stats_table_escapes_the_name_and_aligns_on_shown_text() -> None:
     at = time.time()
-    evil = placeholder(ContainerRef(id="a" * 64, name=f"web{PWN}"), at)
-    plain = placeholder(ContainerRef(id="b" * 64, name="db"), at)
+    evil = unsampled(ContainerRef(id="a" * 64, name=f"web{PWN}"), at)
+    plain = unsampled(ContainerRef(id="b" * 64, name="db"), at)
     out = stats_table([evil, plain])
     no_controls(out)
     lines = out.splitlines()

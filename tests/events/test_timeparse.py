@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from watchdog_agent.errors import UsageError
-from watchdog_agent.events.timeparse import parse_time, to_docker_since
+from watchdog_agent.events.timeparse import FLAGS, parse_time, parse_window, to_docker_since
 
 NS = 10**9
 NOW = 1_732_780_800.0  # 2024-11-28T08:00:00Z
@@ -158,6 +158,28 @@ def test_clamped_until_is_accepted_by_the_engine_format() -> None:
 def test_error_names_the_accepted_forms() -> None:
     with pytest.raises(UsageError, match=r"RFC 3339.*unix seconds.*duration"):
         parse_time("soon")
+
+
+def test_window_reads_both_ends_against_one_now() -> None:
+    assert parse_window("10m", "1m", NOW) == (NOW_NS - 600 * NS, NOW_NS - 60 * NS)
+    assert parse_window(None, "1m", NOW) == (None, NOW_NS - 60 * NS)
+    assert parse_window("2024-11-28", None, NOW) == (local(2024, 11, 28), None)
+    assert parse_window(None, None, NOW) == (None, None)
+    assert parse_window("1732780800", "1732780800", NOW) == (NOW_NS, NOW_NS)  # inclusive
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [((), "until is before since"), ((FLAGS,), "--until is before --since")],
+)
+def test_window_ending_before_it_begins_names_its_ends(
+    names: tuple[tuple[str, str], ...], message: str
+) -> None:
+    with pytest.raises(UsageError) as err:
+        parse_window("1m", "10m", NOW, *names)
+    assert str(err.value) == message
+    with pytest.raises(UsageError, match="bad time 'soon'"):
+        parse_window("soon", None, NOW, *names)
 
 
 def test_now_defaults_to_the_clock() -> None:

@@ -25,6 +25,7 @@ from helpers.serving import (
     until,
 )
 
+from watchdog_agent.agent.wiring import Agent
 from watchdog_agent.config import Settings
 from watchdog_agent.docker.client import DockerClient
 from watchdog_agent.docker.engine import QueryValue, Response
@@ -127,6 +128,34 @@ async def test_containers_stats_and_top_from_the_agent(
         async with client.get(f"/api/v1/containers/{tag}-late/top") as resp:
             assert resp.status == 409
     assert not [p for p in docker_requests if re.search(r"/(stats|top)\b", p)], docker_requests
+
+
+async def test_top_of_a_container_removed_after_its_lookup_is_404(
+    docker_cli: DockerCLI, docker_host: str
+) -> None:
+    """A container removed between the lookup and the read of its processes answers 404
+    "container is gone" (as one never there), not 409, which says "exists but is not
+    running". The agent runs on cgroup discovery with a long interval, so it still lists
+    the container after ``docker rm -f`` until its next pass: the lookup succeeds and the
+    read finds the cgroup gone, every time."""
+    name = unique_name("srv-gone")
+    cid = await asyncio.to_thread(docker_cli.start, IMAGE, "sleep", "1000", name=name)
+    agent = Agent(Settings(docker_host=docker_host, no_docker=True, interval=600, journal=None))
+    async with serving(agent.settings, agent) as client:
+        assert cid in agent.targets, "the agent's first pass did not find the container"
+        async with client.get(f"/api/v1/containers/{cid}/top") as resp:
+            assert resp.status == 200, await resp.text()
+        location = agent.targets[cid].location
+        dirs = [d for d in (location.unified, *location.v1.values()) if d is not None]
+        await asyncio.to_thread(docker_cli.rm, cid)
+        await until(lambda: not any(os.path.isdir(d) for d in dirs))
+        async with client.get(f"/api/v1/containers/{cid}") as resp:
+            assert resp.status == 200, "the lookup should still find it (no pass since)"
+        async with client.get(f"/api/v1/containers/{cid[:12]}/top") as resp:
+            body = await resp.json()
+            assert resp.status == 404, body
+        assert body == {"error": "container is gone", "detail": {"id": cid}}
+        check_schema(body, response_schema("/api/v1/containers/{id}/top", 404))
 
 
 async def test_events_history_then_live_with_a_filter(

@@ -29,15 +29,15 @@ from watchdog_agent.commands.agentlink import AgentOptions, AgentUnavailable, Li
 from watchdog_agent.config import Settings
 from watchdog_agent.docker.client import DockerClient
 from watchdog_agent.docker.decode import event_from_json
-from watchdog_agent.errors import DockerError, DockerUnavailable, UsageError
-from watchdog_agent.events.backlog import complete, interleave, read_buffer
+from watchdog_agent.events.backlog import read_buffer
 from watchdog_agent.events.bus import Bus
 from watchdog_agent.events.filters import EventFilter, parse_filters
 from watchdog_agent.events.journal import Journal
 from watchdog_agent.events.render import Render, renderer
+from watchdog_agent.events.replay import replay
 from watchdog_agent.events.service import EventsService
 from watchdog_agent.events.tap import Item, Tap, now_nano
-from watchdog_agent.events.timeparse import parse_time
+from watchdog_agent.events.timeparse import FLAGS, parse_window
 from watchdog_agent.model import Event, Gap, Lost
 from watchdog_agent.termsafe import escape
 
@@ -81,13 +81,11 @@ async def run_events(
     event_filter = parse_filters(filters)
     printer = Printer(event_filter, renderer(fmt), out)
     now = now_nano()
-    since_nano = None if since is None else parse_time(since, now / 1e9)
-    until_nano = None if until is None else parse_time(until, now / 1e9)
-    if since_nano is not None and until_nano is not None and until_nano < since_nano:
-        raise UsageError("--until is before --since")
+    since_nano, until_nano = parse_window(since, until, now / 1e9, FLAGS)
     if journal_path is not None and (since_nano is not None or until_nano is not None):
         end = now if until_nano is None else min(until_nano, now)
-        return await _replay_journal(settings.docker_host, journal_path, (since_nano, end), printer)
+        replayed = (since_nano, end)
+        return await _replay_journal(settings.docker_host, journal_path, replayed, now, printer)
     if agent is not None and (since_nano is not None or until_nano is not None):
         link = await choose(settings.docker_host, agent)
         window = {"since": since, "until": until}
@@ -186,34 +184,22 @@ def _print_agent_line(raw: bytes, printer: Printer) -> None:
 
 
 async def _replay_journal(
-    docker_host: str, path: str, window: tuple[int | None, int], printer: Printer
+    docker_host: str, path: str, window: tuple[int | None, int], now: int, printer: Printer
 ) -> int:
     """The journal's events of the window, completed from Docker's buffer where the
-    window begins before the journal; gaps on stderr."""
-    since, end = window
-    stored, gaps, covered = await asyncio.to_thread(_read_journal, path, since, end, printer)
-    buffered = None
-    if covered is None or since is None or since < covered:
-        buffered = await _docker_buffer(docker_host)
-    extra = complete(stored, covered, buffered, window, printer.filter.matches)
-    for item in interleave([*extra.events, *stored], [*extra.gaps, *gaps]):
+    window begins before the journal (events/replay.py); gaps on stderr."""
+
+    async def docker_buffer(until: int) -> list[Event]:
+        async with DockerClient(docker_host) as client:
+            return await read_buffer(client, until)
+
+    journal = Journal(path)
+    await asyncio.to_thread(journal.open)
+    try:
+        items = await replay(journal, docker_buffer, printer.filter.matches, window, now)
+    finally:
+        await asyncio.to_thread(journal.close)
+    for item in items:
         printer(item)
     printer.out.flush()
     return 0
-
-
-def _read_journal(
-    path: str, since: int | None, until: int, printer: Printer
-) -> tuple[list[Event], list[Gap], int | None]:
-    with Journal(path) as journal:
-        events = journal.query(since, until, predicate=printer.filter.matches)
-        return events, journal.gaps(since, until), journal.first_time_nano()
-
-
-async def _docker_buffer(docker_host: str) -> list[Event] | None:
-    """What the engine still buffers, or None when it does not answer."""
-    try:
-        async with DockerClient(docker_host) as client:
-            return await read_buffer(client, now_nano())
-    except (DockerUnavailable, DockerError):
-        return None

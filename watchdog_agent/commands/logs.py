@@ -14,7 +14,6 @@ import argparse
 import codecs
 import json
 import sys
-import time
 from contextlib import aclosing
 from typing import Any, BinaryIO
 from urllib.parse import quote
@@ -32,7 +31,7 @@ from watchdog_agent.errors import (
     UsageError,
     WatchdogError,
 )
-from watchdog_agent.events.timeparse import parse_time, to_docker_since
+from watchdog_agent.events.timeparse import FLAGS, parse_window, to_docker_since
 from watchdog_agent.termsafe import escape_lines
 
 AGENT_MAX_TAIL = 10_000  # lines the agent's route sends at most (routes_logs.MAX_TAIL)
@@ -87,11 +86,7 @@ class LogsQuery:
         text = tail.strip().lower()
         if text != "all" and not text.isdigit():
             raise UsageError(f"--tail {tail!r}: expected a number of lines or 'all'")
-        now = time.time()
-        since_ns = None if since is None else parse_time(since, now)
-        until_ns = None if until is None else parse_time(until, now)
-        if since_ns is not None and until_ns is not None and until_ns < since_ns:
-            raise UsageError("--until is before --since")
+        since_ns, until_ns = parse_window(since, until, names=FLAGS)
         return cls(follow, text if text == "all" else str(int(text)), since_ns, until_ns,
                    timestamps)  # fmt: skip
 

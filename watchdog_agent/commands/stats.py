@@ -28,9 +28,9 @@ from watchdog_agent.config import Settings
 from watchdog_agent.errors import NotFound
 from watchdog_agent.inventory.lookup import find_container
 from watchdog_agent.inventory.sources import ContainerSource, Filters, open_source
-from watchdog_agent.model import CgroupSample, ContainerRef, ContainerStats, Snapshot
+from watchdog_agent.model import ContainerRef, Snapshot
 from watchdog_agent.wire.fromjson import parse_time, ref_from_json, stats_from_json
-from watchdog_agent.wire.tojson import stats_json
+from watchdog_agent.wire.tojson import stats_doc, unsampled
 
 _CLEAR = "\x1b[2J\x1b[H"
 # filters the agent's list applies as Docker does (server/psfilter.py); with others (id:
@@ -54,20 +54,15 @@ def select(refs: list[ContainerRef], wanted: Sequence[str]) -> list[ContainerRef
     return out
 
 
-def placeholder(ref: ContainerRef, at: float) -> ContainerStats:
-    """A row for a container with no sample (not running, or gone): every number absent."""
-    sample = CgroupSample(container_id=ref.id, monotonic=0.0, wall=at)
-    return ContainerStats(id=ref.id, sampled_at=at, sample=sample, name=ref.name, image=ref.image)
-
-
 def render(
     refs: list[ContainerRef], snap: Snapshot, fmt: str, out: TextIO, clear: bool = False
 ) -> None:
-    rows = [snap.containers.get(r.id) or placeholder(r, snap.taken_at) for r in refs]
     if fmt == "json":
-        for row in rows:
-            out.write(json.dumps(stats_json(row)) + "\n")
+        for r in refs:
+            doc = stats_doc(r, snap.containers.get(r.id), snap.taken_at)
+            out.write(json.dumps(doc) + "\n")
     else:
+        rows = [snap.containers.get(r.id) or unsampled(r, snap.taken_at) for r in refs]
         out.write((_CLEAR if clear else "") + stats_table(rows) + "\n")
     out.flush()
 
@@ -89,14 +84,7 @@ async def run_stats(
             return 0
     layout = Layout(settings.cgroup_root)
     sampler = Sampler(settings.proc_root, layout.mode)
-    source = await open_source(
-        settings.docker_host,
-        layout,
-        settings.proc_root,
-        settings.no_docker,
-        light=no_stream,
-        named=settings.docker_host_named,
-    )
+    source = await open_source(settings, layout, light=no_stream)
     try:
         # the first result (the only one with --no-stream) takes CPU % from the one-shot
         # window (collectors/cpuwindow.py); later frames from the sample before them
@@ -172,11 +160,11 @@ async def _from_agent(
     at = max((t for doc in served if (t := _sampled_at(doc)) is not None), default=time.time())
     if fmt == "json":
         for ref, doc in zip(chosen, served, strict=True):
-            row = doc if isinstance(doc, dict) else stats_json(placeholder(ref, at))
+            row = doc if isinstance(doc, dict) else stats_doc(ref, None, at)
             out.write(json.dumps(row) + "\n")  # the API's values, unchanged
     else:
         table = [
-            stats_from_json(doc) if isinstance(doc, dict) else placeholder(ref, at)
+            stats_from_json(doc) if isinstance(doc, dict) else unsampled(ref, at)
             for ref, doc in zip(chosen, served, strict=True)
         ]
         out.write(stats_table(table) + "\n")

@@ -27,14 +27,7 @@ from watchdog_agent.wire.tojson import process_json
 
 
 async def find_target(settings: Settings, layout: Layout, ident: str) -> Target:
-    source = await open_source(
-        settings.docker_host,
-        layout,
-        settings.proc_root,
-        settings.no_docker,
-        light=True,
-        named=settings.docker_host_named,
-    )
+    source = await open_source(settings, layout, light=True)
     try:
         refs, targets = await source.poll(all=True)
         ref = select(refs, [ident])[0]

@@ -36,6 +36,7 @@ from watchdog_agent.errors import UsageError
 NS = 1_000_000_000
 MAX_NANOS = 2**63 - 1  # 2262-04-11T23:47:16.854775807Z
 MAX_SECONDS = 2**63 - 1  # Go's strconv.ParseInt(seconds, 10, 64), as the Engine reads them
+FLAGS = ("--since", "--until")  # the window's names on the command line
 FORMS = (
     "RFC 3339 (2026-11-28T07:12:00Z, 2026-11-28T07:12:00.5+01:00), a date (2026-11-28), "
     "unix seconds (1732780800, 1732780800.5) or a duration before now (10m, 1h30m, 500ms)"
@@ -85,6 +86,26 @@ def parse_time(value: str, now: float | None = None) -> int:
     if nanos is None:
         raise UsageError(f"bad time {value!r}: expected {FORMS}")
     return min(max(nanos, 0), MAX_NANOS)
+
+
+def parse_window(
+    since: str | None,
+    until: str | None,
+    now: float | None = None,
+    names: tuple[str, str] = ("since", "until"),  # FLAGS for the commands
+) -> tuple[int | None, int | None]:
+    """A ``since``/``until`` window (either end may be absent) as unix nanoseconds, both
+    read against the same ``now`` (unix seconds; default: the current time).
+
+    An ``until`` before ``since`` is a UsageError naming them as the user wrote them:
+    ``names`` is FLAGS for the commands' ``--since``/``--until``.
+    """
+    now = time.time() if now is None else now
+    since_nano = None if since is None else parse_time(since, now)
+    until_nano = None if until is None else parse_time(until, now)
+    if since_nano is not None and until_nano is not None and until_nano < since_nano:
+        raise UsageError(f"{names[1]} is before {names[0]}")
+    return since_nano, until_nano
 
 
 def to_docker_since(nanos: int) -> str:

@@ -15,6 +15,7 @@ import structlog
 from watchdog_agent.docker.engine import EngineAPI
 from watchdog_agent.errors import DockerUnavailable, NotFound
 from watchdog_agent.events.bus import Subscription
+from watchdog_agent.inventory.listing import list_inspected
 from watchdog_agent.model import LIVE_STATES, ContainerRef, Event, Gap
 
 log = structlog.get_logger("watchdog_agent.inventory.follow")
@@ -45,13 +46,7 @@ class Inventory:
 
     async def resync(self) -> None:
         """List every container and inspect the live ones (their init PID)."""
-        listed = await self.client.list_containers(all=True)
-        live = await self.client.inspect_many(c.id for c in listed if c.state in LIVE_STATES)
-        self._refs = {
-            c.id: live[c.id] if c.state in LIVE_STATES else c
-            for c in listed
-            if c.state not in LIVE_STATES or c.id in live  # a live one removed meanwhile
-        }
+        self._refs = {ref.id: ref for ref in await list_inspected(self.client, all=True)}
         self.resyncs += 1
 
     async def apply(self, event: Event) -> None:

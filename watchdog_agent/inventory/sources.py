@@ -15,8 +15,10 @@ from typing import Protocol
 from watchdog_agent.collectors.cgroupfs import Layout
 from watchdog_agent.collectors.sampler import Target
 from watchdog_agent.collectors.targets import TargetCache, discovered_targets
+from watchdog_agent.config import Settings
 from watchdog_agent.docker.engine import EngineAPI
 from watchdog_agent.errors import DockerUnavailable, UsageError
+from watchdog_agent.inventory.listing import list_inspected
 from watchdog_agent.model import LIVE_STATES, ContainerRef
 
 Filters = Mapping[str, Sequence[str]]
@@ -66,23 +68,20 @@ class DockerSource:
     async def poll(
         self, all: bool = False, filters: Filters | None = None
     ) -> tuple[list[ContainerRef], dict[str, Target]]:
-        listed = await self.client.list_containers(all=all, filters=filters)
-        live = [c for c in listed if c.state in LIVE_STATES]
-        self._inspected.update(
-            await self.client.inspect_many(c.id for c in live if self._needs_inspect(c))
-        )
-        live_ids = {c.id for c in live}
-        self._inspected = {k: v for k, v in self._inspected.items() if k in live_ids}
-        refs = [self._inspected.get(c.id, c) for c in listed]
-        return refs, self.cache.targets(r for r in refs if r.state in LIVE_STATES)
+        refs = await list_inspected(self.client, all, filters, self._still_good)
+        self._inspected = {r.id: r for r in refs if r.state in LIVE_STATES}
+        return refs, self.cache.targets(self._inspected.values())
 
-    def _needs_inspect(self, summary: ContainerRef) -> bool:
-        """New, changed state, or restarted (the init PID we knew has exited: a restart
-        between two polls keeps the listed state "running")."""
+    def _still_good(self, summary: ContainerRef) -> ContainerRef | None:
+        """The inspect document from an earlier poll, unless the container is new, its
+        state changed, or it restarted (the init PID we knew has exited: a restart between
+        two polls keeps the listed state "running")."""
         known = self._inspected.get(summary.id)
         if known is None or known.state != summary.state:
-            return True
-        return known.pid is not None and not os.path.exists(f"{self.proc_root}/{known.pid}")
+            return None
+        if known.pid is not None and not os.path.exists(f"{self.proc_root}/{known.pid}"):
+            return None
+        return known
 
     async def close(self) -> None:
         await self.client.close()
@@ -111,33 +110,27 @@ class PathSource:
         return None
 
 
-async def open_source(
-    docker_host: str,
-    layout: Layout,
-    proc_root: str,
-    no_docker: bool = False,
-    light: bool = False,
-    named: bool = False,
-) -> ContainerSource:
-    """Docker when it answers; otherwise the cgroup-path fallback, said on stderr, unless
-    the user ``named`` the address: then DockerUnavailable, as docker itself fails.
-    ``light`` picks the transport without aiohttp, for short-lived commands."""
-    if not no_docker:
+async def open_source(settings: Settings, layout: Layout, light: bool = False) -> ContainerSource:
+    """Docker at ``settings.docker_host`` when it answers (never with ``no_docker``);
+    otherwise the cgroup-path fallback, said on stderr, unless the user named the address
+    (``docker_host_named``): then DockerUnavailable, as docker itself fails. ``light``
+    picks the transport without aiohttp, for short-lived commands."""
+    if not settings.no_docker:
         client: EngineAPI
         if light:
             from watchdog_agent.docker.lite import LiteDockerClient
 
-            client = LiteDockerClient(docker_host)
+            client = LiteDockerClient(settings.docker_host)
         else:
             from watchdog_agent.docker.client import DockerClient
 
-            client = DockerClient(docker_host)
+            client = DockerClient(settings.docker_host)
         try:
             await client.negotiate()
-            return DockerSource(client, layout, proc_root)
+            return DockerSource(client, layout, settings.proc_root)
         except DockerUnavailable as exc:
             await client.close()
-            if named:
+            if settings.docker_host_named:
                 raise
             print(
                 f"watchdog-agent: {exc}; listing containers found by cgroup path (ids only)",

@@ -1,7 +1,7 @@
 """JSON documents the API serves, from model values (pure: no I/O, no agent state).
 
-Stats, processes and events keep the field names of ``watchdog_agent.wire.tojson``
-(DESIGN.md); this module adds the API's own envelopes.
+Stats, processes and events keep the field names of ``watchdog_agent.wire.tojson`` (the
+names docs/api.md lists); this module adds the API's own envelopes.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from typing import Any
 
 from watchdog_agent.events.render import go_json, json_line
 from watchdog_agent.model import (
-    CgroupSample,
     ContainerRef,
     ContainerStats,
     Event,
@@ -22,19 +21,6 @@ from watchdog_agent.model import (
 from watchdog_agent.wire.tojson import process_json, rfc3339, stats_json
 
 StreamItem = Event | Gap | Lost
-
-
-def empty_stats(ref: ContainerRef) -> dict[str, Any]:
-    """The stats object of a container with no sample (not running): every number null."""
-    sample = CgroupSample(container_id=ref.id, monotonic=0.0, wall=0.0)
-    out = stats_json(ContainerStats(ref.id, 0.0, sample, name=ref.name, image=ref.image))
-    out["psi"] = {"cpu": None, "memory": None, "io": None}
-    out["sampled_at"] = None
-    return out
-
-
-def stats_doc(ref: ContainerRef, stats: ContainerStats | None) -> dict[str, Any]:
-    return empty_stats(ref) if stats is None else stats_json(stats)
 
 
 def container_json(ref: ContainerRef, stats: ContainerStats | None) -> dict[str, Any]:

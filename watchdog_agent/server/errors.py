@@ -1,8 +1,12 @@
 """Errors as HTTP answers: ``{"error": "...", "detail": ...}`` with a 4xx/5xx status.
 
-The project's errors are translated once, here (DESIGN.md style 2); handlers raise them
-(or ApiError for conditions only HTTP has) and never build error responses themselves.
+The project's errors are translated once, here (``translate``); handlers raise them (or
+ApiError for conditions only HTTP has) and never build error responses themselves.
 ``error`` is a short, stable phrase; ``detail`` is the specific message or an object.
+
+A container that is not there is 404, whether it never was or it vanished while it was
+being read (ContainerGone); 409 is for one that exists but cannot answer (not running,
+no readable logs) or an ambiguous id.
 """
 
 from __future__ import annotations

@@ -281,8 +281,8 @@ def _json(schema: Schema, description: str = "OK") -> Schema:
 def _errors(*codes: int) -> dict[str, Schema]:
     why = {
         400: "Bad parameter",
-        404: "No such container",
-        409: "Ambiguous id or name, the container is not running, or keeps no logs",
+        404: "No such container (also one removed while it was being read)",
+        409: "Ambiguous id or name, or the container exists but is not running or keeps no logs",
         429: "Too many streams",
         500: "Internal error",
         503: "Not available (not ready, shutting down, Docker or journal unavailable)",

@@ -19,7 +19,7 @@ from watchdog_agent.model import (
     ContainerRef,
     ContainerStats,
 )
-from watchdog_agent.wire.tojson import history_json, stats_json
+from watchdog_agent.wire.tojson import history_json, stats_doc, stats_json
 
 from . import documents, params
 from .errors import ApiError
@@ -70,7 +70,7 @@ async def get_stats(request: web.Request) -> web.StreamResponse:
         return await _stream_stats(request, agent, ref, history)
     if history is not None:
         return web.json_response([history_json(r) for r in agent.store.history(ref.id, history)])
-    return web.json_response(documents.stats_doc(ref, _current(agent).get(ref.id)))
+    return web.json_response(stats_doc(ref, _current(agent).get(ref.id)))
 
 
 async def _stream_stats(
@@ -118,12 +118,12 @@ async def _pump_stats(
 async def get_top(request: web.Request) -> web.Response:
     agent, ref = _ref(request)
     target = await agent.target_of(ref)
+    if target is None:  # it exists (resolved above) but has no processes
+        raise ApiError(409, "container is not running", {"id": ref.id})
     try:
-        if target is None:
-            raise ContainerGone(ref.id)
         listed = await read_top(agent.settings.proc_root, target.location)
-    except ContainerGone as exc:
-        raise ApiError(409, "container is not running", {"id": ref.id}) from exc
+    except ContainerGone as exc:  # removed since the lookup: 404, named by its id
+        raise ContainerGone(ref.id) from exc
     flat = listed.processes
     return web.json_response(documents.top_json(ref, flat, build_tree(flat), listed.unreadable))
 

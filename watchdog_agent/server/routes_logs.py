@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 
@@ -22,7 +21,7 @@ from watchdog_agent.agent.wiring import Agent
 from watchdog_agent.docker.client import DockerClient, QueryValue
 from watchdog_agent.docker.logframes import SYSTEM, LogDecoder
 from watchdog_agent.errors import DockerError, NotFound, ParseError, UsageError
-from watchdog_agent.events.timeparse import parse_time, to_docker_since
+from watchdog_agent.events.timeparse import parse_window, to_docker_since
 from watchdog_agent.model import ContainerRef, LogLine
 
 from . import params
@@ -67,7 +66,6 @@ class LogQuery:
 
 def parse_query(query: Mapping[str, str], now: float | None = None) -> LogQuery:
     """The request's parameters, checked (UsageError: 400)."""
-    now = time.time() if now is None else now
     tail_text = query.get("tail", "all").strip().lower()
     if tail_text == "all":
         tail = MAX_TAIL
@@ -75,10 +73,7 @@ def parse_query(query: Mapping[str, str], now: float | None = None) -> LogQuery:
         tail = min(int(tail_text), MAX_TAIL)
     else:
         raise UsageError(f"tail={tail_text[:40]!r}: expected a number of lines or 'all'")
-    since = None if query.get("since") is None else parse_time(query["since"], now)
-    until = None if query.get("until") is None else parse_time(query["until"], now)
-    if since is not None and until is not None and until < since:
-        raise UsageError("until is before since")
+    since, until = parse_window(query.get("since"), query.get("until"), now)
     fmt = query.get("format", "json")
     if fmt not in FORMATS:
         raise UsageError(f"format={fmt[:40]!r}: expected json or text")

@@ -1,4 +1,5 @@
-"""JSON views of the model: the field names users and tests rely on (DESIGN.md)."""
+"""The JSON of the model: the field names users and tests rely on (docs/api.md lists them;
+server/openapi.py is their schema, wire/fromjson.py reads them back)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from watchdog_agent.model import (
+    CgroupSample,
+    ContainerRef,
     ContainerStats,
     Event,
     HistoryRow,
@@ -82,6 +85,26 @@ def stats_json(s: ContainerStats) -> dict[str, Any]:
         },
         "sampled_at": rfc3339(s.sampled_at),
     }
+
+
+def unsampled(ref: ContainerRef, at: float) -> ContainerStats:
+    """The row of a container with no sample (not running, or not read yet): every number
+    absent, a gap and never 0. ``at`` is the time of the table it stands in."""
+    sample = CgroupSample(container_id=ref.id, monotonic=0.0, wall=at)
+    return ContainerStats(id=ref.id, sampled_at=at, sample=sample, name=ref.name, image=ref.image)
+
+
+def stats_doc(
+    ref: ContainerRef, stats: ContainerStats | None, at: float | None = None
+) -> dict[str, Any]:
+    """A container's stats object: its latest sample's, or with none (``unsampled``) every
+    number and ``psi`` entry null, and ``sampled_at`` the time ``at`` of the table it
+    stands in (the commands' rows), or null (the API: no time without a sample)."""
+    if stats is not None:
+        return stats_json(stats)
+    out = stats_json(unsampled(ref, 0.0 if at is None else at))
+    out["sampled_at"] = rfc3339(at)
+    return out
 
 
 def _avg_line(line: PsiAvg | None) -> dict[str, Any] | None:
