@@ -6,6 +6,8 @@
   snapshot store drops the oldest).
 - ``spawn``: start a long-lived task whose end is reported in the log when it happens;
   ``cancel_and_wait``: its owner's shutdown.
+- ``run_to_end``: a blocking call in a thread whose caller, when cancelled, still waits
+  for the thread before it closes what the thread uses.
 """
 
 from __future__ import annotations
@@ -115,3 +117,14 @@ class Mailbox(Generic[T]):
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+
+async def run_to_end(func: Callable[..., T], *args: Any) -> T:
+    """``asyncio.to_thread`` that, when cancelled, still waits for the thread to finish
+    before re-raising: the caller may then close what the thread was using."""
+    job = asyncio.ensure_future(asyncio.to_thread(func, *args))
+    try:
+        return await asyncio.shield(job)
+    except asyncio.CancelledError:
+        await asyncio.wait([job])
+        raise

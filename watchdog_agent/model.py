@@ -148,7 +148,7 @@ class CgroupSample(NamedTuple):
 
 
 class ContainerStats(NamedTuple):
-    """One container's numbers with rates, as served (DESIGN.md stats field names)."""
+    """One container's numbers with rates, as served (JSON names: wire/tojson.py)."""
 
     id: str
     sampled_at: float

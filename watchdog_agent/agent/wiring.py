@@ -38,7 +38,7 @@ from watchdog_agent.agent import gctune
 from watchdog_agent.agent.postmortem.capture import PostMortems
 from watchdog_agent.agent.postmortem.store import store_path
 from watchdog_agent.agent.snapshots import SnapshotStore
-from watchdog_agent.aio import cancel_and_wait, spawn
+from watchdog_agent.aio import cancel_and_wait, run_to_end, spawn
 from watchdog_agent.collectors.cgroupfs import Layout
 from watchdog_agent.collectors.sampler import Sampler, Target
 from watchdog_agent.collectors.targets import TargetCache, discovered_targets, target_for
@@ -61,17 +61,6 @@ FIRST_SYNC_WAIT = 10.0  # seconds the first sample waits for the inventory's fir
 CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
 _T = TypeVar("_T")
 Limits = tuple[int | None, float | None, int | None]
-
-
-async def run_to_end(func: Callable[..., _T], *args: Any) -> _T:
-    """``asyncio.to_thread`` that, when cancelled, still waits for the thread to finish
-    before re-raising: the caller may then close what the thread was using."""
-    job = asyncio.ensure_future(asyncio.to_thread(func, *args))
-    try:
-        return await asyncio.shield(job)
-    except asyncio.CancelledError:
-        await asyncio.wait([job])
-        raise
 
 
 def _limits(ref: ContainerRef | None) -> Limits:

@@ -1,6 +1,6 @@
 """The events tap: every Docker event once, in order, across reconnects and restarts.
 
-How nothing is lost or repeated (reference §1.4):
+How nothing is lost or repeated (Docker's /events semantics: docs/architecture.md):
 - the stream is (re)opened with ``since`` = the last event's ``timeNano``; ``since`` is
   inclusive, so the last event comes again and is dropped by its key, along with any
   other event already seen;

@@ -56,7 +56,7 @@ def translate(exc: WatchdogError) -> ApiError:
     if isinstance(exc, DockerError):
         return ApiError(502, "docker error", exc.message)
     if isinstance(exc, StoreError):
-        return ApiError(503, "event journal unavailable", exc.reason)
+        return ApiError(503, f"{exc.store} unavailable", exc.reason)
     if isinstance(exc, AccessDenied):
         return ApiError(500, "permission denied", {"path": exc.path})
     if isinstance(exc, ParseError):
