@@ -22,7 +22,7 @@ from watchdog_agent.config import (
 from watchdog_agent.errors import NotFound, UsageError
 from watchdog_agent.model import CgroupMode, CgroupSample, ContainerRef, ContainerStats, Snapshot
 from watchdog_agent.server.app import create_app
-from watchdog_agent.server.errors import ApiError
+from watchdog_agent.server.httperrors import ApiError
 from watchdog_agent.server.openapi import document
 from watchdog_agent.server.psfilter import parse_ps_filters
 from watchdog_agent.server.resolve import resolve

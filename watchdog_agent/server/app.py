@@ -28,7 +28,7 @@ from . import (
 )
 from .auth import Authenticator, auth_middleware, authenticator, exempt_paths
 from .connections import name_the_server
-from .errors import error_middleware
+from .httperrors import error_middleware
 from .keys import AGENT, EVENT_COUNTS, STREAMS
 from .limits import limits_middleware
 from .streams import StreamRegistry

@@ -40,7 +40,7 @@ from aiohttp.typedefs import Handler, Middleware
 from watchdog_agent.config import Settings
 from watchdog_agent.errors import UsageError
 
-from .errors import ApiError, error_response
+from .httperrors import ApiError, error_response
 from .logins import BcryptPool, Busy, FailureLimiter, check_costs, measure_probe
 from .tally import Tally
 

@@ -34,7 +34,7 @@ from aiohttp.web_server import Server
 
 from watchdog_agent.config import Settings
 
-from .errors import ApiError, error_response
+from .httperrors import ApiError, error_response
 from .tally import LOG_EVERY, Tally
 
 log = structlog.get_logger("watchdog_agent.server")

@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from multidict import MultiMapping
 
-from .errors import ApiError, error_response
+from .httperrors import ApiError, error_response
 
 MAX_QUERY_BYTES = 4096  # the raw query string
 MAX_QUERY_PARAMS = 128  # parameters of any name

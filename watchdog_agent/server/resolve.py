@@ -9,7 +9,7 @@ from watchdog_agent.errors import UsageError
 from watchdog_agent.inventory.lookup import Ambiguous, find_container
 from watchdog_agent.model import ContainerRef
 
-from .errors import ApiError
+from .httperrors import ApiError
 
 # Docker's container names ([a-zA-Z0-9][a-zA-Z0-9_.-]+) and hex ids or prefixes of them
 SAFE_IDENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")

@@ -22,7 +22,7 @@ from watchdog_agent.model import (
 from watchdog_agent.wire.tojson import history_json, stats_doc, stats_json
 
 from . import documents, params
-from .errors import ApiError
+from .httperrors import ApiError
 from .keys import AGENT, STREAMS
 from .psfilter import parse_ps_filters
 from .resolve import resolve

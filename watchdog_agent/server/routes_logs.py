@@ -25,7 +25,7 @@ from watchdog_agent.events.timeparse import parse_window, to_docker_since
 from watchdog_agent.model import ContainerRef, LogLine
 
 from . import params
-from .errors import ApiError
+from .httperrors import ApiError
 from .keys import AGENT, STREAMS
 from .resolve import check_ident, resolve
 from .streams import KEEPALIVE, Writer, run_stream

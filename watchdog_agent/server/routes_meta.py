@@ -7,7 +7,7 @@ from aiohttp import web
 from watchdog_agent import __version__
 
 from . import documents
-from .errors import ApiError
+from .httperrors import ApiError
 from .keys import AGENT
 from .openapi import document, summaries
 

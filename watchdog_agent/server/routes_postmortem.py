@@ -13,7 +13,7 @@ from aiohttp import web
 
 from watchdog_agent.errors import NotFound
 
-from .errors import ApiError
+from .httperrors import ApiError
 from .keys import AGENT
 from .resolve import MAX_LISTED, check_ident, resolve
 

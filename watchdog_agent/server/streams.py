@@ -18,7 +18,7 @@ from typing import TypeVar
 import structlog
 from aiohttp import WSMsgType, web
 
-from .errors import ApiError
+from .httperrors import ApiError
 from .params import wants_sse
 
 log = structlog.get_logger("watchdog_agent.server")
