@@ -1,0 +1,267 @@
+"""The schemas of the API's JSON objects (OpenAPI 3.0 components), written as data; the
+paths that use them are in openapi.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+Schema = dict[str, Any]
+NDJSON = "application/x-ndjson"
+SSE = "text/event-stream"
+FLAG_VALUES = ["", "0", "1", "false", "true", "no", "yes", "off", "on"]
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(schema: Schema) -> Schema:
+    if "$ref" in schema:
+        return {"allOf": [schema], "nullable": True}
+    return {**schema, "nullable": True}
+
+
+def obj(props: dict[str, Schema], required: bool = True, **extra: Any) -> Schema:
+    out: Schema = {"type": "object", "properties": props, **extra}
+    if required:
+        out["required"] = sorted(props)
+    return out
+
+
+STR, INT, NUM, BOOL = ({"type": t} for t in ("string", "integer", "number", "boolean"))
+TIME: Schema = {"type": "string", "format": "date-time"}
+N_STR, N_INT, N_NUM, N_BOOL, N_TIME = map(nullable, (STR, INT, NUM, BOOL, TIME))
+STR_MAP: Schema = {"type": "object", "additionalProperties": STR}
+
+PSI_LINE = obj(
+    {"avg10": NUM, "avg60": NUM, "avg300": NUM, "total": N_INT},
+    description="Percent averages; total: stall microseconds (null in history samples).",
+)
+PRESSURE = obj({"some": nullable(ref("PsiLine")), "full": nullable(ref("PsiLine"))})
+NET = obj(
+    {
+        k: INT
+        for k in (
+            "rx_bytes",
+            "rx_packets",
+            "rx_errors",
+            "rx_dropped",
+            "tx_bytes",
+            "tx_packets",
+            "tx_errors",
+            "tx_dropped",
+        )
+    }
+)
+STATS = obj(
+    {
+        "id": STR,
+        "name": N_STR,
+        "image": N_STR,
+        "cpu_percent": N_NUM,
+        "cpu_usage_seconds_total": N_NUM,
+        "cpu_throttled_seconds_total": N_NUM,
+        "cpu_throttled_percent": N_NUM,
+        "memory_usage_bytes": N_INT,
+        "memory_working_set_bytes": N_INT,
+        "memory_limit_bytes": N_INT,
+        "memory_percent": N_NUM,
+        "pids": N_INT,
+        "pids_limit": N_INT,
+        "net_rx_bytes": N_INT,
+        "net_tx_bytes": N_INT,
+        "net_interfaces": {
+            "type": "object",
+            "additionalProperties": ref("NetInterface"),
+            "nullable": True,
+        },
+        "blk_read_bytes": N_INT,
+        "blk_write_bytes": N_INT,
+        "psi": obj({k: nullable(ref("Pressure")) for k in ("cpu", "memory", "io")}),
+        "sampled_at": N_TIME,
+    },
+    description=(
+        "Numbers from the latest sample; null: not known (absent is not 0). History "
+        "samples (?history=N, post-mortems) keep every field but net_interfaces and "
+        "the PSI totals, which are null there."
+    ),
+)
+CONTAINER = obj(
+    {
+        "id": STR,
+        "name": N_STR,
+        "image": N_STR,
+        "image_id": N_STR,
+        "state": N_STR,
+        "labels": STR_MAP,
+        "pid": N_INT,
+        "created": N_TIME,
+        "started_at": N_TIME,
+        "tty": N_BOOL,
+        "restart_count": N_INT,
+        "exit_code": N_INT,
+        "oom_killed": N_BOOL,
+        "limits": obj({"memory_bytes": N_INT, "cpus": N_NUM, "pids": N_INT}),
+        "stats": nullable(ref("Stats")),
+    }
+)
+PROCESS_FIELDS: dict[str, Schema] = {
+    "pid": INT,
+    "ns_pid": N_INT,
+    "ppid": INT,
+    "ns_ppid": N_INT,
+    "user": STR,
+    "uid": N_INT,
+    "state": STR,
+    "threads": INT,
+    "cpu_seconds": NUM,
+    "cpu_percent": N_NUM,
+    "rss_bytes": N_INT,
+    "started_at": N_TIME,
+    "cmd": STR,
+}
+PROCESS = obj(PROCESS_FIELDS)
+PROCESS_NODE = obj({**PROCESS_FIELDS, "children": {"type": "array", "items": ref("ProcessNode")}})
+TOP = obj(
+    {
+        "id": STR,
+        "name": N_STR,
+        "processes": {"type": "array", "items": ref("Process")},
+        "tree": {"type": "array", "items": ref("ProcessNode")},
+        "unreadable": {
+            **INT,
+            "minimum": 0,
+            "description": "Processes that exist but could not be read: permission denied, "
+            "as under a hidepid procfs, or another read error. They are in neither list; 0 "
+            "when every process was read.",
+        },
+    }
+)
+EVENT = obj(
+    {
+        "status": STR,
+        "id": STR,
+        "from": STR,
+        "Type": STR,
+        "Action": STR,
+        "Actor": obj({"ID": STR, "Attributes": STR_MAP}),
+        "scope": STR,
+        "time": INT,
+        "timeNano": INT,
+    },
+    required=False,
+    description="Docker's own event shape (docker events --format '{{json .}}').",
+)
+EVENT["required"] = ["Type", "Action", "Actor", "scope", "time", "timeNano"]
+GAP_REASONS = (
+    "Why events of [start, end] may be missing: `daemon-restart`, `disconnected` (the tap "
+    "lost the daemon and its buffer no longer reached back), `agent-down` (the agent was not "
+    "running), `startup`, `docker-unavailable` (no engine answers: none yet, or it went "
+    "away), `no-docker` (the agent runs with --no-docker), `no-journal` (the agent keeps no "
+    "journal and Docker could not complete the window), `before-journal` (the window begins "
+    "before the journal and Docker's full buffer no longer reaches back)."
+)
+GAP = obj(
+    {
+        "start_nano": INT,
+        "end_nano": INT,
+        "start": TIME,
+        "end": TIME,
+        "reason": {**STR, "description": GAP_REASONS},
+    },
+    description="A stretch of time in which the agent cannot prove it saw every event.",
+)
+STREAM_ITEM: Schema = {
+    "oneOf": [ref("Event"), obj({"gap": ref("Gap")}), obj({"lost": INT})],
+    "description": "One NDJSON line (SSE: the data of an `event`, `gap` or `lost` event).",
+}
+INFO = obj(
+    {
+        "version": STR,
+        "cgroup_mode": N_STR,
+        "docker": nullable(
+            obj({"version": N_STR, "api_version": N_STR, "id": N_STR, "root_dir": N_STR})
+        ),
+        "started_at": TIME,
+        "uptime_seconds": NUM,
+        "interval_seconds": NUM,
+        "journal": BOOL,
+        "last_sample_at": N_TIME,
+        "containers_sampled": INT,
+    }
+)
+ERROR = obj({"error": STR, "detail": {"nullable": True, "description": "message or object"}})
+INDEX = obj(
+    {
+        "name": STR,
+        "version": STR,
+        "routes": {"type": "array", "items": obj({"path": STR, "summary": N_STR})},
+    }
+)
+HEALTH = obj({"status": STR, "tasks": STR_MAP})
+
+LOG_LINE = obj(
+    {
+        "stream": {"type": "string", "enum": ["stdout", "stderr"]},
+        "time": {**N_TIME, "description": "Docker's RFC 3339 time (timestamps=1), else null"},
+        "line": STR,
+    }
+)
+LOG_ITEM: Schema = {
+    "oneOf": [ref("LogLine"), ref("Error")],
+    "description": "One NDJSON line: a log line, or the Engine's own error (frame type 3)",
+}
+POSTMORTEM = obj(
+    {
+        "id": STR,
+        "name": N_STR,
+        "image": N_STR,
+        "action": {"type": "string", "enum": ["die", "oom"]},
+        "died_at": TIME,
+        "died_at_nano": INT,
+        "exit_code": N_INT,
+        "oom_killed": N_BOOL,
+        "signal": N_INT,
+        "started_at": N_TIME,
+        "samples": {"type": "array", "items": ref("Stats")},
+        "processes": {"type": "array", "items": ref("Process")},
+        "processes_at": N_TIME,
+        "logs": {
+            "type": "array",
+            "items": obj(
+                {
+                    "stream": {"type": "string", "enum": ["stdout", "stderr", "system"]},
+                    "time": N_TIME,
+                    "line": STR,
+                }
+            ),
+        },
+        "events": {"type": "array", "items": ref("Event")},
+        "captured_at": TIME,
+        "errors": {"type": "array", "items": STR},
+    },
+    description="A container's death: exit code, OOMKilled, signal, the last minute of "
+    "samples, the last process list, the last log lines and its recent events.",
+)
+
+SCHEMAS: dict[str, Schema] = {
+    "Error": ERROR,
+    "Index": INDEX,
+    "Health": HEALTH,
+    "Ready": obj({"status": STR}),
+    "Info": INFO,
+    "PsiLine": PSI_LINE,
+    "Pressure": PRESSURE,
+    "NetInterface": NET,
+    "Stats": STATS,
+    "Container": CONTAINER,
+    "Process": PROCESS,
+    "ProcessNode": PROCESS_NODE,
+    "Top": TOP,
+    "Event": EVENT,
+    "Gap": GAP,
+    "StreamItem": STREAM_ITEM,
+    "LogLine": LOG_LINE,
+    "LogItem": LOG_ITEM,
+    "PostMortem": POSTMORTEM,
+}
