@@ -93,6 +93,11 @@ async def test_every_documented_route_needs_credentials(cred_files: dict[str, st
             for headers in (BEARER, BASIC):
                 async with client.get(url, headers=headers) as resp:
                     assert resp.status != 401, (url, headers)  # streams: headers are enough
+        # the page for browsers is behind the same credentials
+        async with client.get("/", headers={"Accept": "text/html"}) as resp:
+            assert resp.status == 401
+        async with client.get("/", headers={"Accept": "text/html", **BASIC}) as resp:
+            assert resp.status == 200 and resp.content_type == "text/html"
         # no route discovery without credentials: unknown paths and methods get 401 too
         async with client.get("/no/such/route") as resp:
             assert resp.status == 401

@@ -53,6 +53,15 @@ ID = _param(
 FILTERS = {"type": "array", "items": STR, "maxItems": MAX_FILTERS}
 
 
+_INDEX: Schema = {
+    "description": "OK",
+    "content": {
+        "application/json": {"schema": ref("Index")},
+        "text/html": {"schema": {"type": "string"}},
+    },
+}
+
+
 def _get(summary: str, responses: dict[str, Schema], *parameters: Schema) -> Schema:
     op: Schema = {"summary": summary, "responses": responses}
     if parameters:
@@ -82,7 +91,11 @@ _EVENTS = {
 }
 
 PATHS: dict[str, Schema] = {
-    "/": _get("Index of routes", {"200": _json(ref("Index"))}),
+    "/": _get(
+        "Index of routes; a browser (Accept ranks text/html first) gets a page that "
+        "reloads itself every few seconds",
+        {"200": _INDEX},
+    ),
     "/healthz": _get(
         "Liveness: no background task failed", {"200": _json(ref("Health")), **_errors(503)}
     ),

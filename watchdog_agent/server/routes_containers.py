@@ -34,7 +34,7 @@ def _ref(request: web.Request) -> tuple[Agent, ContainerRef]:
     return agent, resolve(request.match_info["id"], agent.refs())
 
 
-def _current(agent: Agent) -> dict[str, ContainerStats]:
+def current_stats(agent: Agent) -> dict[str, ContainerStats]:
     """Latest stats of the containers that are still live (a stopped one's last sample,
     from before it stopped, is not current)."""
     latest = agent.store.latest
@@ -55,12 +55,12 @@ async def list_containers(request: web.Request) -> web.Response:
         r for r in agent.refs().values()
         if (everything or r.state == "running") and ps.matches(r)
     ]  # fmt: skip
-    return web.json_response(documents.containers_json(refs, _current(agent)))
+    return web.json_response(documents.containers_json(refs, current_stats(agent)))
 
 
 async def get_container(request: web.Request) -> web.Response:
     agent, ref = _ref(request)
-    return web.json_response(documents.container_json(ref, _current(agent).get(ref.id)))
+    return web.json_response(documents.container_json(ref, current_stats(agent).get(ref.id)))
 
 
 async def get_stats(request: web.Request) -> web.StreamResponse:
@@ -70,7 +70,7 @@ async def get_stats(request: web.Request) -> web.StreamResponse:
         return await _stream_stats(request, agent, ref, history)
     if history is not None:
         return web.json_response([history_json(r) for r in agent.store.history(ref.id, history)])
-    return web.json_response(stats_doc(ref, _current(agent).get(ref.id)))
+    return web.json_response(stats_doc(ref, current_stats(agent).get(ref.id)))
 
 
 async def _stream_stats(
@@ -80,7 +80,7 @@ async def _stream_stats(
     try:
         with request.app[STREAMS].slot(sub.close):
             if history is None:  # the latest sample, whole
-                latest = _current(agent).get(ref.id)
+                latest = current_stats(agent).get(ref.id)
                 first = [] if latest is None else [stats_json(latest)]
             else:  # kept samples (compact: no net_interfaces, no PSI totals)
                 first = [history_json(r) for r in agent.store.history(ref.id, history)]

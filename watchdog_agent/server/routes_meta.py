@@ -2,23 +2,61 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from watchdog_agent import __version__
 
-from . import documents
+from . import documents, page
 from .httperrors import ApiError
 from .keys import AGENT
 from .openapi import document, summaries
+from .overview import agent_pairs, container_table
+from .page import Section, prefers_html
+from .routes_containers import current_stats
 
 FAILED = frozenset({"failed", "ended"})
 
 
-async def index(request: web.Request) -> web.Response:
+def _routes(request: web.Request) -> list[dict[str, str | None]]:
     known = summaries()
     paths = sorted({r.resource.canonical for r in request.app.router.routes() if r.resource})
-    routes = [{"path": p, "summary": known.get(p)} for p in paths]
-    return web.json_response({"name": "watchdog-agent", "version": __version__, "routes": routes})
+    return [{"path": p, "summary": known.get(p)} for p in paths]
+
+
+async def index(request: web.Request) -> web.Response:
+    """The routes as JSON; a browser (Accept ranks text/html first) gets the page."""
+    if prefers_html(request.headers.get("Accept")):
+        return _page(request)
+    return web.json_response(
+        {"name": "watchdog-agent", "version": __version__, "routes": _routes(request)}
+    )
+
+
+def _page(request: web.Request) -> web.Response:
+    agent = request.app[AGENT]
+    info = _info(request)
+    containers = documents.containers_json(
+        [r for r in agent.refs().values() if r.state == "running"], current_stats(agent)
+    )
+    sections: list[Section] = [agent_pairs(info), container_table(containers)]
+    links = [(r["path"] or "", r["summary"] or "") for r in _routes(request)]
+    body = page.render(
+        "watchdog-agent", f"version {__version__}: this host's containers", sections, links
+    )
+    return web.Response(
+        text=body,
+        content_type="text/html",
+        charset="utf-8",
+        headers={
+            "Content-Security-Policy": page.CSP,
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+            "Cache-Control": "no-store",
+            "Vary": "Accept",
+        },
+    )
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -37,20 +75,22 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def info(request: web.Request) -> web.Response:
+    return web.json_response(_info(request))
+
+
+def _info(request: web.Request) -> dict[str, Any]:
     agent = request.app[AGENT]
     latest = agent.store.latest
-    return web.json_response(
-        documents.info_json(
-            version=__version__,
-            cgroup_mode=None if agent.mode is None else agent.mode.value,
-            docker=agent.docker_version,
-            started_at=agent.started_at,
-            uptime=agent.uptime,
-            interval=agent.settings.interval,
-            journal=agent.journal is not None,
-            last_sample_at=None if latest is None else latest.taken_at,
-            containers_sampled=0 if latest is None else len(latest.containers),
-        )
+    return documents.info_json(
+        version=__version__,
+        cgroup_mode=None if agent.mode is None else agent.mode.value,
+        docker=agent.docker_version,
+        started_at=agent.started_at,
+        uptime=agent.uptime,
+        interval=agent.settings.interval,
+        journal=agent.journal is not None,
+        last_sample_at=None if latest is None else latest.taken_at,
+        containers_sampled=0 if latest is None else len(latest.containers),
     )
 
 
