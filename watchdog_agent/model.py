@@ -332,7 +332,7 @@ class HostSample:
     load15: float | None
     memory_total_bytes: int | None
     memory_available_bytes: int | None  # MemAvailable
-    memory_used_bytes: int | None  # psutil's (procps free's): total - free - buffers - cache
+    memory_used_bytes: int | None  # total - available (procps-ng 4 free)
     swap_total_bytes: int | None
     swap_used_bytes: int | None
     swap_free_bytes: int | None

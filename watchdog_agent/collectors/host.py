@@ -99,7 +99,10 @@ class HostReader:
         total = available = used = None
         try:
             mem = psutil.virtual_memory()
-            total, available, used = int(mem.total), int(mem.available), int(mem.used)
+            # used as total - available whatever psutil's version (its own ``used`` was
+            # total - free - buffers - cache before 6.0)
+            total, available = int(mem.total), int(mem.available)
+            used = total - available
         except _READ_ERRORS:
             self.errors_total += 1
         swap_total = swap_used = swap_free = None

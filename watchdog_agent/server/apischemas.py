@@ -271,7 +271,7 @@ HOST = obj(
         "load15": N_NUM,
         "memory_total_bytes": N_INT,
         "memory_available_bytes": {**N_INT, "description": "MemAvailable"},
-        "memory_used_bytes": {**N_INT, "description": "total - free - buffers - cache"},
+        "memory_used_bytes": {**N_INT, "description": "total - available"},
         "swap_total_bytes": N_INT,
         "swap_used_bytes": N_INT,
         "swap_free_bytes": N_INT,
