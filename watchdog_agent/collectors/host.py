@@ -8,7 +8,9 @@ value is inside a container:
 
 - CPUs, CPU %, boot time: /proc/stat under the root (psutil's ``cpu_times``,
   ``boot_time``; not ``cpu_count``, which asks sysconf, i.e. the agent's own view).
-- memory and swap: /proc/meminfo (psutil's ``virtual_memory``, ``swap_memory``).
+- memory and swap: /proc/meminfo (psutil's ``virtual_memory``, ``swap_memory``; used
+  memory is total - available). A meminfo without SwapTotal (no kernel writes one) would
+  make psutil ask sysinfo(2), i.e. the agent's own kernel view.
 - load averages: /proc/loadavg under the root (psutil's ``getloadavg`` is
   ``os.getloadavg``, which ignores the procfs path).
 - kernel: /proc/sys/kernel/osrelease; one kernel serves every container, so this is the
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 
 import psutil
 import structlog
@@ -49,6 +52,13 @@ DEFAULT_PROC = "/proc"
 # psutil's own failures on a partial or odd /proc: a missing file, a missing field
 # (KeyError: MemTotal), no btime line (RuntimeError), a malformed number
 _READ_ERRORS = (OSError, KeyError, RuntimeError, ValueError, IndexError)
+
+# psutil warns when /proc/vmstat (swap-in/out) or meminfo's Active/Inactive/Buffers/...
+# are missing and reports 0 for them; the agent uses none of those fields, so the
+# warnings say nothing about what it serves (set once, at import, for psutil only)
+warnings.filterwarnings("ignore", r"'sin' and 'sout' swap memory stats", RuntimeWarning, "psutil")
+warnings.filterwarnings("ignore", r".* memory stats couldn't be determined", RuntimeWarning,
+                        "psutil")  # fmt: skip
 
 
 def use_proc_root(proc_root: str) -> None:
