@@ -313,3 +313,44 @@ class PostMortem:
     events: tuple[Event, ...]  # its recent events, oldest first
     captured_at: float  # unix seconds
     errors: tuple[str, ...] = ()  # parts that could not be captured, and why
+
+
+@dataclass(frozen=True, slots=True)
+class HostSample:
+    """The host's totals at one moment (collectors/host.py), read under --proc-root.
+    ``None`` is a gap: the file was missing or unreadable, never 0."""
+
+    taken_at: float  # unix seconds
+    hostname: str | None  # the agent's UTS namespace: the host's with --uts=host or no container
+    kernel: str | None  # the running kernel's release (shared by every container)
+    os: str | None  # os-release PRETTY_NAME of the host's root, when reachable
+    boot_time: float | None  # unix seconds
+    cpus: int | None  # logical CPUs online
+    cpu_percent: float | None  # since the previous sample; 100 = one core (docker stats)
+    load1: float | None
+    load5: float | None
+    load15: float | None
+    memory_total_bytes: int | None
+    memory_available_bytes: int | None  # MemAvailable
+    memory_used_bytes: int | None  # total - available (procps-ng 4 free)
+    swap_total_bytes: int | None
+    swap_used_bytes: int | None
+    swap_free_bytes: int | None
+
+    @property
+    def cpu_fraction(self) -> float | None:
+        """Host CPU use as a fraction of all cores (0-1)."""
+        if self.cpu_percent is None or not self.cpus:
+            return None
+        return self.cpu_percent / (100.0 * self.cpus)
+
+
+class ProcessCost(NamedTuple):
+    """The agent's own process, as prometheus_client's standard process_* series read it."""
+
+    virtual_memory_bytes: float | None
+    resident_memory_bytes: float | None
+    start_time_seconds: float | None
+    cpu_seconds_total: float | None
+    open_fds: float | None
+    max_fds: float | None

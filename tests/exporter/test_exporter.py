@@ -25,7 +25,7 @@ from prometheus_client import generate_latest
 from watchdog_agent.exporter.cache import MetricsCache
 from watchdog_agent.exporter.exposition import Format
 from watchdog_agent.exporter.getters import cpu_weight_to_shares
-from watchdog_agent.exporter.table import container_table, label_name
+from watchdog_agent.exporter.table import HOST_TABLE, PROCESS_TABLE, container_table, label_name
 from watchdog_agent.model import CgroupMode, CgroupSample, ContainerStats, Snapshot
 
 # cAdvisor's names (its lib/metrics/prometheus.go) that this exporter serves, with their types
@@ -317,4 +317,5 @@ def test_no_snapshot_yet_serves_agent_metrics() -> None:
     body = served.render(Format.TEXT)
     assert body == generate_latest(registry)
     names = {n for n, _ in parse(body)}
-    assert names == {"watchdog_build_info", "watchdog_sampling_errors_total"}
+    host = {s.name for s in (*HOST_TABLE, *PROCESS_TABLE)}  # known without a Snapshot
+    assert names == {"watchdog_build_info", "watchdog_sampling_errors_total", *host}

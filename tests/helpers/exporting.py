@@ -22,11 +22,23 @@ from watchdog_agent.exporter.cache import MetricsCache
 from watchdog_agent.exporter.exposition import Format
 from watchdog_agent.exporter.scrape import EventCounts, Scrape
 from watchdog_agent.exporter.states import InventoryMetrics
-from watchdog_agent.model import ContainerRef, Snapshot
+from watchdog_agent.model import ContainerRef, HostSample, ProcessCost, Snapshot
 
 TREES = Path(__file__).parent.parent / "fixtures" / "trees"
 LAYOUTS = sorted(p.name for p in TREES.iterdir() if (p / "expected.json").exists())
 ALLOW = ("com.docker.compose.project", "org.opencontainers.image.title")
+# a host sample and an agent cost with every value, written beside every Snapshot
+HOST = HostSample(
+    taken_at=1_700_000_000.25, hostname="h", kernel="6.1.0", os="Debian GNU/Linux 12",
+    boot_time=1_699_000_000.0, cpus=8, cpu_percent=123.5, load1=0.5, load5=1.25,
+    load15=2.0, memory_total_bytes=16 << 30, memory_available_bytes=9 << 30,
+    memory_used_bytes=5 << 30, swap_total_bytes=2 << 30, swap_used_bytes=1 << 20,
+    swap_free_bytes=(2 << 30) - (1 << 20),
+)  # fmt: skip
+COST = ProcessCost(
+    virtual_memory_bytes=4.5e8, resident_memory_bytes=3.25e7, start_time_seconds=1.7e9,
+    cpu_seconds_total=12.34, open_fds=17.0, max_fds=1_048_576.0,
+)  # fmt: skip
 Series = dict[tuple[str, frozenset[tuple[str, str]]], float]
 # prometheus_client's OpenMetrics functions are untyped
 om_latest: Callable[[Collector], bytes] = om_exposition.generate_latest
@@ -78,11 +90,12 @@ class Exporter:
         states = None
         if refs is not None:  # rendered again on every scrape here
             states = InventoryMetrics(get_refs, itertools.count().__next__)
-        self.scrape = Scrape(self.cache, sampling_errors=lambda: 7, events=events, states=states)
+        self.scrape = Scrape(self.cache, sampling_errors=lambda: 7, events=events, states=states,
+                             host=lambda: HOST, cost=lambda: COST)  # fmt: skip
         self.registry = CollectorRegistry()
         Oracle(lambda: self.latest(), refs=get_refs, label_allowlist=ALLOW,
                sampling_errors=lambda: 7, events=events, states=states is not None,
-               registry=self.registry)  # fmt: skip
+               host=lambda: HOST, cost=lambda: COST, registry=self.registry)  # fmt: skip
 
     def render(self, fmt: Format = Format.TEXT) -> bytes:
         snapshot = self.latest()

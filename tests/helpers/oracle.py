@@ -1,12 +1,14 @@
 """The test oracle for /metrics: a prometheus_client Collector over the same metric table.
 
 It builds, as prometheus_client ``Metric`` objects, every family the exporter writes for
-a Snapshot, the inventory's refs and the agent's counters, in the order a scrape writes
-them, so that ``generate_latest`` (text 0.0.4) and the OpenMetrics ``generate_latest`` over
-a registry holding it give the bytes the production writer (watchdog_agent/exporter/)
-must give. The values come from the table's getters; what it states on its own is how a
-series is named and labelled: the family names, ``id="/docker/<full id>"``, ``name`` and
-``image`` (empty when unknown), the extra labels. Production never registers it.
+a Snapshot, the inventory's refs, the agent's counters, the host's totals and the
+agent's own cost, in the order a scrape writes them, so that ``generate_latest`` (text
+0.0.4) and the OpenMetrics ``generate_latest`` over a registry holding it give the bytes
+the production writer (watchdog_agent/exporter/) must give. The values come from the
+table's getters; what it states on its own is how a series is named and labelled: the
+family names, ``id="/docker/<full id>"``, ``name`` and ``image`` (empty when unknown),
+the extra labels; for ``process_*``, prometheus_client's own ProcessCollector names,
+help and types. Production never registers it.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from prometheus_client.metrics_core import Metric
+from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import CollectorRegistry
 
 from watchdog_agent import __version__
 from watchdog_agent.exporter.scrape import EventCounts
 from watchdog_agent.exporter.table import (
     AGENT_TABLE,
+    HOST_TABLE,
     SNAPSHOT_TABLE,
     STATE_TABLE,
     FamilySpec,
@@ -28,7 +32,7 @@ from watchdog_agent.exporter.table import (
     family_name,
     info_spec,
 )
-from watchdog_agent.model import ContainerRef, Snapshot
+from watchdog_agent.model import ContainerRef, HostSample, ProcessCost, Snapshot
 
 Labels = dict[str, str]
 
@@ -90,6 +94,44 @@ def agent_families(
     return out
 
 
+def host_families(host: HostSample | None) -> list[Metric]:
+    if host is None:
+        return []
+    out = []
+    for spec in HOST_TABLE:
+        value = spec.get(host)
+        if value is not None:
+            metric = Metric(family_name(spec.name, spec.type), spec.help, spec.type)
+            metric.add_sample(spec.name, {}, value)
+            out.append(metric)
+    return out
+
+
+# prometheus_client's own ProcessCollector families as (family name, help, type, sample
+# name), in its order: read from the library once, at import (it reads this process's
+# /proc), so that an oracle's collect() does no I/O
+PROCESS_FAMILIES = [
+    (m.name, m.documentation, m.type, m.samples[0].name)
+    for m in ProcessCollector(registry=None).collect()
+]
+
+
+def process_families(cost: ProcessCost | None) -> list[Metric]:
+    """prometheus_client's ProcessCollector families with ``cost``'s values; a value not
+    known is left out, as the collector leaves out what it cannot read."""
+    if cost is None:
+        return []
+    values = {"process_" + field: value for field, value in cost._asdict().items()}
+    out = []
+    for name, help_, type_, sample_name in PROCESS_FAMILIES:
+        value = values[sample_name]
+        if value is not None:
+            metric = Metric(name, help_, type_)
+            metric.add_sample(sample_name, {}, value)
+            out.append(metric)
+    return out
+
+
 def state_families(refs: Mapping[str, ContainerRef]) -> list[Metric]:
     out = []
     for spec in STATE_TABLE:
@@ -118,6 +160,8 @@ class Oracle:
         sampling_errors: Callable[[], int] | None = None,
         events: Callable[[], EventCounts] | None = None,
         states: bool = False,
+        host: Callable[[], HostSample | None] = lambda: None,
+        cost: Callable[[], ProcessCost | None] = lambda: None,
         registry: CollectorRegistry | None = None,
     ) -> None:
         self.latest = latest
@@ -127,6 +171,8 @@ class Oracle:
         self.sampling_errors = sampling_errors
         self.events = events
         self.states = states
+        self.host = host
+        self.cost = cost
         if registry is not None:
             registry.register(self)
 
@@ -138,5 +184,7 @@ class Oracle:
         errors = None if self.sampling_errors is None else self.sampling_errors()
         events = None if self.events is None else self.events()
         yield from agent_families(self.version, errors, events)
+        yield from host_families(self.host())
+        yield from process_families(self.cost())
         if self.states:
             yield from state_families(refs)

@@ -17,6 +17,12 @@ and tears them down in reverse:
    (agent/postmortem/capture.py), given the bus, the snapshot store and the client, not
    the Agent; they own their tasks and are stopped first, before the bus and the store
    close.
+6. Host: a task reading the host's totals (collectors/host.py, psutil under
+   --proc-root) and the agent's own cost (collectors/agentcost.py) on the sampling
+   interval, in a worker thread apart from the container pass, which it never delays
+   (bench/host.py: about 0.7 ms of CPU a reading); the latest
+   ``HostSample`` and ``ProcessCost`` are kept in ``host`` and ``cost``. The first
+   reading is taken before the server answers; the context cancels and awaits the task.
 
 Each task is owned by the context that starts it, which cancels and awaits it. Streams
 (the HTTP server's) end when the store and bus close, or earlier at the server's shutdown.
@@ -39,7 +45,9 @@ from watchdog_agent.agent.postmortem.capture import PostMortems
 from watchdog_agent.agent.postmortem.store import store_path
 from watchdog_agent.agent.snapshots import SnapshotStore
 from watchdog_agent.aio import cancel_and_wait, run_to_end, spawn
+from watchdog_agent.collectors.agentcost import AgentCost
 from watchdog_agent.collectors.cgroupfs import Layout
+from watchdog_agent.collectors.host import HostReader
 from watchdog_agent.collectors.sampler import Sampler, Target
 from watchdog_agent.collectors.targets import TargetCache, discovered_targets, target_for
 from watchdog_agent.config import Settings
@@ -49,7 +57,15 @@ from watchdog_agent.events.bus import Bus
 from watchdog_agent.events.journal import JOURNAL_FILE, Journal
 from watchdog_agent.events.service import EventsService
 from watchdog_agent.inventory.follow import Inventory
-from watchdog_agent.model import LIVE_STATES, CgroupMode, ContainerRef, Gap, Snapshot
+from watchdog_agent.model import (
+    LIVE_STATES,
+    CgroupMode,
+    ContainerRef,
+    Gap,
+    HostSample,
+    ProcessCost,
+    Snapshot,
+)
 from watchdog_agent.sqlitefile import make_parent
 
 log = structlog.get_logger("watchdog_agent.agent.wiring")
@@ -94,6 +110,8 @@ class Agent:
         self._sampler: Sampler | None = None
         self._cache: TargetCache | None = None
         self._limits: dict[str, Limits] = {}
+        self.host: HostSample | None = None  # the latest host totals (host task)
+        self.cost: ProcessCost | None = None  # the agent's own cost, read with them
 
     # -- what handlers read ---------------------------------------------------------------
 
@@ -153,7 +171,7 @@ class Agent:
     def contexts(self) -> list[CleanupCtx]:
         return [
             self._docker_ctx, self._journal_ctx, self._events_ctx, self._sampling_ctx,
-            self._postmortem_ctx,
+            self._postmortem_ctx, self._host_ctx,
         ]  # fmt: skip
 
     async def _docker_ctx(self, app: web.Application) -> AsyncIterator[None]:
@@ -263,6 +281,27 @@ class Agent:
         finally:
             await postmortems.stop()
 
+    async def _host_ctx(self, app: web.Application) -> AsyncIterator[None]:
+        reader, cost = await run_to_end(_host_readers, self.settings.proc_root)
+        self.host, self.cost = await run_to_end(_read_host, reader, cost)
+        self._spawn("host", self._host_forever(reader, cost))
+        try:
+            yield
+        finally:
+            await self._stop("host")
+
+    async def _host_forever(self, reader: HostReader, cost: AgentCost) -> None:
+        loop = asyncio.get_running_loop()
+        interval = self.settings.interval
+        due = loop.time() + interval
+        while True:
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            try:
+                self.host, self.cost = await run_to_end(_read_host, reader, cost)
+            except Exception:
+                log.exception("host sample failed")
+            due = max(due + interval, loop.time())
+
     def _start_docker_parts(self, client: DockerClient) -> None:
         """The events tap (into journal and bus) and the inventory that follows it."""
         self.inventory = Inventory(client)
@@ -329,6 +368,14 @@ class Agent:
                     self._sampler.invalidate_limits(cid)
             self._limits = limits
         return self._sampler.sample(targets), targets
+
+
+def _host_readers(proc_root: str) -> tuple[HostReader, AgentCost]:
+    return HostReader(proc_root), AgentCost()
+
+
+def _read_host(reader: HostReader, cost: AgentCost) -> tuple[HostSample, ProcessCost]:
+    return reader.read(), cost.read()
 
 
 def _open_journal(journal: Journal) -> None:

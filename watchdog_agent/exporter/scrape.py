@@ -1,6 +1,7 @@
 """What a scrape writes, in this order: the latest Snapshot's rendering (``MetricsCache``),
 the agent's own families (build info, sampling errors, event counters: the few numbers
-that change between passes, written on every scrape), the inventory's state series
+that change between passes, written on every scrape), the latest host sample's families
+and the agent's own cost (``process_*``), the inventory's state series
 (``InventoryMetrics``), and ``# EOF`` for OpenMetrics. No I/O."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 from watchdog_agent import __version__
+from watchdog_agent.model import HostSample, ProcessCost
 
 from .cache import MetricsCache
 from .exposition import EOF, Family, Format, write_families
@@ -19,7 +21,10 @@ from .table import (
     EVENTS_GAPS,
     EVENTS_LOST,
     EVENTS_SKIPPED,
+    HOST_TABLE,
+    PROCESS_TABLE,
     SAMPLING_ERRORS,
+    FamilySpec,
 )
 
 
@@ -50,6 +55,25 @@ def agent_families(
     return out
 
 
+def host_families(host: HostSample | None, cost: ProcessCost | None) -> list[Family]:
+    """The host's totals and the agent's own cost; a value not known has no family (as
+    prometheus_client's ProcessCollector leaves out what it cannot read)."""
+    out: list[Family] = []
+    if host is not None:
+        for spec in HOST_TABLE:
+            value = spec.get(host)
+            if value is not None:
+                out.append(Family(FamilySpec(spec.name, spec.help, spec.type, ()), [({}, value)]))
+    if cost is not None:
+        for pspec in PROCESS_TABLE:
+            value = pspec.get(cost)
+            if value is not None:
+                out.append(
+                    Family(FamilySpec(pspec.name, pspec.help, pspec.type, ()), [({}, value)])
+                )
+    return out
+
+
 class Scrape:
     """A scrape's body over the cache's latest rendering, whichever Snapshot it was (the
     server renders each new Snapshot ahead, in a thread, and serves the last one
@@ -63,18 +87,24 @@ class Scrape:
         sampling_errors: Callable[[], int] | None = None,
         events: Callable[[], EventCounts] | None = None,
         states: InventoryMetrics | None = None,
+        host: Callable[[], HostSample | None] | None = None,
+        cost: Callable[[], ProcessCost | None] | None = None,
     ) -> None:
         self.cache = cache
         self.version = version
         self.sampling_errors = sampling_errors
         self.events = events
         self.states = states
+        self.host = host
+        self.cost = cost
 
     def families(self) -> list[Family]:
         """The agent's own families as of now."""
         errors = None if self.sampling_errors is None else self.sampling_errors()
         events = None if self.events is None else self.events()
-        return agent_families(self.version, errors, events)
+        host = None if self.host is None else self.host()
+        cost = None if self.cost is None else self.cost()
+        return agent_families(self.version, errors, events) + host_families(host, cost)
 
     def parts(self, fmt: Format) -> list[bytes | memoryview]:
         """The body in ``fmt`` as chunks (the cached Snapshot part is not copied)."""

@@ -9,8 +9,9 @@ Every container series also carries the base labels ``id``, ``name`` and ``image
 (exposition.py writes them, and says what they hold). Besides the per-container families
 (``container_table``, ``info_spec``), the table declares the per-Snapshot families
 (``SNAPSHOT_TABLE``), the series about every container Docker knows, stopped ones
-included (``STATE_TABLE``, over the inventory's refs), and the agent's own families whose
-samples are known only at scrape time (``AGENT_TABLE``); ``every_family`` lists them all
+included (``STATE_TABLE``, over the inventory's refs), the agent's own families whose
+samples are known only at scrape time (``AGENT_TABLE``), the host's totals
+(``HOST_TABLE``) and the agent's own cost (``PROCESS_TABLE``); ``every_family`` lists them all
 (docs/metrics.md documents exactly these).
 
 Where cAdvisor's semantics are kept on purpose:
@@ -37,7 +38,14 @@ from collections.abc import Callable, Iterable, Sequence
 from operator import attrgetter
 from typing import Any, Literal, NamedTuple
 
-from watchdog_agent.model import CgroupMode, ContainerRef, ContainerStats, Snapshot
+from watchdog_agent.model import (
+    CgroupMode,
+    ContainerRef,
+    ContainerStats,
+    HostSample,
+    ProcessCost,
+    Snapshot,
+)
 
 from . import getters
 from .getters import NS, DeviceName, Getter, RefGetter, Sample, major_minor, sample_field
@@ -82,6 +90,24 @@ class SnapshotSpec(NamedTuple):
     help: str
     type: MetricType
     get: Callable[[Snapshot], float | None]
+
+
+class HostSpec(NamedTuple):
+    """One family with a single unlabelled series per host sample."""
+
+    name: str
+    help: str
+    type: MetricType
+    get: Callable[[HostSample], float | None]
+
+
+class ProcessSpec(NamedTuple):
+    """One of prometheus_client's standard ``process_*`` families (the agent's own cost)."""
+
+    name: str
+    help: str
+    type: MetricType
+    get: Callable[[ProcessCost], float | None]
 
 
 def family_name(name: str, type_: str) -> str:
@@ -279,14 +305,53 @@ EVENTS_SKIPPED = FamilySpec(
 )
 AGENT_TABLE = (BUILD_INFO, SAMPLING_ERRORS, EVENTS, EVENTS_LOST, EVENTS_GAPS, EVENTS_SKIPPED)
 
+# the host's totals (cAdvisor's machine_* names and help; cAdvisor also labels them with
+# boot_id, machine_id and system_uuid, which the agent does not read) from the latest
+# HostSample
+HOST_TABLE = (
+    HostSpec("machine_cpu_cores", "Number of logical CPU cores.", "gauge", attrgetter("cpus")),
+    HostSpec("machine_memory_bytes", "Amount of memory installed on the machine.", "gauge",
+             attrgetter("memory_total_bytes")),
+    HostSpec("watchdog_host_cpu_percent",
+             "Host CPU use over the last host sampling interval (100 = one core).", "gauge",
+             attrgetter("cpu_percent")),
+    HostSpec("watchdog_host_load1", "Host load average over 1 minute.", "gauge",
+             attrgetter("load1")),
+    HostSpec("watchdog_host_load5", "Host load average over 5 minutes.", "gauge",
+             attrgetter("load5")),
+    HostSpec("watchdog_host_load15", "Host load average over 15 minutes.", "gauge",
+             attrgetter("load15")),
+    HostSpec("watchdog_host_memory_available_bytes",
+             "Host memory available for new work without swapping (MemAvailable).", "gauge",
+             attrgetter("memory_available_bytes")),
+)  # fmt: skip
+
+# the agent's own cost: prometheus_client's ProcessCollector names, types and help, in
+# its order (tests compare them with the library's own)
+PROCESS_TABLE = (
+    ProcessSpec("process_virtual_memory_bytes", "Virtual memory size in bytes.", "gauge",
+                attrgetter("virtual_memory_bytes")),
+    ProcessSpec("process_resident_memory_bytes", "Resident memory size in bytes.", "gauge",
+                attrgetter("resident_memory_bytes")),
+    ProcessSpec("process_start_time_seconds",
+                "Start time of the process since unix epoch in seconds.", "gauge",
+                attrgetter("start_time_seconds")),
+    ProcessSpec("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
+                "counter", attrgetter("cpu_seconds_total")),
+    ProcessSpec("process_open_fds", "Number of open file descriptors.", "gauge",
+                attrgetter("open_fds")),
+    ProcessSpec("process_max_fds", "Maximum number of open file descriptors.", "gauge",
+                attrgetter("max_fds")),
+)  # fmt: skip
+
 
 def every_family(
     allowlist: Sequence[str] = (),
-) -> list[MetricSpec | SnapshotSpec | StateSpec | FamilySpec]:
+) -> list[MetricSpec | SnapshotSpec | StateSpec | FamilySpec | HostSpec | ProcessSpec]:
     """Every family ``/metrics`` can serve, on any host (cgroup v2 and v1 tables merged by
     name), in the order a scrape writes them."""
     per_container: dict[str, MetricSpec] = {}
     for mode in CgroupMode:
         per_container.update((s.name, s) for s in container_table(mode))
     return [*per_container.values(), info_spec(allowlist), *SNAPSHOT_TABLE, *AGENT_TABLE,
-            *STATE_TABLE]  # fmt: skip
+            *HOST_TABLE, *PROCESS_TABLE, *STATE_TABLE]  # fmt: skip

@@ -244,6 +244,44 @@ POSTMORTEM = obj(
     "samples, the last process list, the last log lines and its recent events.",
 )
 
+DATA_ROOT = obj(
+    {
+        "path": STR,
+        "size_bytes": N_INT,
+        "used_bytes": N_INT,
+        "free_bytes": N_INT,
+        "inodes_total": N_INT,
+        "inodes_free": N_INT,
+    },
+    description="The filesystem holding Docker's data root.",
+)
+HOST = obj(
+    {
+        "hostname": {**N_STR, "description": "the agent's UTS namespace (the host's with "
+                     "--uts=host or outside a container)"},
+        "kernel": N_STR,
+        "os": {**N_STR, "description": "os-release PRETTY_NAME of the host's root"},
+        "boot_time": N_TIME,
+        "cpus": {**N_INT, "description": "logical CPUs online"},
+        "cpu_percent": {**N_NUM, "description": "since the previous host sample; 100 = one "
+                        "core (docker stats)"},
+        "cpu_fraction": {**N_NUM, "description": "cpu_percent over all cores (0-1)"},
+        "load1": N_NUM,
+        "load5": N_NUM,
+        "load15": N_NUM,
+        "memory_total_bytes": N_INT,
+        "memory_available_bytes": {**N_INT, "description": "MemAvailable"},
+        "memory_used_bytes": {**N_INT, "description": "total - available"},
+        "swap_total_bytes": N_INT,
+        "swap_used_bytes": N_INT,
+        "swap_free_bytes": N_INT,
+        "data_root": nullable(ref("DataRoot")),
+        "proc_root": {**STR, "description": "the /proc the values were read from"},
+        "sampled_at": TIME,
+    },
+    description="The host's totals, read under --proc-root; null: not readable.",
+)  # fmt: skip
+
 SCHEMAS: dict[str, Schema] = {
     "Error": ERROR,
     "Index": INDEX,
@@ -264,4 +302,6 @@ SCHEMAS: dict[str, Schema] = {
     "LogLine": LOG_LINE,
     "LogItem": LOG_ITEM,
     "PostMortem": POSTMORTEM,
+    "Host": HOST,
+    "DataRoot": DATA_ROOT,
 }

@@ -15,6 +15,7 @@ from watchdog_agent.model import (
     ContainerStats,
     Event,
     Gap,
+    HostSample,
     Lost,
     ProcessInfo,
 )
@@ -115,4 +116,30 @@ def info_json(
         "journal": journal,
         "last_sample_at": rfc3339(last_sample_at),
         "containers_sampled": containers_sampled,
+    }
+
+
+def host_json(host: HostSample, proc_root: str) -> dict[str, Any]:
+    """The host's totals (null: a gap); ``data_root`` is the filesystem holding Docker's
+    data root."""
+    return {
+        "hostname": host.hostname,
+        "kernel": host.kernel,
+        "os": host.os,
+        "boot_time": rfc3339(host.boot_time),
+        "cpus": host.cpus,
+        "cpu_percent": host.cpu_percent,
+        "cpu_fraction": host.cpu_fraction,
+        "load1": host.load1,
+        "load5": host.load5,
+        "load15": host.load15,
+        "memory_total_bytes": host.memory_total_bytes,
+        "memory_available_bytes": host.memory_available_bytes,
+        "memory_used_bytes": host.memory_used_bytes,
+        "swap_total_bytes": host.swap_total_bytes,
+        "swap_used_bytes": host.swap_used_bytes,
+        "swap_free_bytes": host.swap_free_bytes,
+        "data_root": None,  # filled from the daemon-info part (Docker's data root filesystem)
+        "proc_root": proc_root,
+        "sampled_at": rfc3339(host.taken_at),
     }

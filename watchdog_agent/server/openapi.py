@@ -207,6 +207,11 @@ PATHS: dict[str, Schema] = {
         {"200": _json(ref("PostMortem")), **_errors(400, 404, 409, 503)},
         ID,
     ),
+    "/api/v1/host": _get(
+        "The host's totals: hostname, kernel, OS, boot time, CPUs, CPU %, load, memory, "
+        "swap (read under --proc-root, on the sampling interval)",
+        {"200": _json(ref("Host")), **_errors(503)},
+    ),
 }
 
 

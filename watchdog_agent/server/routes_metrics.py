@@ -96,6 +96,8 @@ def setup(app: web.Application) -> None:
         sampling_errors=agent.sampling_errors,
         events=app[EVENT_COUNTS],
         states=InventoryMetrics(agent.refs, lambda: _inventory_version(agent)),
+        host=lambda: agent.host,
+        cost=lambda: agent.cost,
     )
     app[RENDERER] = renderer
     app.on_cleanup.append(lambda _app: renderer.close())
