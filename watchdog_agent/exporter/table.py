@@ -10,7 +10,8 @@ Every container series also carries the base labels ``id``, ``name`` and ``image
 (``container_table``, ``info_spec``), the table declares the per-Snapshot families
 (``SNAPSHOT_TABLE``), the series about every container Docker knows, stopped ones
 included (``STATE_TABLE``, over the inventory's refs), and the agent's own families whose
-samples are known only at scrape time (``AGENT_TABLE``); ``every_family`` lists them all
+samples are known only at scrape time (``AGENT_TABLE``, and the Docker daemon's,
+``DAEMON_TABLE``); ``every_family`` lists them all
 (docs/metrics.md documents exactly these).
 
 Where cAdvisor's semantics are kept on purpose:
@@ -279,6 +280,30 @@ EVENTS_SKIPPED = FamilySpec(
 )
 AGENT_TABLE = (BUILD_INFO, SAMPLING_ERRORS, EVENTS, EVENTS_LOST, EVENTS_GAPS, EVENTS_SKIPPED)
 
+# the Docker daemon (agent/daemoninfo.py's latest DaemonState), known at scrape time
+DOCKER_INFO = FamilySpec(
+    "watchdog_docker_info", "Docker daemon: 1, labelled by its version and drivers.", "gauge",
+    ("version", "storage_driver", "logging_driver", "cgroup_driver", "cgroup_version"),
+)  # fmt: skip
+DOCKER_UP = FamilySpec(
+    "watchdog_docker_up", "1 when the Docker engine answered the last ping, 0 when not.",
+    "gauge", (),
+)  # fmt: skip
+DOCKER_MIRRORS = FamilySpec(
+    "watchdog_docker_registry_mirrors", "Registry mirrors the Docker daemon is configured with.",
+    "gauge", (),
+)  # fmt: skip
+DATA_ROOT_SIZE = FamilySpec(
+    "watchdog_docker_data_root_size_bytes",
+    "Size of the filesystem holding Docker's data root.", "gauge", (),
+)  # fmt: skip
+DATA_ROOT_FREE = FamilySpec(
+    "watchdog_docker_data_root_free_bytes",
+    "Bytes available to unprivileged users on the filesystem holding Docker's data root.",
+    "gauge", (),
+)  # fmt: skip
+DAEMON_TABLE = (DOCKER_INFO, DOCKER_UP, DOCKER_MIRRORS, DATA_ROOT_SIZE, DATA_ROOT_FREE)
+
 
 def every_family(
     allowlist: Sequence[str] = (),
@@ -289,4 +314,4 @@ def every_family(
     for mode in CgroupMode:
         per_container.update((s.name, s) for s in container_table(mode))
     return [*per_container.values(), info_spec(allowlist), *SNAPSHOT_TABLE, *AGENT_TABLE,
-            *STATE_TABLE]  # fmt: skip
+            *DAEMON_TABLE, *STATE_TABLE]  # fmt: skip

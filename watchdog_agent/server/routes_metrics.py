@@ -96,6 +96,7 @@ def setup(app: web.Application) -> None:
         sampling_errors=agent.sampling_errors,
         events=app[EVENT_COUNTS],
         states=InventoryMetrics(agent.refs, lambda: _inventory_version(agent)),
+        daemon=agent.daemon_state,
     )
     app[RENDERER] = renderer
     app.on_cleanup.append(lambda _app: renderer.close())
