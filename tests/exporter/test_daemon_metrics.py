@@ -15,7 +15,7 @@ from prometheus_client import generate_latest
 from prometheus_client.registry import CollectorRegistry
 from test_exposition import promtool
 
-from watchdog_agent.agent.daemoninfo import DaemonInfoSampler, measure_data_root
+from watchdog_agent.collectors.fsusage import measure_data_root
 from watchdog_agent.docker.client import DockerClient
 from watchdog_agent.exporter.cache import MetricsCache
 from watchdog_agent.exporter.exposition import Format
@@ -25,7 +25,7 @@ from watchdog_agent.model import DaemonState, FsUsage
 
 async def engine_state(docker_host: str) -> DaemonState:
     async with DockerClient(docker_host) as client:
-        info = await DaemonInfoSampler.read_info(client)
+        info = await client.daemon_info()
     assert info.data_root is not None
     fs = measure_data_root("/proc", info.data_root)
     return DaemonState(True, 1.0, info, 1.0, fs)

@@ -5,72 +5,31 @@ A ping every PING_INTERVAL seconds says whether the engine answers (``up``); Doc
 daemon event (``reload`` after a ``daemon.json`` change, ...) and when the engine
 (re)appears, and at most every REFRESH_MIN seconds after container or image events
 (they change the counts). With it, the filesystem holding the data root is measured
-(statvfs, in a thread). Consumers read ``latest``, an immutable DaemonState.
-
-The data root is measured through ``<proc_root>/1/root<DockerRootDir>``, the data root
-as PID 1 of the host sees it, so an agent in a container with the host's /proc mounted
-measures the host's filesystem, not its own. Where PID 1's root cannot be read (no
-CAP_SYS_PTRACE, or a sandbox whose PID 1 is not the host's init) and the agent reads
-/proc itself, it measures ``DockerRootDir`` as it sees it; ``FsUsage.path`` says which.
+(statvfs in a thread, collectors/fsusage.py: through the host's PID 1 root, so a
+containerised agent measures the host's filesystem). Consumers read ``latest``, an
+immutable DaemonState.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 
 import structlog
 
-from watchdog_agent.docker.decode import daemon_info_from_json
+from watchdog_agent.collectors.fsusage import measure_data_root
 from watchdog_agent.docker.engine import EngineAPI
 from watchdog_agent.errors import DockerError, DockerUnavailable, ParseError
 from watchdog_agent.events.bus import Bus
-from watchdog_agent.model import DaemonInfo, DaemonState, Event, FsUsage, Gap
+from watchdog_agent.model import DaemonState, Event, Gap
 
 log = structlog.get_logger("watchdog_agent.agent.daemoninfo")
 
 PING_INTERVAL = 5.0  # seconds between liveness pings
 INFO_INTERVAL = 60.0  # seconds between /info samples while nothing happens
 REFRESH_MIN = 5.0  # container/image events refresh the counts at most this often
-HOST_PROC = "/proc"
 COUNTED = frozenset({"container", "image"})  # event types that change /info's counts
-
-
-def data_root_path(proc_root: str, data_root: str) -> str:
-    """The data root as the host's PID 1 sees it (/proc/1/root/var/lib/docker)."""
-    return os.path.join(proc_root, "1", "root", data_root.lstrip("/"))
-
-
-def fs_usage(path: str) -> FsUsage:
-    """statvfs(3) of ``path`` as df computes it (raises OSError)."""
-    st = os.statvfs(path)
-    frsize = st.f_frsize or st.f_bsize
-    return FsUsage(
-        path=path,
-        size_bytes=st.f_blocks * frsize,
-        used_bytes=(st.f_blocks - st.f_bfree) * frsize,
-        free_bytes=st.f_bavail * frsize,
-        inodes_total=st.f_files or None,  # 0: no inode table (btrfs, ...): not known
-        inodes_free=st.f_ffree if st.f_files else None,
-    )
-
-
-def measure_data_root(proc_root: str, data_root: str) -> FsUsage | None:
-    """The data root's filesystem, through PID 1's root; None when unreadable."""
-    through_init = data_root_path(proc_root, data_root)
-    try:
-        return fs_usage(through_init)
-    except OSError as exc:
-        if os.path.normpath(proc_root) != HOST_PROC:
-            log.debug("data root not readable", path=through_init, reason=str(exc))
-            return None
-    try:  # the agent's own /proc: it sees the host's paths as they are
-        return fs_usage(data_root)
-    except OSError as exc:
-        log.debug("data root not readable", path=data_root, reason=str(exc))
-        return None
 
 
 class DaemonInfoSampler:
@@ -154,21 +113,18 @@ class DaemonInfoSampler:
 
     async def _sample(self) -> None:
         try:
-            info = await self.read_info(self.client)
+            info = await self.client.daemon_info()
         except (DockerUnavailable, DockerError, ParseError) as exc:
             log.warning("could not read the daemon's /info", reason=str(exc))
             return
         fs = None
         if info.data_root is not None:
             fs = await asyncio.to_thread(measure_data_root, self.proc_root, info.data_root)
+            if fs is None:
+                log.debug("data root not readable", data_root=info.data_root)
         self.samples += 1
         now = time.time()
         self.latest = DaemonState(True, now, info, now, fs)
-
-    @staticmethod
-    async def read_info(client: EngineAPI) -> DaemonInfo:
-        version, info = await asyncio.gather(client.version(), client.info())
-        return daemon_info_from_json(info, version)
 
     async def _listen(self) -> None:
         sub = self.bus.subscribe(lambda e: e.type == "daemon" or e.type in COUNTED)
