@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 from collections.abc import Iterator
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 from helpers.exporting import parse
-from helpers.privateengine import PrivateEngine, started_engine
+from helpers.privateengine import PrivateEngine, require_dockerd, started_engine
 from helpers.serving import serving
 
 from watchdog_agent.config import Settings
@@ -177,3 +178,39 @@ async def test_up_goes_to_zero_when_the_engine_stops_and_back(engine: PrivateEng
         assert back["sampled_at"] != first["sampled_at"]
         assert back["insecure_registries"][0] == INSECURE
         assert (await metrics(client))["watchdog_docker_up"] == 1
+
+
+@pytest.mark.engine
+async def test_a_reload_is_read_at_once(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """``daemon.json`` changed and dockerd reloaded (SIGHUP): the daemon's ``reload``
+    event makes the agent read /info again, long before its 60 s tick."""
+    require_dockerd()
+    config = tmp_path_factory.mktemp("daemonjson") / "daemon.json"
+    config.write_text(json.dumps({"registry-mirrors": ["https://one.example.invalid"]}))
+    eng = PrivateEngine(("--config-file", str(config)))
+    try:
+        await asyncio.to_thread(eng.start)
+        async with serving(settings(eng)) as client:
+            first = await wait_daemon(client, up=True)
+            assert first["registry_mirrors"] == ["https://one.example.invalid/"]
+            mirrors = ["https://one.example.invalid", "https://two.example.invalid"]
+            config.write_text(json.dumps({"registry-mirrors": mirrors}))
+            assert eng.proc is not None
+            os.kill(eng.proc.pid, signal.SIGHUP)
+            loop = asyncio.get_running_loop()
+            end = loop.time() + 30  # well under INFO_INTERVAL (60 s)
+            while (doc := await daemon_doc(client)) is not None and len(
+                doc["registry_mirrors"] or []
+            ) < 2:
+                assert loop.time() < end, f"the reload was not read: {doc}"
+                await asyncio.sleep(0.2)
+            assert doc is not None and doc["registry_mirrors"] == [f"{m}/" for m in mirrors]
+            assert (await metrics(client))["watchdog_docker_registry_mirrors"] == 2
+            assert (
+                json.loads(eng.docker("info", "--format", "{{json .}}").stdout)["RegistryConfig"][
+                    "Mirrors"
+                ]
+                == doc["registry_mirrors"]
+            )
+    finally:
+        eng.destroy()
