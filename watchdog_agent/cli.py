@@ -39,7 +39,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from watchdog_agent.commands import agentlink, logs, postmortem
+    from watchdog_agent.commands import agentlink, info, logs, postmortem
 
     parser = argparse.ArgumentParser(
         prog="watchdog-agent",
@@ -133,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     logs.add_parser(sub)
     postmortem.add_parser(sub)
+    info.add_parser(sub)
     sub.add_parser("version", help="print the version")
     return parser
 
@@ -198,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from watchdog_agent.commands.serve import run_serve
 
             return asyncio.run(run_serve(_serve_settings(args)))
-        if hasattr(args, "run_command"):  # logs, postmortem: their parsers name it
+        if hasattr(args, "run_command"):  # logs, postmortem, info: their parsers name it
             return int(asyncio.run(args.run_command(args)))
         if args.command == "version":
             print(f"watchdog-agent {__version__}")

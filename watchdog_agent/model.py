@@ -354,3 +354,58 @@ class ProcessCost(NamedTuple):
     cpu_seconds_total: float | None
     open_fds: float | None
     max_fds: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonInfo:
+    """Docker's ``GET /info`` (and ``/version``), as ``docker info`` shows it. None: the
+    daemon did not say (older daemons lack some keys), never 0 or empty."""
+
+    id: str | None
+    name: str | None  # the daemon host's name
+    version: str | None  # ServerVersion ("20.10.24+dfsg1")
+    api_version: str | None  # the Engine API version the daemon speaks (/version)
+    os: str | None  # OperatingSystem
+    kernel_version: str | None
+    storage_driver: str | None  # Driver
+    logging_driver: str | None
+    cgroup_driver: str | None
+    cgroup_version: str | None  # "1" or "2", as Docker writes it
+    data_root: str | None  # DockerRootDir
+    registry_mirrors: tuple[str, ...] | None
+    insecure_registries: tuple[str, ...] | None  # as `docker info` lists them
+    live_restore: bool | None
+    default_runtime: str | None
+    security_options: tuple[str, ...] | None
+    containers: int | None
+    containers_running: int | None
+    containers_paused: int | None
+    containers_stopped: int | None
+    images: int | None
+    warnings: tuple[str, ...] | None  # Docker's own, e.g. "WARNING: IPv4 forwarding is disabled"
+
+
+@dataclass(frozen=True, slots=True)
+class FsUsage:
+    """One filesystem as statvfs(3) and ``df`` see it. None: not reported (a filesystem
+    without an inode table reports 0 inodes; that is "not known", as df's "-")."""
+
+    path: str  # the path that was measured
+    size_bytes: int  # df "1B-blocks": f_blocks * f_frsize
+    used_bytes: int  # df "Used": (f_blocks - f_bfree) * f_frsize
+    free_bytes: int  # df "Available": f_bavail * f_frsize (what non-root users may write)
+    inodes_total: int | None  # df -i "Inodes"
+    inodes_free: int | None  # df -i "IFree"
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonState:
+    """The agent's latest view of the daemon: whether it answers now, the last ``/info``
+    it gave (kept while it is down: ``sampled_at`` says how old) and the filesystem that
+    holds its data root (None until measured, or when it cannot be read)."""
+
+    up: bool  # the engine answered its last ping
+    checked_at: float  # unix time of that ping
+    info: DaemonInfo | None  # None until the first /info
+    sampled_at: float | None  # unix time of ``info``
+    data_root_fs: FsUsage | None

@@ -23,6 +23,7 @@ from watchdog_agent import __version__
 from watchdog_agent.exporter.scrape import EventCounts
 from watchdog_agent.exporter.table import (
     AGENT_TABLE,
+    DAEMON_TABLE,
     HOST_TABLE,
     SNAPSHOT_TABLE,
     STATE_TABLE,
@@ -32,7 +33,7 @@ from watchdog_agent.exporter.table import (
     family_name,
     info_spec,
 )
-from watchdog_agent.model import ContainerRef, HostSample, ProcessCost, Snapshot
+from watchdog_agent.model import ContainerRef, DaemonState, HostSample, ProcessCost, Snapshot
 
 Labels = dict[str, str]
 
@@ -132,6 +133,32 @@ def process_families(cost: ProcessCost | None) -> list[Metric]:
     return out
 
 
+def daemon_families(state: DaemonState) -> list[Metric]:
+    """The Docker daemon's families: info (once /info was read), up, the mirror count
+    (when Docker listed mirrors) and the data root's filesystem (when measured)."""
+    info_spec_, up, mirrors, size, free = DAEMON_TABLE
+
+    def metric(spec: FamilySpec, labels: Labels, value: float) -> Metric:
+        out = Metric(family_name(spec.name, spec.type), spec.help, spec.type)
+        out.add_sample(spec.name, labels, value)
+        return out
+
+    out: list[Metric] = []
+    info = state.info
+    if info is not None:
+        values = (info.version, info.storage_driver, info.logging_driver, info.cgroup_driver,
+                  info.cgroup_version)  # fmt: skip
+        labels = {k: v or "" for k, v in zip(info_spec_.labels, values, strict=True)}
+        out.append(metric(info_spec_, labels, 1))
+    out.append(metric(up, {}, 1 if state.up else 0))
+    if info is not None and info.registry_mirrors is not None:
+        out.append(metric(mirrors, {}, len(info.registry_mirrors)))
+    if state.data_root_fs is not None:
+        out.append(metric(size, {}, state.data_root_fs.size_bytes))
+        out.append(metric(free, {}, state.data_root_fs.free_bytes))
+    return out
+
+
 def state_families(refs: Mapping[str, ContainerRef]) -> list[Metric]:
     out = []
     for spec in STATE_TABLE:
@@ -162,6 +189,7 @@ class Oracle:
         states: bool = False,
         host: Callable[[], HostSample | None] = lambda: None,
         cost: Callable[[], ProcessCost | None] = lambda: None,
+        daemon: Callable[[], DaemonState | None] | None = None,
         registry: CollectorRegistry | None = None,
     ) -> None:
         self.latest = latest
@@ -173,6 +201,7 @@ class Oracle:
         self.states = states
         self.host = host
         self.cost = cost
+        self.daemon = daemon
         if registry is not None:
             registry.register(self)
 
@@ -184,6 +213,9 @@ class Oracle:
         errors = None if self.sampling_errors is None else self.sampling_errors()
         events = None if self.events is None else self.events()
         yield from agent_families(self.version, errors, events)
+        daemon = None if self.daemon is None else self.daemon()
+        if daemon is not None:
+            yield from daemon_families(daemon)
         yield from host_families(self.host())
         yield from process_families(self.cost())
         if self.states:

@@ -12,7 +12,7 @@ import signal
 import subprocess
 import tarfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -36,7 +36,8 @@ def poll(cond: Callable[[], bool], timeout: float, what: str, step: float = 0.1)
 class PrivateEngine:
     """A dockerd of our own under /tmp/wdr-<hex> (short: unix socket paths are limited)."""
 
-    def __init__(self) -> None:
+    def __init__(self, extra_args: Sequence[str] = ()) -> None:
+        self.extra_args = tuple(extra_args)  # more dockerd flags (never network ones)
         self.root = Path(f"/tmp/wdr-{secrets.token_hex(4)}")
         self.root.mkdir()
         self.host = f"unix://{self.root}/d.sock"
@@ -70,7 +71,7 @@ class PrivateEngine:
                 "--exec-root", f"{self.root}/exec", "--pidfile", str(self.pidfile),
                 "--bridge=none", "--iptables=false", "--ip6tables=false",
                 "--ip-forward=false", "--ip-masq=false",
-                "--cgroup-parent=/watchdog-restart-test",
+                "--cgroup-parent=/watchdog-restart-test", *self.extra_args,
             ],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             env={**os.environ, "PATH": PATH}, start_new_session=True,
@@ -146,10 +147,10 @@ def require_dockerd() -> None:
 
 
 @contextlib.contextmanager
-def started_engine() -> Iterator[PrivateEngine]:
+def started_engine(extra_args: Sequence[str] = ()) -> Iterator[PrivateEngine]:
     """A private engine, started, with the test image; stopped and removed after."""
     require_dockerd()
-    eng = PrivateEngine()
+    eng = PrivateEngine(extra_args)
     try:
         eng.start()
         eng.import_busybox()

@@ -23,6 +23,9 @@ and tears them down in reverse:
    (bench/host.py: about 0.7 ms of CPU a reading); the latest
    ``HostSample`` and ``ProcessCost`` are kept in ``host`` and ``cost``. The first
    reading is taken before the server answers; the context cancels and awaits the task.
+7. Daemon info (with Docker): a task (agent/daemoninfo.py) pinging the engine, sampling
+   its ``/info`` and the data root's filesystem, woken by daemon events on the bus;
+   consumers get ``daemon_state``, a callable, never the Agent.
 
 Each task is owned by the context that starts it, which cancels and awaits it. Streams
 (the HTTP server's) end when the store and bus close, or earlier at the server's shutdown.
@@ -41,6 +44,7 @@ import structlog
 from aiohttp import web
 
 from watchdog_agent.agent import gctune
+from watchdog_agent.agent.daemoninfo import DaemonInfoSampler
 from watchdog_agent.agent.postmortem.capture import PostMortems
 from watchdog_agent.agent.postmortem.store import store_path
 from watchdog_agent.agent.snapshots import SnapshotStore
@@ -61,6 +65,7 @@ from watchdog_agent.model import (
     LIVE_STATES,
     CgroupMode,
     ContainerRef,
+    DaemonState,
     Gap,
     HostSample,
     ProcessCost,
@@ -102,6 +107,7 @@ class Agent:
         self.events: EventsService | None = None
         self.targets: Mapping[str, Target] = {}
         self.postmortems: PostMortems | None = None
+        self.daemon: DaemonInfoSampler | None = None  # with Docker, once its context runs
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.sample_errors = 0  # passes that raised
         self._synced = asyncio.Event()  # the inventory has listed containers once
@@ -132,6 +138,11 @@ class Agent:
         if self.inventory is not None and self._synced.is_set():
             return self.inventory.refs
         return {cid: ContainerRef(id=cid, state="running") for cid in self.targets}
+
+    def daemon_state(self) -> DaemonState | None:
+        """The daemon's latest state (None without Docker or before the first ping);
+        hand this bound method to consumers, not the Agent."""
+        return None if self.daemon is None else self.daemon.latest
 
     def sampling_errors(self) -> int:
         """Files that could not be read or parsed, over every pass so far."""
@@ -171,7 +182,7 @@ class Agent:
     def contexts(self) -> list[CleanupCtx]:
         return [
             self._docker_ctx, self._journal_ctx, self._events_ctx, self._sampling_ctx,
-            self._postmortem_ctx, self._host_ctx,
+            self._postmortem_ctx, self._host_ctx, self._daemon_ctx,
         ]  # fmt: skip
 
     async def _docker_ctx(self, app: web.Application) -> AsyncIterator[None]:
@@ -301,6 +312,16 @@ class Agent:
             except Exception:
                 log.exception("host sample failed")
             due = max(due + interval, loop.time())
+
+    async def _daemon_ctx(self, app: web.Application) -> AsyncIterator[None]:
+        """The daemon-info task, on the engine client even before it first answers."""
+        if self._engine is not None:
+            self.daemon = DaemonInfoSampler(self._engine, self.bus, self.settings.proc_root)
+            self._spawn("daemon-info", self.daemon.run())
+        try:
+            yield
+        finally:
+            await self._stop("daemon-info")
 
     def _start_docker_parts(self, client: DockerClient) -> None:
         """The events tap (into journal and bus) and the inventory that follows it."""

@@ -13,11 +13,12 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 from watchdog_agent.errors import ParseError
-from watchdog_agent.model import ContainerRef, Event
+from watchdog_agent.model import ContainerRef, DaemonInfo, Event
 
 __all__ = [
     "container_from_inspect",
     "container_from_summary",
+    "daemon_info_from_json",
     "event_from_json",
     "parse_rfc3339",
 ]
@@ -209,3 +210,70 @@ def event_from_json(line: bytes) -> Event:
         id=_opt(raw, "id", str, what),
         from_=_opt(raw, "from", str, what),
     )
+
+
+def daemon_info_from_json(
+    info: Mapping[str, Any], version: Mapping[str, Any] | None = None
+) -> DaemonInfo:
+    """``GET /info``, completed by ``GET /version`` (the API version, and the engine's
+    version when /info lacks ServerVersion)."""
+    what = "daemon info"
+    _require_mapping(info, what)
+    ver: Mapping[str, Any] = {}
+    if version is not None:
+        _require_mapping(version, "daemon version")
+        ver = version
+    registry = _section(info, "RegistryConfig", what)
+    return DaemonInfo(
+        id=_opt(info, "ID", str, what) or None,
+        name=_opt(info, "Name", str, what) or None,
+        version=_opt(info, "ServerVersion", str, what) or _opt(ver, "Version", str, what) or None,
+        api_version=_opt(ver, "ApiVersion", str, "daemon version") or None,
+        os=_opt(info, "OperatingSystem", str, what) or None,
+        kernel_version=_opt(info, "KernelVersion", str, what) or None,
+        storage_driver=_opt(info, "Driver", str, what) or None,
+        logging_driver=_opt(info, "LoggingDriver", str, what) or None,
+        cgroup_driver=_opt(info, "CgroupDriver", str, what) or None,
+        cgroup_version=_opt(info, "CgroupVersion", str, what) or None,
+        data_root=_opt(info, "DockerRootDir", str, what) or None,
+        registry_mirrors=_strings(registry, "Mirrors", what) if registry else None,
+        insecure_registries=_insecure_registries(registry, what) if registry else None,
+        live_restore=_opt(info, "LiveRestoreEnabled", bool, what),
+        default_runtime=_opt(info, "DefaultRuntime", str, what) or None,
+        security_options=_strings(info, "SecurityOptions", what),
+        containers=_opt(info, "Containers", int, what),
+        containers_running=_opt(info, "ContainersRunning", int, what),
+        containers_paused=_opt(info, "ContainersPaused", int, what),
+        containers_stopped=_opt(info, "ContainersStopped", int, what),
+        images=_opt(info, "Images", int, what),
+        warnings=_strings(info, "Warnings", what),
+    )
+
+
+def _insecure_registries(registry: Mapping[str, Any], what: str) -> tuple[str, ...]:
+    """What ``docker info`` lists under "Insecure Registries" (docker/cli
+    cli/command/system/info.go): the name of every IndexConfigs entry with Secure=false
+    (Go iterates that map in random order; sorted here), then every
+    InsecureRegistryCIDRs entry as sent ("127.0.0.0/8"). ``--insecure-registry
+    host:5000`` gives an index entry named "host:5000"; a CIDR gives a CIDR."""
+    indexes = _section(registry, "IndexConfigs", what)
+    names: list[str] = []
+    for key, entry in indexes.items():
+        if not isinstance(entry, Mapping):
+            raise ParseError(what, f"IndexConfigs[{key!r}] is {entry!r}, expected an object")
+        if _opt(entry, "Secure", bool, what) is False:
+            names.append(_opt(entry, "Name", str, what) or key)
+    return (*sorted(names), *(_strings(registry, "InsecureRegistryCIDRs", what) or ()))
+
+
+def _strings(raw: Mapping[str, Any], key: str, what: str) -> tuple[str, ...] | None:
+    """A list of strings; None when the key is missing (an older daemon), () when null
+    (Go's nil slice: the daemon has none)."""
+    if key not in raw:
+        return None
+    value = raw[key]
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ParseError(what, f"{key} is {value!r:.80}, expected a list of strings")
+    return tuple(value)

@@ -14,9 +14,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from watchdog_agent.docker.decode import container_from_inspect, container_from_summary
+from watchdog_agent.docker.decode import (
+    container_from_inspect,
+    container_from_summary,
+    daemon_info_from_json,
+)
 from watchdog_agent.errors import DockerError, NotFound, ParseError, UsageError
-from watchdog_agent.model import ContainerRef
+from watchdog_agent.model import ContainerRef, DaemonInfo
 
 API_MAX = "1.47"  # the newest Engine API version this client speaks
 API_FALLBACK = "1.24"  # what a daemon that sends no Api-Version header speaks (as the CLI)
@@ -97,6 +101,11 @@ class EngineAPI:
 
     async def info(self) -> dict[str, Any]:
         return as_object(await self.get_json("/info"), "/info")
+
+    async def daemon_info(self) -> DaemonInfo:
+        """``GET /info`` completed by ``GET /version`` (asked at once), as docker info."""
+        version, info = await asyncio.gather(self.version(), self.info())
+        return daemon_info_from_json(info, version)
 
     async def list_containers(
         self, all: bool = False, filters: Mapping[str, Sequence[str]] | None = None

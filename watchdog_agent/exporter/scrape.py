@@ -1,8 +1,8 @@
 """What a scrape writes, in this order: the latest Snapshot's rendering (``MetricsCache``),
-the agent's own families (build info, sampling errors, event counters: the few numbers
-that change between passes, written on every scrape), the latest host sample's families
-and the agent's own cost (``process_*``), the inventory's state series
-(``InventoryMetrics``), and ``# EOF`` for OpenMetrics. No I/O."""
+the agent's own families (build info, sampling errors, event counters, the Docker
+daemon's: the few numbers that change between passes, written on every scrape), the
+latest host sample's families and the agent's own cost (``process_*``), the inventory's
+state series (``InventoryMetrics``), and ``# EOF`` for OpenMetrics. No I/O."""
 
 from __future__ import annotations
 
@@ -10,13 +10,18 @@ from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 from watchdog_agent import __version__
-from watchdog_agent.model import HostSample, ProcessCost
+from watchdog_agent.model import DaemonState, HostSample, ProcessCost
 
 from .cache import MetricsCache
 from .exposition import EOF, Family, Format, write_families
 from .states import InventoryMetrics
 from .table import (
     BUILD_INFO,
+    DATA_ROOT_FREE,
+    DATA_ROOT_SIZE,
+    DOCKER_INFO,
+    DOCKER_MIRRORS,
+    DOCKER_UP,
     EVENTS,
     EVENTS_GAPS,
     EVENTS_LOST,
@@ -74,6 +79,30 @@ def host_families(host: HostSample | None, cost: ProcessCost | None) -> list[Fam
     return out
 
 
+def daemon_families(state: DaemonState) -> list[Family]:
+    """The Docker daemon's families: ``up`` always; the info series, the mirror count and
+    the data root's filesystem once known (the last /info, kept while the engine is down).
+    A label Docker did not report is empty."""
+    out = [Family(DOCKER_UP, [({}, 1 if state.up else 0)])]
+    info = state.info
+    if info is not None:
+        labels = {
+            "version": info.version or "",
+            "storage_driver": info.storage_driver or "",
+            "logging_driver": info.logging_driver or "",
+            "cgroup_driver": info.cgroup_driver or "",
+            "cgroup_version": info.cgroup_version or "",
+        }
+        out.insert(0, Family(DOCKER_INFO, [(labels, 1)]))
+        if info.registry_mirrors is not None:
+            out.append(Family(DOCKER_MIRRORS, [({}, len(info.registry_mirrors))]))
+    fs = state.data_root_fs
+    if fs is not None:
+        out.append(Family(DATA_ROOT_SIZE, [({}, fs.size_bytes)]))
+        out.append(Family(DATA_ROOT_FREE, [({}, fs.free_bytes)]))
+    return out
+
+
 class Scrape:
     """A scrape's body over the cache's latest rendering, whichever Snapshot it was (the
     server renders each new Snapshot ahead, in a thread, and serves the last one
@@ -89,6 +118,7 @@ class Scrape:
         states: InventoryMetrics | None = None,
         host: Callable[[], HostSample | None] | None = None,
         cost: Callable[[], ProcessCost | None] | None = None,
+        daemon: Callable[[], DaemonState | None] | None = None,
     ) -> None:
         self.cache = cache
         self.version = version
@@ -97,6 +127,7 @@ class Scrape:
         self.states = states
         self.host = host
         self.cost = cost
+        self.daemon = daemon
 
     def families(self) -> list[Family]:
         """The agent's own families as of now."""
@@ -104,7 +135,11 @@ class Scrape:
         events = None if self.events is None else self.events()
         host = None if self.host is None else self.host()
         cost = None if self.cost is None else self.cost()
-        return agent_families(self.version, errors, events) + host_families(host, cost)
+        out = agent_families(self.version, errors, events)
+        daemon = None if self.daemon is None else self.daemon()
+        if daemon is not None:  # none without Docker (--no-docker)
+            out += daemon_families(daemon)
+        return out + host_families(host, cost)
 
     def parts(self, fmt: Format) -> list[bytes | memoryview]:
         """The body in ``fmt`` as chunks (the cached Snapshot part is not copied)."""

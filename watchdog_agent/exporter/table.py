@@ -10,8 +10,9 @@ Every container series also carries the base labels ``id``, ``name`` and ``image
 (``container_table``, ``info_spec``), the table declares the per-Snapshot families
 (``SNAPSHOT_TABLE``), the series about every container Docker knows, stopped ones
 included (``STATE_TABLE``, over the inventory's refs), the agent's own families whose
-samples are known only at scrape time (``AGENT_TABLE``), the host's totals
-(``HOST_TABLE``) and the agent's own cost (``PROCESS_TABLE``); ``every_family`` lists them all
+samples are known only at scrape time (``AGENT_TABLE``, and the Docker daemon's,
+``DAEMON_TABLE``), the host's totals (``HOST_TABLE``) and the agent's own cost
+(``PROCESS_TABLE``); ``every_family`` lists them all
 (docs/metrics.md documents exactly these).
 
 Where cAdvisor's semantics are kept on purpose:
@@ -344,6 +345,30 @@ PROCESS_TABLE = (
                 attrgetter("max_fds")),
 )  # fmt: skip
 
+# the Docker daemon (agent/daemoninfo.py's latest DaemonState), known at scrape time
+DOCKER_INFO = FamilySpec(
+    "watchdog_docker_info", "Docker daemon: 1, labelled by its version and drivers.", "gauge",
+    ("version", "storage_driver", "logging_driver", "cgroup_driver", "cgroup_version"),
+)  # fmt: skip
+DOCKER_UP = FamilySpec(
+    "watchdog_docker_up", "1 when the Docker engine answered the last ping, 0 when not.",
+    "gauge", (),
+)  # fmt: skip
+DOCKER_MIRRORS = FamilySpec(
+    "watchdog_docker_registry_mirrors", "Registry mirrors the Docker daemon is configured with.",
+    "gauge", (),
+)  # fmt: skip
+DATA_ROOT_SIZE = FamilySpec(
+    "watchdog_docker_data_root_size_bytes",
+    "Size of the filesystem holding Docker's data root.", "gauge", (),
+)  # fmt: skip
+DATA_ROOT_FREE = FamilySpec(
+    "watchdog_docker_data_root_free_bytes",
+    "Bytes available to unprivileged users on the filesystem holding Docker's data root.",
+    "gauge", (),
+)  # fmt: skip
+DAEMON_TABLE = (DOCKER_INFO, DOCKER_UP, DOCKER_MIRRORS, DATA_ROOT_SIZE, DATA_ROOT_FREE)
+
 
 def every_family(
     allowlist: Sequence[str] = (),
@@ -354,4 +379,4 @@ def every_family(
     for mode in CgroupMode:
         per_container.update((s.name, s) for s in container_table(mode))
     return [*per_container.values(), info_spec(allowlist), *SNAPSHOT_TABLE, *AGENT_TABLE,
-            *HOST_TABLE, *PROCESS_TABLE, *STATE_TABLE]  # fmt: skip
+            *DAEMON_TABLE, *HOST_TABLE, *PROCESS_TABLE, *STATE_TABLE]  # fmt: skip

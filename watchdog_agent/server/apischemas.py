@@ -188,7 +188,54 @@ INFO = obj(
         "journal": BOOL,
         "last_sample_at": N_TIME,
         "containers_sampled": INT,
+        "daemon": nullable(ref("Daemon")),
     }
+)
+N_STRS: Schema = nullable({"type": "array", "items": STR})
+FS = obj(
+    {
+        "path": STR,
+        "size_bytes": INT,
+        "used_bytes": INT,
+        "free_bytes": {**INT, "description": "what df calls Available (f_bavail)"},
+        "inodes_total": N_INT,
+        "inodes_free": N_INT,
+    },
+    description="A filesystem as df shows it; null inodes: the filesystem has no inode table.",
+)
+DAEMON = obj(
+    {
+        "up": {**BOOL, "description": "the engine answered the last ping"},
+        "checked_at": TIME,
+        "sampled_at": {**N_TIME, "description": "when the fields below were read (/info)"},
+        "version": N_STR,
+        "api_version": N_STR,
+        "id": N_STR,
+        "name": N_STR,
+        "os": N_STR,
+        "kernel_version": N_STR,
+        "storage_driver": N_STR,
+        "logging_driver": N_STR,
+        "cgroup_driver": N_STR,
+        "cgroup_version": N_STR,
+        "data_root_dir": N_STR,
+        "registry_mirrors": N_STRS,
+        "insecure_registries": {
+            **N_STRS,
+            "description": "as docker info lists them: insecure index names, then CIDRs",
+        },
+        "live_restore": N_BOOL,
+        "default_runtime": N_STR,
+        "security_options": N_STRS,
+        "containers": N_INT,
+        "containers_running": N_INT,
+        "containers_paused": N_INT,
+        "containers_stopped": N_INT,
+        "images": N_INT,
+        "warnings": N_STRS,
+        "data_root": nullable(ref("Filesystem")),
+    },
+    description="Docker's /info as docker info shows it; null: not said, or not read yet.",
 )
 ERROR = obj({"error": STR, "detail": {"nullable": True, "description": "message or object"}})
 INDEX = obj(
@@ -288,6 +335,8 @@ SCHEMAS: dict[str, Schema] = {
     "Health": HEALTH,
     "Ready": obj({"status": STR}),
     "Info": INFO,
+    "Daemon": DAEMON,
+    "Filesystem": FS,
     "PsiLine": PSI_LINE,
     "Pressure": PRESSURE,
     "NetInterface": NET,

@@ -13,7 +13,9 @@ from watchdog_agent.events.render import go_json, json_line
 from watchdog_agent.model import (
     ContainerRef,
     ContainerStats,
+    DaemonState,
     Event,
+    FsUsage,
     Gap,
     HostSample,
     Lost,
@@ -105,6 +107,7 @@ def info_json(
     journal: bool,
     last_sample_at: float | None,
     containers_sampled: int,
+    daemon: DaemonState | None = None,
 ) -> dict[str, Any]:
     return {
         "version": version,
@@ -116,6 +119,46 @@ def info_json(
         "journal": journal,
         "last_sample_at": rfc3339(last_sample_at),
         "containers_sampled": containers_sampled,
+        "daemon": None if daemon is None else daemon_json(daemon),
+    }
+
+
+def fs_json(fs: FsUsage) -> dict[str, Any]:
+    """A filesystem as df shows it (``free_bytes``: df's Available)."""
+    return {
+        "path": fs.path,
+        "size_bytes": fs.size_bytes,
+        "used_bytes": fs.used_bytes,
+        "free_bytes": fs.free_bytes,
+        "inodes_total": fs.inodes_total,
+        "inodes_free": fs.inodes_free,
+    }
+
+
+def daemon_json(state: DaemonState) -> dict[str, Any]:
+    """The daemon as ``docker info`` shows it: ``up`` (it answered the last ping), the
+    last ``/info`` (null fields: the daemon did not say) and its data root's filesystem."""
+    info = state.info
+    fields: dict[str, Any] = {
+        "version": None, "api_version": None, "id": None, "name": None, "os": None,
+        "kernel_version": None, "storage_driver": None, "logging_driver": None,
+        "cgroup_driver": None, "cgroup_version": None, "data_root_dir": None,
+        "registry_mirrors": None, "insecure_registries": None, "live_restore": None,
+        "default_runtime": None, "security_options": None, "containers": None,
+        "containers_running": None, "containers_paused": None, "containers_stopped": None,
+        "images": None, "warnings": None,
+    }  # fmt: skip
+    if info is not None:
+        for key in fields:
+            value = getattr(info, "data_root" if key == "data_root_dir" else key)
+            fields[key] = list(value) if isinstance(value, tuple) else value
+    fs = state.data_root_fs
+    return {
+        "up": state.up,
+        "checked_at": rfc3339(state.checked_at),
+        "sampled_at": rfc3339(state.sampled_at),
+        **fields,
+        "data_root": None if fs is None else fs_json(fs),
     }
 
 

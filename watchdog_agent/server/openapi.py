@@ -103,7 +103,9 @@ PATHS: dict[str, Schema] = {
         "Readiness: the first snapshot is in", {"200": _json(ref("Ready")), **_errors(503)}
     ),
     "/api/v1/info": _get(
-        "Agent version, cgroup mode, Docker version, uptime", {"200": _json(ref("Info"))}
+        "Agent version, cgroup mode, uptime; the Docker daemon's configuration (docker info)"
+        " and its data root's filesystem",
+        {"200": _json(ref("Info"))},
     ),
     "/api/v1/openapi.json": _get("This document", {"200": _json({"type": "object"})}),
     "/metrics": _get(

@@ -91,6 +91,7 @@ def _info(request: web.Request) -> dict[str, Any]:
         journal=agent.journal is not None,
         last_sample_at=None if latest is None else latest.taken_at,
         containers_sampled=0 if latest is None else len(latest.containers),
+        daemon=agent.daemon_state(),
     )
 
 

@@ -98,6 +98,7 @@ def setup(app: web.Application) -> None:
         states=InventoryMetrics(agent.refs, lambda: _inventory_version(agent)),
         host=lambda: agent.host,
         cost=lambda: agent.cost,
+        daemon=agent.daemon_state,
     )
     app[RENDERER] = renderer
     app.on_cleanup.append(lambda _app: renderer.close())
