@@ -17,6 +17,9 @@ and tears them down in reverse:
    (agent/postmortem/capture.py), given the bus, the snapshot store and the client, not
    the Agent; they own their tasks and are stopped first, before the bus and the store
    close.
+6. Disk use (after the post-mortems, stopped first): Docker's /system/df on its own
+   slow task, cached, refreshed on demand at most every few seconds
+   (agent/disksampler.py).
 
 Each task is owned by the context that starts it, which cancels and awaits it. Streams
 (the HTTP server's) end when the store and bus close, or earlier at the server's shutdown.
@@ -35,6 +38,7 @@ import structlog
 from aiohttp import web
 
 from watchdog_agent.agent import gctune
+from watchdog_agent.agent.disksampler import DiskSampler, fetch_through
 from watchdog_agent.agent.postmortem.capture import PostMortems
 from watchdog_agent.agent.postmortem.store import store_path
 from watchdog_agent.agent.snapshots import SnapshotStore
@@ -86,6 +90,7 @@ class Agent:
         self.events: EventsService | None = None
         self.targets: Mapping[str, Target] = {}
         self.postmortems: PostMortems | None = None
+        self.disk: DiskSampler | None = None  # Docker's disk use; None with no_docker
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.sample_errors = 0  # passes that raised
         self._synced = asyncio.Event()  # the inventory has listed containers once
@@ -153,7 +158,7 @@ class Agent:
     def contexts(self) -> list[CleanupCtx]:
         return [
             self._docker_ctx, self._journal_ctx, self._events_ctx, self._sampling_ctx,
-            self._postmortem_ctx,
+            self._postmortem_ctx, self._disk_ctx,
         ]  # fmt: skip
 
     async def _docker_ctx(self, app: web.Application) -> AsyncIterator[None]:
@@ -262,6 +267,20 @@ class Agent:
             yield
         finally:
             await postmortems.stop()
+
+    async def _disk_ctx(self, app: web.Application) -> AsyncIterator[None]:
+        """Docker's disk use on its own slow task (agent/disksampler.py): never on the
+        sampler's path. Without Docker yet it retries until the engine answers."""
+        if not self.settings.no_docker:
+            fetch = fetch_through(lambda: self.client, self.settings.docker_host)
+            self.disk = DiskSampler(fetch, self.settings.disk_interval)
+            self._spawn("disk", self.disk.run())
+        try:
+            yield
+        finally:
+            await self._stop("disk")
+            if self.disk is not None:
+                await self.disk.close()
 
     def _start_docker_parts(self, client: DockerClient) -> None:
         """The events tap (into journal and bus) and the inventory that follows it."""

@@ -20,6 +20,7 @@ from watchdog_agent.exporter.scrape import EventCounts
 
 from . import (
     routes_containers,
+    routes_disk,
     routes_events,
     routes_logs,
     routes_meta,
@@ -56,6 +57,7 @@ def create_app(settings: Settings, agent: Agent | None = None) -> web.Applicatio
     routes_metrics.setup(app)
     routes_logs.setup(app)
     routes_postmortem.setup(app)
+    routes_disk.setup(app)
     return app
 
 

@@ -194,6 +194,17 @@ PATHS: dict[str, Schema] = {
         {"200": _json(ref("PostMortem")), **_errors(400, 404, 409, 503)},
         ID,
     ),
+    "/api/v1/disk": _get(
+        "Docker's disk use by area (docker system df), sampled every --disk-interval seconds",
+        {"200": _json(ref("Disk")), **_errors(400, 503)},
+        _param("verbose", "query", FLAG, "add the rows of `docker system df -v`"),
+        _param(
+            "refresh",
+            "query",
+            FLAG,
+            "ask Docker now (at most once every few seconds; sooner answers the last sample)",
+        ),
+    ),
 }
 
 
