@@ -15,7 +15,7 @@ from watchdog_agent.termsafe import escape
 
 # commands that never log (nothing they import uses structlog), so they skip its import and
 # set-up: a tenth of a second or more of a one-shot command's start
-QUIET_COMMANDS = frozenset({"stats", "top", "version"})
+QUIET_COMMANDS = frozenset({"stats", "top", "version", "df"})
 
 
 def _docker_host(p: argparse.ArgumentParser) -> None:
@@ -39,7 +39,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from watchdog_agent.commands import agentlink, logs, postmortem
+    from watchdog_agent.commands import agentlink, df, logs, postmortem
 
     parser = argparse.ArgumentParser(
         prog="watchdog-agent",
@@ -136,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     logs.add_parser(sub)
     postmortem.add_parser(sub)
+    df.add_parser(sub)
     sub.add_parser("version", help="print the version")
     return parser
 
