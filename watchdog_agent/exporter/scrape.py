@@ -1,7 +1,8 @@
 """What a scrape writes, in this order: the latest Snapshot's rendering (``MetricsCache``),
 the agent's own families (build info, sampling errors, event counters: the few numbers
 that change between passes, written on every scrape), the inventory's state series
-(``InventoryMetrics``), and ``# EOF`` for OpenMetrics. No I/O."""
+(``InventoryMetrics``), the disk sample's series (``DiskMetrics``), and ``# EOF`` for
+OpenMetrics. No I/O."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import NamedTuple
 from watchdog_agent import __version__
 
 from .cache import MetricsCache
+from .disk import DiskMetrics
 from .exposition import EOF, Family, Format, write_families
 from .states import InventoryMetrics
 from .table import (
@@ -63,12 +65,14 @@ class Scrape:
         sampling_errors: Callable[[], int] | None = None,
         events: Callable[[], EventCounts] | None = None,
         states: InventoryMetrics | None = None,
+        disk: DiskMetrics | None = None,
     ) -> None:
         self.cache = cache
         self.version = version
         self.sampling_errors = sampling_errors
         self.events = events
         self.states = states
+        self.disk = disk
 
     def families(self) -> list[Family]:
         """The agent's own families as of now."""
@@ -82,6 +86,8 @@ class Scrape:
         parts.append(write_families(self.families(), fmt))
         if self.states is not None:
             parts.append(self.states.render(fmt))
+        if self.disk is not None:
+            parts.append(self.disk.render(fmt))
         if fmt is Format.OPENMETRICS:
             parts.append(EOF)
         return parts

@@ -19,8 +19,10 @@ import asyncio
 
 from aiohttp import web
 
+from watchdog_agent.agent.diskareas import areas
 from watchdog_agent.agent.wiring import Agent
 from watchdog_agent.exporter.cache import MetricsCache
+from watchdog_agent.exporter.disk import DiskMetrics
 from watchdog_agent.exporter.exposition import negotiate
 from watchdog_agent.exporter.scrape import Scrape
 from watchdog_agent.exporter.states import InventoryMetrics
@@ -96,6 +98,7 @@ def setup(app: web.Application) -> None:
         sampling_errors=agent.sampling_errors,
         events=app[EVENT_COUNTS],
         states=InventoryMetrics(agent.refs, lambda: _inventory_version(agent)),
+        disk=DiskMetrics(lambda: None if agent.disk is None else agent.disk.latest, areas),
     )
     app[RENDERER] = renderer
     app.on_cleanup.append(lambda _app: renderer.close())
