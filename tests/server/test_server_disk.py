@@ -220,3 +220,40 @@ def test_df_command_agrees_with_docker(
     assert table.splitlines()[0].split() == ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
     assert [line.split("  ")[0] for line in table.splitlines()[1:]] == [
         "Images", "Containers", "Local Volumes", "Build Cache"]  # fmt: skip
+
+
+async def test_df_command_through_a_running_agent(
+    objects: Objects, docker_cli: DockerCLI, docker_host: str
+) -> None:
+    agent = Agent(Settings(docker_host=docker_host, interval=0.5, journal=None))
+    async with serving(agent.settings, agent) as client:
+        url = str(client.make_url("")).rstrip("/")
+
+        def df(*more: str) -> str:
+            proc = subprocess.run(
+                [AGENT, "df", "--agent", url, "--docker-host", docker_host, *more],
+                env=agent_env(), capture_output=True, text=True, timeout=60, check=True,
+            )  # fmt: skip
+            assert proc.stderr == ""  # the agent watches this engine: nothing to note
+            return proc.stdout
+
+        await asyncio.sleep(MIN_REFRESH)  # past the first sample's rate limit
+        before = agent.disk.requests if agent.disk else 0
+        doc = json.loads(await asyncio.to_thread(df, "--format", "json", "-v"))
+        assert agent.disk is not None and agent.disk.requests == before + 1  # refreshed
+        (vol,) = [v for v in doc["volumes"] if v["name"] == objects.volume]
+        assert vol == {"name": objects.volume, "driver": "local", "links": 0,
+                       "size_bytes": 10 * MiB}  # fmt: skip
+        cached = json.loads(await asyncio.to_thread(df, "--format", "json", "--cached"))
+        assert agent.disk.requests == before + 1 and "volumes" not in cached
+        assert cached["sampled_at"] == doc["sampled_at"]
+        text = await asyncio.to_thread(df, "-v", "--cached")
+        assert rows(text, objects.volume) == [[objects.volume, "0", "10.49MB"]]
+
+
+async def test_no_docker_answers_503() -> None:
+    from helpers.serving import tree_settings
+
+    async with serving(tree_settings()) as client, client.get("/api/v1/disk") as resp:
+        assert resp.status == 503
+        assert (await resp.json())["error"] == "docker unavailable"
