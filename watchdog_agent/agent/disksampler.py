@@ -57,13 +57,19 @@ class DiskSampler:
 
     async def run(self) -> None:
         """Sample every ``interval`` seconds (sooner after a failure) until cancelled."""
+        failing = False
         while True:
             try:
                 await self._request()
             except FAILURES as exc:
-                log.warning("disk sample failed", reason=str(exc))
+                # said once per stretch of failures, not on every retry
+                (log.debug if failing else log.warning)("disk sample failed", reason=str(exc))
+                failing = True
                 await asyncio.sleep(min(self.interval, RETRY))
                 continue
+            if failing:
+                log.info("disk sample taken again")
+                failing = False
             await asyncio.sleep(self.interval)
 
     async def refresh(self) -> DiskUsage:
