@@ -257,3 +257,16 @@ async def test_no_docker_answers_503() -> None:
     async with serving(tree_settings()) as client, client.get("/api/v1/disk") as resp:
         assert resp.status == 503
         assert (await resp.json())["error"] == "docker unavailable"
+
+
+async def test_no_engine_answers_503_and_the_agent_stays_healthy(tmp_path: Path) -> None:
+    from helpers.serving import tree_settings
+
+    settings = tree_settings(no_docker=False, docker_host=f"unix://{tmp_path}/none.sock")
+    async with serving(settings) as client:
+        async with client.get("/api/v1/disk?refresh=1") as resp:
+            assert resp.status == 503
+            body = await resp.json()
+        assert body["error"] == "docker unavailable"
+        async with client.get("/healthz") as resp:
+            assert resp.status == 200 and (await resp.json())["tasks"]["disk"] == "running"
