@@ -15,7 +15,7 @@ from watchdog_agent.termsafe import escape
 
 # commands that never log (nothing they import uses structlog), so they skip its import and
 # set-up: a tenth of a second or more of a one-shot command's start
-QUIET_COMMANDS = frozenset({"stats", "top", "version"})
+QUIET_COMMANDS = frozenset({"stats", "top", "version", "df"})
 
 
 def _docker_host(p: argparse.ArgumentParser) -> None:
@@ -39,7 +39,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from watchdog_agent.commands import agentlink, info, logs, postmortem
+    from watchdog_agent.commands import agentlink, df, info, logs, postmortem
 
     parser = argparse.ArgumentParser(
         prog="watchdog-agent",
@@ -98,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--listen", metavar="HOST:PORT", help="address to serve on "
                        "(default 127.0.0.1:9338; port 0 picks a free one)")  # fmt: skip
     serve.add_argument("--interval", type=float, help="seconds between samples (default 1)")
+    serve.add_argument("--disk-interval", type=float, metavar="SECONDS",
+                       help="seconds between samples of Docker's disk use, /system/df "
+                       "(default 300)")  # fmt: skip
     serve.add_argument("--journal", metavar="PATH", help="SQLite event journal (default "
                        "/var/lib/watchdog-agent/events.db as root, else under "
                        "$XDG_STATE_HOME); 'none' disables it")  # fmt: skip
@@ -134,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_parser(sub)
     postmortem.add_parser(sub)
     info.add_parser(sub)
+    df.add_parser(sub)
     sub.add_parser("version", help="print the version")
     return parser
 
@@ -156,7 +160,7 @@ def _serve_settings(args: argparse.Namespace) -> Settings:
              "journal", "history", "max_streams", "max_connections",
              "header_timeout", "idle_timeout", "auth_token_file", "basic_auth_file",
              "auth_exempt_health", "tls_cert", "tls_key", "tls_client_ca",
-             "metric_labels")  # fmt: skip
+             "metric_labels", "disk_interval")  # fmt: skip
     return load_settings({n: getattr(args, n) for n in names}, config_file=args.config)
 
 

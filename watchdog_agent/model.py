@@ -409,3 +409,87 @@ class DaemonState:
     info: DaemonInfo | None  # None until the first /info
     sampled_at: float | None  # unix time of ``info``
     data_root_fs: FsUsage | None
+
+
+# -- disk use by area (Docker's GET /system/df) ------------------------------------------
+
+DISK_AREAS = ("images", "containers", "volumes", "build_cache")
+
+
+@dataclass(frozen=True, slots=True)
+class DiskImage:
+    """One image of ``/system/df``. Docker's -1 ("not computed") is None."""
+
+    id: str  # "sha256:..."
+    repo_tags: tuple[str, ...]
+    created: int | None  # unix seconds
+    size: int | None  # the image with its parents (VirtualSize on old APIs)
+    shared_size: int | None  # bytes in layers other images also use
+    containers: int | None  # containers using it
+
+
+@dataclass(frozen=True, slots=True)
+class DiskContainer:
+    """One container of ``/system/df`` (a ``docker ps -s`` row)."""
+
+    id: str
+    names: tuple[str, ...]  # without the leading "/"
+    image: str | None
+    image_id: str | None
+    command: str | None
+    created: int | None  # unix seconds
+    state: str | None
+    status: str | None  # "Up 2 minutes", "Exited (0) 3 hours ago"
+    size_rw: int | None  # its writable layer
+    size_root_fs: int | None  # the writable layer plus the image
+    local_volumes: int  # mounts of local-driver volumes
+
+
+@dataclass(frozen=True, slots=True)
+class DiskVolume:
+    """One (local) volume of ``/system/df``; size and links None when not computed."""
+
+    name: str
+    driver: str | None
+    size: int | None
+    links: int | None  # containers that reference it (Docker's RefCount)
+
+
+@dataclass(frozen=True, slots=True)
+class BuildCacheRecord:
+    """One build-cache record of ``/system/df``."""
+
+    id: str
+    type: str | None
+    size: int
+    created: float | None  # unix seconds
+    last_used: float | None  # unix seconds; None: never used
+    usage_count: int
+    in_use: bool
+    shared: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DiskUsage:
+    """One answer of ``/system/df``, and when it was taken."""
+
+    layers_size: int  # every image layer, counted once
+    images: tuple[DiskImage, ...]
+    containers: tuple[DiskContainer, ...]
+    volumes: tuple[DiskVolume, ...]
+    build_cache: tuple[BuildCacheRecord, ...]
+    sampled_at: float  # unix seconds when the answer arrived
+    duration_seconds: float  # how long Docker took to answer
+
+
+@dataclass(frozen=True, slots=True)
+class DiskArea:
+    """One row of ``docker system df``: an area's objects, the active ones, bytes and
+    reclaimable bytes, computed as the docker CLI (20.10) computes them."""
+
+    type: str  # one of DISK_AREAS
+    total: int
+    active: int
+    size: int
+    reclaimable: int
+    reclaimable_percent: int | None  # as docker prints it; None when it prints none

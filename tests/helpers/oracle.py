@@ -24,6 +24,8 @@ from watchdog_agent.exporter.scrape import EventCounts
 from watchdog_agent.exporter.table import (
     AGENT_TABLE,
     DAEMON_TABLE,
+    DISK_CONTAINER_TABLE,
+    DISK_TABLE,
     HOST_TABLE,
     SNAPSHOT_TABLE,
     STATE_TABLE,
@@ -33,7 +35,15 @@ from watchdog_agent.exporter.table import (
     family_name,
     info_spec,
 )
-from watchdog_agent.model import ContainerRef, DaemonState, HostSample, ProcessCost, Snapshot
+from watchdog_agent.model import (
+    ContainerRef,
+    DaemonState,
+    DiskArea,
+    DiskUsage,
+    HostSample,
+    ProcessCost,
+    Snapshot,
+)
 
 Labels = dict[str, str]
 
@@ -169,6 +179,27 @@ def state_families(refs: Mapping[str, ContainerRef]) -> list[Metric]:
                 metric.add_sample(spec.name, labelled(labels, spec.labels, extra), value)
         if metric.samples:
             out.append(metric)
+    return out
+
+
+def disk_families(usage: DiskUsage, areas: Sequence[DiskArea]) -> list[Metric]:
+    """The disk sample's families: each container's writable layer (named by its own
+    name, not a legacy link's), then the four areas by ``type``."""
+    out = []
+    for spec in DISK_CONTAINER_TABLE:
+        metric = Metric(family_name(spec.name, spec.type), spec.help, spec.type)
+        for c in usage.containers:
+            own = [n for n in c.names if "/" not in n] or list(c.names)
+            labels = base(c.id, own[0] if own else None, c.image)
+            for extra, value in spec.get(c, None):
+                metric.add_sample(spec.name, labelled(labels, spec.labels, extra), value)
+        if metric.samples:
+            out.append(metric)
+    for fspec, field in zip(DISK_TABLE, ("size", "reclaimable", "total", "active"), strict=True):
+        metric = Metric(family_name(fspec.name, fspec.type), fspec.help, fspec.type)
+        for area in areas:
+            metric.add_sample(fspec.name, {"type": area.type}, getattr(area, field))
+        out.append(metric)
     return out
 
 

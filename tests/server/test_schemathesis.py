@@ -45,7 +45,7 @@ CHECKS = [
 STREAM_FLAGS = ("stream", "follow")  # a true value would keep the answer open
 TRUE = {"1", "true", "yes", "on"}
 # Docker-only routes on an agent without Docker answer 503 "docker unavailable" by design
-DOCKER_ONLY = ("/logs",)
+DOCKER_ONLY = ("/logs", "/api/v1/disk")
 # aiohttp's HTTP parser answers a longer request line with a plain-text 400 before the app
 # sees it (negative cases with hundreds of filters); shorter queries over the app's own
 # limits get the JSON 400

@@ -17,13 +17,16 @@ and tears them down in reverse:
    (agent/postmortem/capture.py), given the bus, the snapshot store and the client, not
    the Agent; they own their tasks and are stopped first, before the bus and the store
    close.
-6. Host: a task reading the host's totals (collectors/host.py, psutil under
+6. Disk use (after the post-mortems, stopped first): Docker's /system/df on its own
+   slow task, cached, refreshed on demand at most every few seconds
+   (agent/disksampler.py).
+7. Host: a task reading the host's totals (collectors/host.py, psutil under
    --proc-root) and the agent's own cost (collectors/agentcost.py) on the sampling
    interval, in a worker thread apart from the container pass, which it never delays
    (bench/host.py: about 0.7 ms of CPU a reading); the latest
    ``HostSample`` and ``ProcessCost`` are kept in ``host`` and ``cost``. The first
    reading is taken before the server answers; the context cancels and awaits the task.
-7. Daemon info (with Docker): a task (agent/daemoninfo.py) pinging the engine, sampling
+8. Daemon info (with Docker): a task (agent/daemoninfo.py) pinging the engine, sampling
    its ``/info`` and the data root's filesystem, woken by daemon events on the bus;
    consumers get ``daemon_state``, a callable, never the Agent.
 
@@ -45,6 +48,7 @@ from aiohttp import web
 
 from watchdog_agent.agent import gctune
 from watchdog_agent.agent.daemoninfo import DaemonInfoSampler
+from watchdog_agent.agent.disksampler import DiskSampler, fetch_through
 from watchdog_agent.agent.postmortem.capture import PostMortems
 from watchdog_agent.agent.postmortem.store import store_path
 from watchdog_agent.agent.snapshots import SnapshotStore
@@ -108,6 +112,7 @@ class Agent:
         self.targets: Mapping[str, Target] = {}
         self.postmortems: PostMortems | None = None
         self.daemon: DaemonInfoSampler | None = None  # with Docker, once its context runs
+        self.disk: DiskSampler | None = None  # Docker's disk use; None with no_docker
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.sample_errors = 0  # passes that raised
         self._synced = asyncio.Event()  # the inventory has listed containers once
@@ -182,7 +187,7 @@ class Agent:
     def contexts(self) -> list[CleanupCtx]:
         return [
             self._docker_ctx, self._journal_ctx, self._events_ctx, self._sampling_ctx,
-            self._postmortem_ctx, self._host_ctx, self._daemon_ctx,
+            self._postmortem_ctx, self._disk_ctx, self._host_ctx, self._daemon_ctx,
         ]  # fmt: skip
 
     async def _docker_ctx(self, app: web.Application) -> AsyncIterator[None]:
@@ -322,6 +327,20 @@ class Agent:
             yield
         finally:
             await self._stop("daemon-info")
+
+    async def _disk_ctx(self, app: web.Application) -> AsyncIterator[None]:
+        """Docker's disk use on its own slow task (agent/disksampler.py): never on the
+        sampler's path. Without Docker yet it retries until the engine answers."""
+        if not self.settings.no_docker:
+            fetch = fetch_through(lambda: self.client, self.settings.docker_host)
+            self.disk = DiskSampler(fetch, self.settings.disk_interval)
+            self._spawn("disk", self.disk.run())
+        try:
+            yield
+        finally:
+            await self._stop("disk")
+            if self.disk is not None:
+                await self.disk.close()
 
     def _start_docker_parts(self, client: DockerClient) -> None:
         """The events tap (into journal and bus) and the inventory that follows it."""

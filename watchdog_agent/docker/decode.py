@@ -13,12 +13,22 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 from watchdog_agent.errors import ParseError
-from watchdog_agent.model import ContainerRef, DaemonInfo, Event
+from watchdog_agent.model import (
+    BuildCacheRecord,
+    ContainerRef,
+    DaemonInfo,
+    DiskContainer,
+    DiskImage,
+    DiskUsage,
+    DiskVolume,
+    Event,
+)
 
 __all__ = [
     "container_from_inspect",
     "container_from_summary",
     "daemon_info_from_json",
+    "disk_usage_from_json",
     "event_from_json",
     "parse_rfc3339",
 ]
@@ -277,3 +287,111 @@ def _strings(raw: Mapping[str, Any], key: str, what: str) -> tuple[str, ...] | N
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ParseError(what, f"{key} is {value!r:.80}, expected a list of strings")
     return tuple(value)
+
+
+# -- GET /system/df ------------------------------------------------------------------------
+
+
+def disk_usage_from_json(raw: object, sampled_at: float, duration: float) -> DiskUsage:
+    """The document of ``GET /system/df``. Docker's -1 (not computed) becomes None; a
+    null list (BuildCache without BuildKit, Volumes on old daemons) is empty."""
+    what = "/system/df"
+    if not isinstance(raw, Mapping):
+        raise ParseError(what, f"expected a JSON object, got {type(raw).__name__}")
+    return DiskUsage(
+        layers_size=_opt(raw, "LayersSize", int, what) or 0,
+        images=tuple(_disk_image(i) for i in _items(raw, "Images", what)),
+        containers=tuple(_disk_container(c) for c in _items(raw, "Containers", what)),
+        volumes=tuple(_disk_volume(v) for v in _items(raw, "Volumes", what)),
+        build_cache=tuple(_build_cache(b) for b in _items(raw, "BuildCache", what)),
+        sampled_at=sampled_at,
+        duration_seconds=duration,
+    )
+
+
+def _items(raw: Mapping[str, Any], key: str, what: str) -> list[Mapping[str, Any]]:
+    value = raw.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+        raise ParseError(what, f"{key} is not a list of objects")
+    return value
+
+
+def _known(value: int | None) -> int | None:
+    """Docker's -1 ("not computed") as None."""
+    return None if value is None or value < 0 else value
+
+
+def _string_list(raw: Mapping[str, Any], key: str, what: str) -> tuple[str, ...]:
+    """A list of strings, missing or null read as none (what /system/df's rows mean)."""
+    return _strings(raw, key, what) or ()
+
+
+def _disk_image(raw: Mapping[str, Any]) -> DiskImage:
+    what = "/system/df image"
+    ident = _opt(raw, "Id", str, what)
+    if not ident:
+        raise ParseError(what, "no Id")
+    size = _opt(raw, "VirtualSize", int, what)  # what the 20.10 CLI reads; gone in API 1.44
+    return DiskImage(
+        id=ident,
+        repo_tags=_string_list(raw, "RepoTags", what),
+        created=_opt(raw, "Created", int, what),
+        size=_known(size if size is not None else _opt(raw, "Size", int, what)),
+        shared_size=_known(_opt(raw, "SharedSize", int, what)),
+        containers=_known(_opt(raw, "Containers", int, what)),
+    )
+
+
+def _disk_container(raw: Mapping[str, Any]) -> DiskContainer:
+    what = "/system/df container"
+    mounts = raw.get("Mounts") or []
+    if not isinstance(mounts, list) or not all(isinstance(m, Mapping) for m in mounts):
+        raise ParseError(what, "Mounts is not a list of objects")
+    return DiskContainer(
+        id=_id(raw, what),
+        names=tuple(n.removeprefix("/") for n in _string_list(raw, "Names", what)),
+        image=_opt(raw, "Image", str, what),
+        image_id=_opt(raw, "ImageID", str, what),
+        command=_opt(raw, "Command", str, what),
+        created=_opt(raw, "Created", int, what),
+        state=_opt(raw, "State", str, what),
+        status=_opt(raw, "Status", str, what),
+        size_rw=_opt(raw, "SizeRw", int, what),
+        size_root_fs=_opt(raw, "SizeRootFs", int, what),
+        local_volumes=sum(1 for m in mounts if m.get("Driver") == "local"),
+    )
+
+
+def _disk_volume(raw: Mapping[str, Any]) -> DiskVolume:
+    what = "/system/df volume"
+    name = _opt(raw, "Name", str, what)
+    if name is None:
+        raise ParseError(what, "no Name")
+    usage = raw.get("UsageData")
+    if usage is not None and not isinstance(usage, Mapping):
+        raise ParseError(what, f"UsageData is {usage!r:.80}, expected an object")
+    return DiskVolume(
+        name=name,
+        driver=_opt(raw, "Driver", str, what),
+        size=None if usage is None else _known(_opt(usage, "Size", int, what)),
+        links=None if usage is None else _known(_opt(usage, "RefCount", int, what)),
+    )
+
+
+def _build_cache(raw: Mapping[str, Any]) -> BuildCacheRecord:
+    what = "/system/df build cache"
+    ident = _opt(raw, "ID", str, what)
+    if not ident:
+        raise ParseError(what, "no ID")
+    return BuildCacheRecord(
+        id=ident,
+        type=_opt(raw, "Type", str, what),
+        size=_opt(raw, "Size", int, what) or 0,
+        created=parse_rfc3339(_opt(raw, "CreatedAt", str, what), f"{what} CreatedAt"),
+        last_used=parse_rfc3339(_opt(raw, "LastUsedAt", str, what), f"{what} LastUsedAt"),
+        usage_count=_opt(raw, "UsageCount", int, what) or 0,
+        in_use=bool(_opt(raw, "InUse", bool, what)),
+        shared=bool(_opt(raw, "Shared", bool, what)),
+    )

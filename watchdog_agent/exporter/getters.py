@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from operator import attrgetter
 
-from watchdog_agent.model import LIVE_STATES, ContainerRef, ContainerStats
+from watchdog_agent.model import LIVE_STATES, ContainerRef, ContainerStats, DiskContainer
 
 Sample = tuple[tuple[str, ...], float]
 Getter = Callable[[ContainerStats, ContainerRef | None], Iterable[Sample]]
@@ -180,3 +180,8 @@ def restarts(r: ContainerRef, _: None) -> Iterable[Sample]:
 
 def oom_killed(r: ContainerRef, _: None) -> Iterable[Sample]:
     return () if r.oom_killed is None else ((NO_LABELS, 1 if r.oom_killed else 0),)
+
+
+def fs_usage(c: DiskContainer, _: None) -> Iterable[Sample]:
+    """A container's writable layer from the disk sample (Docker's SizeRw)."""
+    return one(c.size_rw)

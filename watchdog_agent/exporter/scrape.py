@@ -2,7 +2,8 @@
 the agent's own families (build info, sampling errors, event counters, the Docker
 daemon's: the few numbers that change between passes, written on every scrape), the
 latest host sample's families and the agent's own cost (``process_*``), the inventory's
-state series (``InventoryMetrics``), and ``# EOF`` for OpenMetrics. No I/O."""
+state series (``InventoryMetrics``), the disk sample's series (``DiskMetrics``), and
+``# EOF`` for OpenMetrics. No I/O."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from watchdog_agent import __version__
 from watchdog_agent.model import DaemonState, HostSample, ProcessCost
 
 from .cache import MetricsCache
+from .disk import DiskMetrics
 from .exposition import EOF, Family, Format, write_families
 from .states import InventoryMetrics
 from .table import (
@@ -119,6 +121,7 @@ class Scrape:
         host: Callable[[], HostSample | None] | None = None,
         cost: Callable[[], ProcessCost | None] | None = None,
         daemon: Callable[[], DaemonState | None] | None = None,
+        disk: DiskMetrics | None = None,
     ) -> None:
         self.cache = cache
         self.version = version
@@ -128,6 +131,7 @@ class Scrape:
         self.host = host
         self.cost = cost
         self.daemon = daemon
+        self.disk = disk
 
     def families(self) -> list[Family]:
         """The agent's own families as of now."""
@@ -147,6 +151,8 @@ class Scrape:
         parts.append(write_families(self.families(), fmt))
         if self.states is not None:
             parts.append(self.states.render(fmt))
+        if self.disk is not None:
+            parts.append(self.disk.render(fmt))
         if fmt is Format.OPENMETRICS:
             parts.append(EOF)
         return parts

@@ -43,6 +43,7 @@ from watchdog_agent.model import (
     CgroupMode,
     ContainerRef,
     ContainerStats,
+    DiskContainer,
     HostSample,
     ProcessCost,
     Snapshot,
@@ -109,6 +110,17 @@ class ProcessSpec(NamedTuple):
     help: str
     type: MetricType
     get: Callable[[ProcessCost], float | None]
+
+
+class DiskSpec(NamedTuple):
+    """One family over the containers of Docker's disk sample (base labels id, name,
+    image), rendered once per disk sample."""
+
+    name: str
+    help: str
+    type: MetricType
+    labels: tuple[str, ...]  # extra label names, besides id, name and image
+    get: Callable[[DiskContainer, None], Iterable[Sample]]
 
 
 def family_name(name: str, type_: str) -> str:
@@ -304,6 +316,31 @@ EVENTS_GAPS = FamilySpec(
 EVENTS_SKIPPED = FamilySpec(
     "watchdog_events_skipped_lines_total", "Malformed event lines skipped.", "counter", ()
 )
+# Docker's disk use by area (the slow disk sample, /system/df), ``type`` one of
+# model.DISK_AREAS; and each container's writable layer from the same sample
+DISK_BYTES = FamilySpec(
+    "watchdog_docker_disk_bytes", "Bytes Docker uses, by area (docker system df's SIZE).",
+    "gauge", ("type",),
+)  # fmt: skip
+DISK_RECLAIMABLE = FamilySpec(
+    "watchdog_docker_disk_reclaimable_bytes",
+    "Bytes docker system df counts as reclaimable, by area.", "gauge", ("type",),
+)  # fmt: skip
+DOCKER_OBJECTS = FamilySpec(
+    "watchdog_docker_objects", "Images, containers, local volumes and build-cache records.",
+    "gauge", ("type",),
+)  # fmt: skip
+DOCKER_OBJECTS_ACTIVE = FamilySpec(
+    "watchdog_docker_objects_active", "Objects in use, by area (docker system df's ACTIVE).",
+    "gauge", ("type",),
+)  # fmt: skip
+DISK_TABLE = (DISK_BYTES, DISK_RECLAIMABLE, DOCKER_OBJECTS, DOCKER_OBJECTS_ACTIVE)
+DISK_CONTAINER_TABLE = (
+    DiskSpec("container_fs_usage_bytes",
+             "Bytes of the container's writable layer (Docker's SizeRw), from the disk "
+             "sample.", "gauge", (), getters.fs_usage),
+)  # fmt: skip
+
 AGENT_TABLE = (BUILD_INFO, SAMPLING_ERRORS, EVENTS, EVENTS_LOST, EVENTS_GAPS, EVENTS_SKIPPED)
 
 # the host's totals (cAdvisor's machine_* names and help; cAdvisor also labels them with
@@ -372,11 +409,12 @@ DAEMON_TABLE = (DOCKER_INFO, DOCKER_UP, DOCKER_MIRRORS, DATA_ROOT_SIZE, DATA_ROO
 
 def every_family(
     allowlist: Sequence[str] = (),
-) -> list[MetricSpec | SnapshotSpec | StateSpec | FamilySpec | HostSpec | ProcessSpec]:
+) -> list[MetricSpec | SnapshotSpec | StateSpec | FamilySpec | HostSpec | ProcessSpec | DiskSpec]:
     """Every family ``/metrics`` can serve, on any host (cgroup v2 and v1 tables merged by
     name), in the order a scrape writes them."""
     per_container: dict[str, MetricSpec] = {}
     for mode in CgroupMode:
         per_container.update((s.name, s) for s in container_table(mode))
     return [*per_container.values(), info_spec(allowlist), *SNAPSHOT_TABLE, *AGENT_TABLE,
-            *DAEMON_TABLE, *HOST_TABLE, *PROCESS_TABLE, *STATE_TABLE]  # fmt: skip
+            *DAEMON_TABLE, *HOST_TABLE, *PROCESS_TABLE, *STATE_TABLE, *DISK_CONTAINER_TABLE,
+            *DISK_TABLE]  # fmt: skip

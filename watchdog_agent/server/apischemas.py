@@ -328,6 +328,83 @@ HOST = obj(
     },
     description="The host's totals, read under --proc-root; null: not readable.",
 )  # fmt: skip
+DISK_AREA_TYPES = ["images", "containers", "volumes", "build_cache"]
+DISK_AREA = obj(
+    {
+        "type": {"type": "string", "enum": DISK_AREA_TYPES},
+        "total": INT,
+        "active": INT,
+        "size_bytes": INT,
+        "reclaimable_bytes": INT,
+        "reclaimable_percent": {
+            **N_INT,
+            "description": "as docker prints it (none for build_cache, nor when the size is 0)",
+        },
+    },
+    description="One row of `docker system df`, computed as the docker CLI computes it.",
+)
+DISK_IMAGE = obj(
+    {
+        "id": STR,
+        "repository": {**STR, "description": "from the first tag; `<none>` when dangling"},
+        "tag": STR,
+        "repo_tags": {"type": "array", "items": STR},
+        "created": N_TIME,
+        "size_bytes": N_INT,
+        "shared_size_bytes": N_INT,
+        "unique_size_bytes": N_INT,
+        "containers": N_INT,
+    }
+)
+DISK_CONTAINER = obj(
+    {
+        "id": STR,
+        "names": {"type": "array", "items": STR},
+        "image": N_STR,
+        "image_id": N_STR,
+        "command": N_STR,
+        "local_volumes": INT,
+        "size_bytes": {**N_INT, "description": "its writable layer (Docker's SizeRw)"},
+        "created": N_TIME,
+        "state": N_STR,
+        "status": N_STR,
+    }
+)
+DISK_VOLUME = obj(
+    {
+        "name": STR,
+        "driver": N_STR,
+        "links": {**N_INT, "description": "containers that reference it (RefCount)"},
+        "size_bytes": N_INT,
+    }
+)
+BUILD_CACHE = obj(
+    {
+        "id": STR,
+        "type": N_STR,
+        "size_bytes": INT,
+        "created": N_TIME,
+        "last_used": N_TIME,
+        "usage_count": INT,
+        "in_use": BOOL,
+        "shared": BOOL,
+    }
+)
+DISK = obj(
+    {
+        "sampled_at": TIME,
+        "sample_seconds": {**NUM, "description": "how long Docker took to answer /system/df"},
+        "areas": {"type": "array", "items": ref("DiskArea")},
+        "images": {"type": "array", "items": ref("DiskImage")},
+        "containers": {"type": "array", "items": ref("DiskContainer")},
+        "volumes": {"type": "array", "items": ref("DiskVolume")},
+        "build_cache": {"type": "array", "items": ref("BuildCacheRecord")},
+    },
+    required=False,
+    description="Docker's disk use by area (`docker system df`); the rows (`-v`) only "
+    "with verbose=1.",
+)
+DISK["required"] = ["areas", "sample_seconds", "sampled_at"]
 
 SCHEMAS: dict[str, Schema] = {
     "Error": ERROR,
@@ -353,4 +430,10 @@ SCHEMAS: dict[str, Schema] = {
     "PostMortem": POSTMORTEM,
     "Host": HOST,
     "DataRoot": DATA_ROOT,
+    "DiskArea": DISK_AREA,
+    "DiskImage": DISK_IMAGE,
+    "DiskContainer": DISK_CONTAINER,
+    "DiskVolume": DISK_VOLUME,
+    "BuildCacheRecord": BUILD_CACHE,
+    "Disk": DISK,
 }

@@ -20,6 +20,7 @@ from watchdog_agent.exporter.scrape import EventCounts
 
 from . import (
     routes_containers,
+    routes_disk,
     routes_events,
     routes_host,
     routes_logs,
@@ -58,6 +59,7 @@ def create_app(settings: Settings, agent: Agent | None = None) -> web.Applicatio
     routes_logs.setup(app)
     routes_postmortem.setup(app)
     routes_host.setup(app)
+    routes_disk.setup(app)
     return app
 
 

@@ -214,6 +214,17 @@ PATHS: dict[str, Schema] = {
         "swap (read under --proc-root, on the sampling interval)",
         {"200": _json(ref("Host")), **_errors(503)},
     ),
+    "/api/v1/disk": _get(
+        "Docker's disk use by area (docker system df), sampled every --disk-interval seconds",
+        {"200": _json(ref("Disk")), **_errors(400, 503)},
+        _param("verbose", "query", FLAG, "add the rows of `docker system df -v`"),
+        _param(
+            "refresh",
+            "query",
+            FLAG,
+            "ask Docker now (at most once every few seconds; sooner answers the last sample)",
+        ),
+    ),
 }
 
 

@@ -19,8 +19,10 @@ import asyncio
 
 from aiohttp import web
 
+from watchdog_agent.agent.diskareas import areas
 from watchdog_agent.agent.wiring import Agent
 from watchdog_agent.exporter.cache import MetricsCache
+from watchdog_agent.exporter.disk import DiskMetrics
 from watchdog_agent.exporter.exposition import negotiate
 from watchdog_agent.exporter.scrape import Scrape
 from watchdog_agent.exporter.states import InventoryMetrics
@@ -99,6 +101,7 @@ def setup(app: web.Application) -> None:
         host=lambda: agent.host,
         cost=lambda: agent.cost,
         daemon=agent.daemon_state,
+        disk=DiskMetrics(lambda: None if agent.disk is None else agent.disk.latest, areas),
     )
     app[RENDERER] = renderer
     app.on_cleanup.append(lambda _app: renderer.close())
