@@ -100,6 +100,13 @@ async def test_info_reports_what_docker_info_reports(engine: PrivateEngine) -> N
     async with serving(settings(engine)) as client:
         got = await wait_daemon(client, up=True)
         series = await metrics(client)
+        async with client.get("/api/v1/host") as resp:
+            assert resp.status == 200
+            host = await resp.json()
+    # the host document shows the data root's filesystem the daemon part measured
+    assert got["data_root"] is not None
+    assert host["data_root"] == got["data_root"]
+    assert host["data_root"]["path"].endswith(want["DockerRootDir"])
     assert want["RegistryConfig"]["Mirrors"] == [MIRROR]
     assert got["registry_mirrors"] == registry["Mirrors"] == [MIRROR]
     # docker info's "Insecure Registries": insecure index names, then the CIDRs

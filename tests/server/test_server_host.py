@@ -87,7 +87,7 @@ async def test_host_is_this_host() -> None:
         assert body["cpus"] == os.cpu_count() == nproc()
         assert body["memory_total_bytes"] == meminfo_total()
         assert body["proc_root"] == "/proc"
-        assert body["data_root"] is None  # the daemon-info part fills it
+        assert body["data_root"] is None  # no Docker here: no data root to measure
         assert body["kernel"] == os.uname().release
         assert body["hostname"] == Path("/proc/sys/kernel/hostname").read_text().strip()
         for key in ("os", "boot_time", "swap_total_bytes", "memory_available_bytes"):

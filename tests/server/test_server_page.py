@@ -138,6 +138,13 @@ async def test_browsers_get_the_page_and_api_clients_the_json_index() -> None:
 # -- a real browser against a running agent ----------------------------------------------
 
 
+def meminfo_total() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no MemTotal in /proc/meminfo")
+
+
 def chromium(*args: str) -> subprocess.CompletedProcess[str]:
     assert CHROMIUM is not None, "chromium is not installed (scripts/test installs it)"
     with tempfile.TemporaryDirectory(prefix="wd-chromium-") as profile:
@@ -157,6 +164,8 @@ def test_headless_chromium_renders_the_running_agents_page(
         pytest.skip("chromium is not installed; scripts/test installs it")
     name = unique_name("wd-page")
     docker_cli.start(IMAGE, "sleep", "300", name=name)
+    data_root = docker_cli.run("info", "--format", "{{.DockerRootDir}}").strip()
+    memory = size(meminfo_total())
     serve = ServeProcess("--journal", "none", "--interval", "0.2", docker_host=docker_host)
     try:
         url = serve.wait_url() + "/"
@@ -164,7 +173,8 @@ def test_headless_chromium_renders_the_running_agents_page(
         while True:  # the agent lists the container once its inventory has it
             dom = chromium("--dump-dom", url).stdout
             text, tags = visible(dom)
-            if name in text or time.monotonic() > deadline:
+            ready = name in text and f"{data_root}: " in text and "Disk use by area (" in text
+            if ready or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
         shot = tmp_path / "page.png"
@@ -173,6 +183,12 @@ def test_headless_chromium_renders_the_running_agents_page(
         serve.kill()
     assert name in text, text
     assert "Agent" in text and re.search(r"Containers \(\d+\)", text)
+    # the host's memory as /proc/meminfo says, and the data root's filesystem line
+    assert re.search(rf"memory used \S+ \S+ of {re.escape(memory)} \(\d+ %\)", text), text
+    assert re.search(
+        rf"data root \S*{re.escape(data_root)}: \S+ \S+ used of \S+ \S+, \S+ \S+ free", text
+    ), text
+    assert re.search(r"Images \d+ \d+ \S+ \S+", text), text  # disk use by area
     assert "running" in text
     assert "script" not in tags
     assert shot.stat().st_size > 10_000  # a rendered page, not an error screen

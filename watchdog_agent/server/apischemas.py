@@ -291,17 +291,6 @@ POSTMORTEM = obj(
     "samples, the last process list, the last log lines and its recent events.",
 )
 
-DATA_ROOT = obj(
-    {
-        "path": STR,
-        "size_bytes": N_INT,
-        "used_bytes": N_INT,
-        "free_bytes": N_INT,
-        "inodes_total": N_INT,
-        "inodes_free": N_INT,
-    },
-    description="The filesystem holding Docker's data root.",
-)
 HOST = obj(
     {
         "hostname": {**N_STR, "description": "the agent's UTS namespace (the host's with "
@@ -322,7 +311,7 @@ HOST = obj(
         "swap_total_bytes": N_INT,
         "swap_used_bytes": N_INT,
         "swap_free_bytes": N_INT,
-        "data_root": nullable(ref("DataRoot")),
+        "data_root": nullable(ref("Filesystem")),
         "proc_root": {**STR, "description": "the /proc the values were read from"},
         "sampled_at": TIME,
     },
@@ -429,7 +418,6 @@ SCHEMAS: dict[str, Schema] = {
     "LogItem": LOG_ITEM,
     "PostMortem": POSTMORTEM,
     "Host": HOST,
-    "DataRoot": DATA_ROOT,
     "DiskArea": DISK_AREA,
     "DiskImage": DISK_IMAGE,
     "DiskContainer": DISK_CONTAINER,

@@ -162,9 +162,9 @@ def daemon_json(state: DaemonState) -> dict[str, Any]:
     }
 
 
-def host_json(host: HostSample, proc_root: str) -> dict[str, Any]:
+def host_json(host: HostSample, proc_root: str, data_root: FsUsage | None) -> dict[str, Any]:
     """The host's totals (null: a gap); ``data_root`` is the filesystem holding Docker's
-    data root."""
+    data root, as the daemon-info sampler last measured it (null without Docker)."""
     return {
         "hostname": host.hostname,
         "kernel": host.kernel,
@@ -182,7 +182,7 @@ def host_json(host: HostSample, proc_root: str) -> dict[str, Any]:
         "swap_total_bytes": host.swap_total_bytes,
         "swap_used_bytes": host.swap_used_bytes,
         "swap_free_bytes": host.swap_free_bytes,
-        "data_root": None,  # filled from the daemon-info part (Docker's data root filesystem)
+        "data_root": None if data_root is None else fs_json(data_root),
         "proc_root": proc_root,
         "sampled_at": rfc3339(host.taken_at),
     }

@@ -14,7 +14,9 @@ async def host(request: web.Request) -> web.Response:
     sample = agent.host
     if sample is None:
         raise ApiError(503, "not ready", "no host sample yet")
-    return web.json_response(documents.host_json(sample, agent.settings.proc_root))
+    daemon = agent.daemon_state()
+    data_root = None if daemon is None else daemon.data_root_fs
+    return web.json_response(documents.host_json(sample, agent.settings.proc_root, data_root))
 
 
 def setup(app: web.Application) -> None:

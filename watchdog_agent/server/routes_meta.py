@@ -7,12 +7,14 @@ from typing import Any
 from aiohttp import web
 
 from watchdog_agent import __version__
+from watchdog_agent.agent.diskareas import areas
+from watchdog_agent.wire.diskjson import disk_json
 
 from . import documents, page
 from .httperrors import ApiError
 from .keys import AGENT
 from .openapi import document, summaries
-from .overview import agent_pairs, container_table
+from .overview import agent_pairs, container_table, daemon_pairs, disk_table, host_pairs
 from .page import Section, prefers_html
 from .routes_containers import current_stats
 
@@ -34,17 +36,33 @@ async def index(request: web.Request) -> web.Response:
     )
 
 
+def _subtitle(host: dict[str, Any] | None) -> str:
+    name = None if host is None else host.get("hostname")
+    return f"version {__version__}" + ("" if name is None else f" on {name}")
+
+
 def _page(request: web.Request) -> web.Response:
     agent = request.app[AGENT]
     info = _info(request)
     containers = documents.containers_json(
         [r for r in agent.refs().values() if r.state == "running"], current_stats(agent)
     )
-    sections: list[Section] = [agent_pairs(info), container_table(containers)]
+    daemon = agent.daemon_state()
+    host = None
+    if agent.host is not None:
+        data_root = None if daemon is None else daemon.data_root_fs
+        host = documents.host_json(agent.host, agent.settings.proc_root, data_root)
+    usage = None if agent.disk is None else agent.disk.latest
+    disk = None if usage is None else disk_json(usage, areas(usage), verbose=False)
+    sections: list[Section] = [
+        host_pairs(host),
+        daemon_pairs(info.get("daemon")),
+        disk_table(disk, docker=agent.disk is not None),
+        container_table(containers),
+        agent_pairs(info),
+    ]
     links = [(r["path"] or "", r["summary"] or "") for r in _routes(request)]
-    body = page.render(
-        "watchdog-agent", f"version {__version__}: this host's containers", sections, links
-    )
+    body = page.render("watchdog-agent", _subtitle(host), sections, links)
     return web.Response(
         text=body,
         content_type="text/html",
