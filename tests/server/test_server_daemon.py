@@ -100,6 +100,8 @@ async def test_info_reports_what_docker_info_reports(engine: PrivateEngine) -> N
     async with serving(settings(engine)) as client:
         got = await wait_daemon(client, up=True)
         series = await metrics(client)
+        async with client.get("/healthz") as resp:  # the sampler is a task the agent owns
+            assert (await resp.json())["tasks"]["daemon-info"] == "running"
     assert want["RegistryConfig"]["Mirrors"] == [MIRROR]
     assert got["registry_mirrors"] == registry["Mirrors"] == [MIRROR]
     # docker info's "Insecure Registries": insecure index names, then the CIDRs
