@@ -103,6 +103,8 @@ async def test_info_reports_what_docker_info_reports(engine: PrivateEngine) -> N
         async with client.get("/api/v1/host") as resp:
             assert resp.status == 200
             host = await resp.json()
+        async with client.get("/healthz") as resp:  # the sampler is a task the agent owns
+            assert (await resp.json())["tasks"]["daemon-info"] == "running"
     # the host document shows the data root's filesystem the daemon part measured
     assert got["data_root"] is not None
     assert host["data_root"] == got["data_root"]

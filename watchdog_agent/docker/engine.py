@@ -104,7 +104,12 @@ class EngineAPI:
 
     async def daemon_info(self) -> DaemonInfo:
         """``GET /info`` completed by ``GET /version`` (asked at once), as docker info."""
-        version, info = await asyncio.gather(self.version(), self.info())
+        both = await asyncio.gather(self.version(), self.info(), return_exceptions=True)
+        for result in both:  # both awaited: neither error is left unretrieved
+            if isinstance(result, BaseException):
+                raise result
+        version, info = both
+        assert isinstance(version, dict) and isinstance(info, dict)
         return daemon_info_from_json(info, version)
 
     async def list_containers(
