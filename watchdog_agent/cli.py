@@ -15,7 +15,7 @@ from watchdog_agent.termsafe import escape
 
 # commands that never log (nothing they import uses structlog), so they skip its import and
 # set-up: a tenth of a second or more of a one-shot command's start
-QUIET_COMMANDS = frozenset({"stats", "top", "version", "df"})
+QUIET_COMMANDS = frozenset({"stats", "top", "version"})
 
 
 def _docker_host(p: argparse.ArgumentParser) -> None:

@@ -16,6 +16,7 @@ import json
 import re
 import subprocess
 import tarfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from watchdog_agent.agent.disksampler import MIN_REFRESH
 from watchdog_agent.agent.wiring import Agent
 from watchdog_agent.commands.dftext import human_size, summary_json_lines, verbose
 from watchdog_agent.config import Settings
+from watchdog_agent.docker.decode import parse_rfc3339
 from watchdog_agent.exporter.exposition import go_float
 
 pytestmark = pytest.mark.engine
@@ -116,12 +118,15 @@ async def test_disk_agrees_with_docker_system_df(
             return doc
 
         agreed = None
-        for attempt in range(ATTEMPTS):
-            if attempt:
-                await asyncio.sleep(MIN_REFRESH)  # the next refresh asks Docker again
+        await disk("")  # the first sample, taken at start
+        for _ in range(ATTEMPTS):
+            await asyncio.sleep(MIN_REFRESH)  # so that the refresh below asks Docker again
+            asked = time.time()
             before = await asyncio.to_thread(docker_summary, docker_cli)
             doc = await disk("refresh=1&verbose=1")
             after = await asyncio.to_thread(docker_summary, docker_cli)
+            # ours was taken between two docker answers that agree
+            assert (parse_rfc3339(doc["sampled_at"]) or 0) > asked
             if before == after:
                 agreed = (before, doc)
                 break

@@ -14,15 +14,14 @@ import json
 import sys
 from typing import Any, TextIO
 
-from watchdog_agent.agent.diskareas import areas
-from watchdog_agent.agent.disksampler import fetch_disk_usage
 from watchdog_agent.commands import agentlink
 from watchdog_agent.commands.agentlink import AgentOptions
-from watchdog_agent.commands.dftext import summary, verbose
 from watchdog_agent.config import load_settings
-from watchdog_agent.docker.lite import LiteDockerClient
 from watchdog_agent.errors import UsageError
-from watchdog_agent.wire.diskjson import disk_json
+
+# build_parser() imports this module for every command: what df alone needs (the disk
+# sampler's module brings structlog, which stats and top must never import) is imported
+# when df runs
 
 
 def add_parser(sub: Any) -> None:
@@ -63,6 +62,11 @@ async def disk_doc(
             raise UsageError(f"the agent at {link.url} answered something that is not a disk "
                              "document")  # fmt: skip
         return doc
+    from watchdog_agent.agent.diskareas import areas
+    from watchdog_agent.agent.disksampler import fetch_disk_usage
+    from watchdog_agent.docker.lite import LiteDockerClient
+    from watchdog_agent.wire.diskjson import disk_json
+
     client = LiteDockerClient(docker_host)
     try:
         usage = await fetch_disk_usage(client)
@@ -72,6 +76,8 @@ async def disk_doc(
 
 
 def show(doc: dict[str, Any], fmt: str, verbose_rows: bool, out: TextIO) -> None:
+    from watchdog_agent.commands.dftext import summary, verbose
+
     if fmt == "json":
         out.write(json.dumps(doc) + "\n")
     else:
