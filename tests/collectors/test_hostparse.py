@@ -62,6 +62,18 @@ def test_cpu_percent_docker_scale() -> None:
     assert cpu_percent(before, CpuTimes(busy=100.0, total=500.0), cpus=4) == 0.0
 
 
+def test_idle_interval_is_zero_not_a_gap() -> None:
+    """Only idle moved: busy (a difference of float sums) may come out a hair below 0."""
+    fields = {"user": 28713.49, "nice": 1.71, "system": 23509.66, "idle": 24614.58,
+              "iowait": 265.85, "irq": 222.15, "softirq": 242.74, "steal": 155.6, "guest": 0.0,
+              "guest_nice": 0.0}  # fmt: skip
+    before = cpu_times(fields)
+    after = cpu_times({**fields, "idle": 24614.98})
+    assert after.busy - before.busy < 0  # the float sums' rounding
+    assert cpu_percent(before, after, cpus=2) == 0.0
+    assert cpu_percent(before, CpuTimes(busy=99.0, total=before.total + 1), cpus=2) == 0.0
+
+
 def test_cpu_percent_gaps() -> None:
     before = CpuTimes(busy=100.0, total=400.0)
     assert cpu_percent(before, before, cpus=2) is None  # no time passed

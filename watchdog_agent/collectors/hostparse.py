@@ -85,9 +85,12 @@ def cpu_times(fields: Mapping[str, float]) -> CpuTimes:
 
 def cpu_percent(before: CpuTimes, after: CpuTimes, cpus: int) -> float | None:
     """Host CPU use between two readings, docker stats' scale (100 = one core, up to
-    ``100 * cpus``); None when no time passed or the counters went back (a new boot)."""
+    ``100 * cpus``); None when no time passed or the total went back (a new boot).
+
+    Busy time that did not move comes out a hair below 0 (busy is a difference of float
+    sums): that, like any busy time going back, is 0 %, as psutil counts it."""
     total = after.total - before.total
-    busy = after.busy - before.busy
-    if total <= 0 or busy < 0 or cpus <= 0:
+    if total <= 0 or cpus <= 0:
         return None
+    busy = after.busy - before.busy
     return min(max(busy / total, 0.0), 1.0) * 100.0 * cpus
