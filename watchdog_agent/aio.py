@@ -6,6 +6,8 @@
   snapshot store drops the oldest).
 - ``spawn``: start a long-lived task whose end is reported in the log when it happens;
   ``cancel_and_wait``: its owner's shutdown.
+- ``FixedRate``: waits that keep a loop on a fixed rate (a late turn moves the schedule
+  rather than firing a burst to catch up).
 - ``run_to_end``: a blocking call in a thread whose caller, when cancelled, still waits
   for the thread before it closes what the thread uses.
 """
@@ -128,3 +130,22 @@ async def run_to_end(func: Callable[..., T], *args: Any) -> T:
     except asyncio.CancelledError:
         await asyncio.wait([job])
         raise
+
+
+class FixedRate:
+    """``await rate.wait()`` at the top of a loop: the first wait ends ``first`` seconds
+    after the first call, each next one ``interval`` seconds after the previous end, or at
+    once when the loop's work took longer than that."""
+
+    def __init__(self, interval: float, first: float = 0.0) -> None:
+        self.interval = interval
+        self.first = first
+        self._due: float | None = None
+
+    async def wait(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._due is None:
+            self._due = loop.time() + self.first
+        else:
+            self._due = max(self._due + self.interval, loop.time())
+        await asyncio.sleep(max(0.0, self._due - loop.time()))

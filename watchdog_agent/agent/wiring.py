@@ -20,12 +20,10 @@ and tears them down in reverse:
 6. Disk use (after the post-mortems, stopped first): Docker's /system/df on its own
    slow task, cached, refreshed on demand at most every few seconds
    (agent/disksampler.py).
-7. Host: a task reading the host's totals (collectors/host.py, psutil under
-   --proc-root) and the agent's own cost (collectors/agentcost.py) on the sampling
-   interval, in a worker thread apart from the container pass, which it never delays
-   (bench/host.py: about 0.7 ms of CPU a reading); the latest
-   ``HostSample`` and ``ProcessCost`` are kept in ``host`` and ``cost``. The first
-   reading is taken before the server answers; the context cancels and awaits the task.
+7. Host: a task (agent/hostsampler.py) reading the host's totals (collectors/host.py,
+   psutil under --proc-root) and the agent's own cost on the sampling interval, in a
+   worker thread apart from the container pass; its first reading is taken before the
+   server answers, and ``host`` and ``cost`` give the latest.
 8. Daemon info (with Docker): a task (agent/daemoninfo.py) pinging the engine, sampling
    its ``/info`` and the data root's filesystem, woken by daemon events on the bus;
    consumers get ``daemon_state``, a callable, never the Agent.
@@ -49,13 +47,12 @@ from aiohttp import web
 from watchdog_agent.agent import gctune
 from watchdog_agent.agent.daemoninfo import DaemonInfoSampler
 from watchdog_agent.agent.disksampler import DiskSampler, fetch_through
+from watchdog_agent.agent.hostsampler import HostSampler
 from watchdog_agent.agent.postmortem.capture import PostMortems
 from watchdog_agent.agent.postmortem.store import store_path
 from watchdog_agent.agent.snapshots import SnapshotStore
-from watchdog_agent.aio import cancel_and_wait, run_to_end, spawn
-from watchdog_agent.collectors.agentcost import AgentCost
+from watchdog_agent.aio import FixedRate, cancel_and_wait, run_to_end, spawn
 from watchdog_agent.collectors.cgroupfs import Layout
-from watchdog_agent.collectors.host import HostReader
 from watchdog_agent.collectors.sampler import Sampler, Target
 from watchdog_agent.collectors.targets import TargetCache, discovered_targets, target_for
 from watchdog_agent.config import Settings
@@ -121,8 +118,7 @@ class Agent:
         self._sampler: Sampler | None = None
         self._cache: TargetCache | None = None
         self._limits: dict[str, Limits] = {}
-        self.host: HostSample | None = None  # the latest host totals (host task)
-        self.cost: ProcessCost | None = None  # the agent's own cost, read with them
+        self.hosts: HostSampler | None = None  # the host task's readings, once it ran
 
     # -- what handlers read ---------------------------------------------------------------
 
@@ -143,6 +139,16 @@ class Agent:
         if self.inventory is not None and self._synced.is_set():
             return self.inventory.refs
         return {cid: ContainerRef(id=cid, state="running") for cid in self.targets}
+
+    @property
+    def host(self) -> HostSample | None:
+        """The latest host totals (None before the host task's first reading)."""
+        return None if self.hosts is None else self.hosts.host
+
+    @property
+    def cost(self) -> ProcessCost | None:
+        """The agent's own cost, read with the host totals."""
+        return None if self.hosts is None else self.hosts.cost
 
     def daemon_state(self) -> DaemonState | None:
         """The daemon's latest state (None without Docker or before the first ping);
@@ -298,25 +304,13 @@ class Agent:
             await postmortems.stop()
 
     async def _host_ctx(self, app: web.Application) -> AsyncIterator[None]:
-        reader, cost = await run_to_end(_host_readers, self.settings.proc_root)
-        self.host, self.cost = await run_to_end(_read_host, reader, cost)
-        self._spawn("host", self._host_forever(reader, cost))
+        self.hosts = HostSampler(self.settings.proc_root, self.settings.interval)
+        await self.hosts.start()
+        self._spawn("host", self.hosts.run())
         try:
             yield
         finally:
             await self._stop("host")
-
-    async def _host_forever(self, reader: HostReader, cost: AgentCost) -> None:
-        loop = asyncio.get_running_loop()
-        interval = self.settings.interval
-        due = loop.time() + interval
-        while True:
-            await asyncio.sleep(max(0.0, due - loop.time()))
-            try:
-                self.host, self.cost = await run_to_end(_read_host, reader, cost)
-            except Exception:
-                log.exception("host sample failed")
-            due = max(due + interval, loop.time())
 
     async def _daemon_ctx(self, app: web.Application) -> AsyncIterator[None]:
         """The daemon-info task, on the engine client even before it first answers."""
@@ -371,11 +365,10 @@ class Agent:
         if self.inventory is not None:  # an empty first snapshot would read "no containers"
             with contextlib.suppress(TimeoutError):  # (an engine gone at once: cgroup paths)
                 await asyncio.wait_for(self._synced.wait(), FIRST_SYNC_WAIT)
-        loop = asyncio.get_running_loop()
-        interval = self.settings.interval
-        due = loop.time()
+        rate = FixedRate(self.settings.interval)
         tuned = False
         while True:  # cgroup paths until the inventory has listed Docker's containers
+            await rate.wait()
             refs = self._live_refs() if self._synced.is_set() else None
             try:
                 snapshot, targets = await run_to_end(self._pass, refs)
@@ -388,8 +381,6 @@ class Agent:
                 if not tuned:
                     gctune.tune_for_service()  # after start-up and the first sample
                     tuned = True
-            due = max(due + interval, loop.time())
-            await asyncio.sleep(due - loop.time())
 
     def _live_refs(self) -> list[ContainerRef]:
         assert self.inventory is not None
@@ -408,14 +399,6 @@ class Agent:
                     self._sampler.invalidate_limits(cid)
             self._limits = limits
         return self._sampler.sample(targets), targets
-
-
-def _host_readers(proc_root: str) -> tuple[HostReader, AgentCost]:
-    return HostReader(proc_root), AgentCost()
-
-
-def _read_host(reader: HostReader, cost: AgentCost) -> tuple[HostSample, ProcessCost]:
-    return reader.read(), cost.read()
 
 
 def _open_journal(journal: Journal) -> None:
