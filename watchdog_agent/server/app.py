@@ -27,6 +27,7 @@ from . import (
     routes_meta,
     routes_metrics,
     routes_postmortem,
+    routes_snapshot,
 )
 from .auth import Authenticator, auth_middleware, authenticator, exempt_paths
 from .connections import name_the_server
@@ -60,6 +61,7 @@ def create_app(settings: Settings, agent: Agent | None = None) -> web.Applicatio
     routes_postmortem.setup(app)
     routes_host.setup(app)
     routes_disk.setup(app)
+    routes_snapshot.setup(app)
     return app
 
 
