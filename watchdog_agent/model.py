@@ -127,6 +127,8 @@ class CgroupSample(NamedTuple):
     memory_mapped_file_bytes: int | None = None
     memory_inactive_file_bytes: int | None = None
     memory_active_file_bytes: int | None = None
+    memory_shmem_bytes: int | None = None  # v2 shmem, v1 total_shmem (tmpfs, /dev/shm, IPC)
+    memory_kernel_bytes: int | None = None  # v2 kernel (or its parts), v1 memory.kmem.usage
     memory_pgfault: int | None = None  # memory.stat pgfault (v1 and v2 alike)
     memory_pgmajfault: int | None = None  # memory.stat pgmajfault
     oom_kills: int | None = None

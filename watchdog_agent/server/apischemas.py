@@ -66,6 +66,7 @@ STATS = obj(
         "memory_working_set_bytes": N_INT,
         "memory_limit_bytes": N_INT,
         "memory_percent": N_NUM,
+        "memory_stat": nullable(ref("MemoryStat")),
         "pids": N_INT,
         "pids_limit": N_INT,
         "net_rx_bytes": N_INT,
@@ -82,10 +83,26 @@ STATS = obj(
     },
     description=(
         "Numbers from the latest sample; null: not known (absent is not 0). History "
-        "samples (?history=N, post-mortems) keep every field but net_interfaces and "
-        "the PSI totals, which are null there."
+        "samples (?history=N, post-mortems) keep every field but net_interfaces, "
+        "memory_stat and the PSI totals, which are null there."
     ),
 )
+MEMORY_STAT = obj(
+    {
+        "current": {**N_INT, "description": "the cgroup's whole usage, page cache included "
+                    "(cAdvisor's container_memory_usage_bytes; memory_usage_bytes, docker "
+                    "stats' memory, is current - inactive_file)"},
+        "anon": {**N_INT, "description": "anonymous memory (v2 anon, v1 total_rss)"},
+        "file": {**N_INT, "description": "page cache, shmem included (v2 file, v1 total_cache)"},
+        "active_file": N_INT,
+        "inactive_file": N_INT,
+        "shmem": {**N_INT, "description": "tmpfs and /dev/shm (v2 shmem, v1 total_shmem)"},
+        "kernel": {**N_INT, "description": "kernel memory: v2 kernel (before 5.18 the sum of "
+                   "kernel_stack, pagetables, percpu, vmalloc, slab), v1 "
+                   "memory.kmem.usage_in_bytes"},
+    },
+    description="The cgroup's memory by kind, in bytes; null: not known on this host.",
+)  # fmt: skip
 CONTAINER = obj(
     {
         "id": STR,
@@ -317,6 +334,30 @@ HOST = obj(
     },
     description="The host's totals, read under --proc-root; null: not readable.",
 )  # fmt: skip
+AGENT_COST = obj(
+    {
+        "cpu_seconds_total": N_NUM,
+        "resident_memory_bytes": N_INT,
+        "virtual_memory_bytes": N_INT,
+        "open_fds": N_INT,
+        "max_fds": N_INT,
+        "start_time_seconds": {**N_NUM, "description": "unix seconds"},
+    },
+    description="The agent's own process (its process_* metrics); null: not readable.",
+)
+SNAPSHOT = obj(
+    {
+        "sampled_at": {**N_TIME, "description": "the sampling pass (null before the first)"},
+        "interval_seconds": NUM,
+        "containers": {"type": "array", "items": ref("Container")},
+        "host": nullable(ref("Host")),
+        "daemon": nullable(ref("Daemon")),
+        "agent": nullable(ref("AgentCost")),
+    },
+    description="One sampling pass, whole: the containers (as /api/v1/containers lists "
+    "them, stats inline), the host's totals, the daemon and the agent's own cost; null: "
+    "not read yet (daemon: also without Docker).",
+)
 DISK_AREA_TYPES = ["images", "containers", "volumes", "build_cache"]
 DISK_AREA = obj(
     {
@@ -406,6 +447,7 @@ SCHEMAS: dict[str, Schema] = {
     "PsiLine": PSI_LINE,
     "Pressure": PRESSURE,
     "NetInterface": NET,
+    "MemoryStat": MEMORY_STAT,
     "Stats": STATS,
     "Container": CONTAINER,
     "Process": PROCESS,
@@ -424,4 +466,6 @@ SCHEMAS: dict[str, Schema] = {
     "DiskVolume": DISK_VOLUME,
     "BuildCacheRecord": BUILD_CACHE,
     "Disk": DISK,
+    "AgentCost": AGENT_COST,
+    "Snapshot": SNAPSHOT,
 }

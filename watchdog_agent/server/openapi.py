@@ -79,6 +79,14 @@ _STREAMED = {
         SSE: {"schema": STR},
     },
 }
+_SNAPSHOTS = {
+    "description": "OK",
+    "content": {
+        "application/json": {"schema": ref("Snapshot")},
+        NDJSON: {"schema": ref("Snapshot")},
+        SSE: {"schema": STR},
+    },
+}
 _EVENTS = {
     "description": "History, then the live tail unless `until` is past. History is the "
     "journal's, completed from Docker's own buffer (its last 256 events) where the window "
@@ -133,6 +141,15 @@ PATHS: dict[str, Schema] = {
             "status, ancestor, image, exited); repeatable",
             explode=True,
         ),
+    ),
+    "/api/v1/stats": _get(
+        "Every container's latest stats, the host, the daemon and the agent's own cost in "
+        "one document (what dstats shows); stream=1: one per sampling pass (NDJSON, or SSE "
+        "events named snapshot), the latest first",
+        {"200": _SNAPSHOTS, **_errors(400, 429, 503)},
+        _param("all", "query", FLAG, "include containers that are not running"),
+        _param("filter", "query", FILTERS, "as /api/v1/containers' filter", explode=True),
+        _param("stream", "query", FLAG, "push a document for each sampling pass"),
     ),
     "/api/v1/containers/{id}": _get(
         "One container with its latest stats",

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from watchdog_agent.agent.snapshots import SnapshotSubscription
 from watchdog_agent.agent.wiring import Agent
-from watchdog_agent.model import ProcessCost
+from watchdog_agent.model import ProcessCost, Snapshot
 from watchdog_agent.wire.tojson import rfc3339
 
 from . import documents, params
@@ -26,20 +26,27 @@ from .routes_containers import current_stats
 from .streams import KEEPALIVE, Writer, choose_writer, next_or_tick, run_stream
 
 
+def _whole(value: float | None) -> int | None:
+    return None if value is None else int(value)
+
+
 def cost_json(cost: ProcessCost | None) -> dict[str, Any] | None:
-    """The agent's own process (null: not read yet)."""
+    """The agent's own process, as its process_* metrics read it (null: not read yet;
+    a null field: not readable here). Bytes and descriptors are whole numbers."""
     if cost is None:
         return None
     return {
         "cpu_seconds_total": cost.cpu_seconds_total,
-        "resident_memory_bytes": cost.resident_memory_bytes,
-        "virtual_memory_bytes": cost.virtual_memory_bytes,
-        "open_fds": cost.open_fds,
+        "resident_memory_bytes": _whole(cost.resident_memory_bytes),
+        "virtual_memory_bytes": _whole(cost.virtual_memory_bytes),
+        "open_fds": _whole(cost.open_fds),
+        "max_fds": _whole(cost.max_fds),
         "start_time_seconds": cost.start_time_seconds,
     }
 
 
 def snapshot_doc(agent: Agent, everything: bool, ps: PsFilter) -> dict[str, Any]:
+    """The document of the latest snapshot (``sampled_at`` null before the first pass)."""
     latest = agent.store.latest
     refs = [
         r for r in agent.refs().values()
@@ -71,7 +78,6 @@ async def get_snapshot(request: web.Request) -> web.StreamResponse:
         with request.app[STREAMS].slot(sub.close):
 
             async def produce(writer: Writer) -> None:
-                await writer.send("snapshot", json.dumps(snapshot_doc(agent, everything, ps)))
                 await _pump(writer, agent, sub, everything, ps)
 
             return await run_stream(choose_writer(request), sub.close, produce)
@@ -82,17 +88,25 @@ async def get_snapshot(request: web.Request) -> web.StreamResponse:
 async def _pump(
     writer: Writer, agent: Agent, sub: SnapshotSubscription, everything: bool, ps: PsFilter
 ) -> None:
-    """One document per new snapshot until the store ends (shutdown) or the client goes."""
+    """The latest snapshot's document (none before the first pass), then one per new
+    snapshot until the store ends (shutdown) or the client goes.
+
+    A document is built from the store's latest snapshot, so one queued behind a newer
+    one (a slow reader) is skipped: a reader that falls behind gets the newest state, not
+    stale documents, and never two documents of the same pass.
+    """
+    sent: Snapshot | None = None
+    snapshot = agent.store.latest
     while True:
+        if snapshot is not None and snapshot is agent.store.latest and snapshot is not sent:
+            await writer.send("snapshot", json.dumps(snapshot_doc(agent, everything, ps)))
+            sent = snapshot
         try:
             snapshot = await next_or_tick(sub, KEEPALIVE)
         except StopAsyncIteration:
             return
-        if snapshot is None:
-            if not await writer.keepalive():
-                return
-            continue
-        await writer.send("snapshot", json.dumps(snapshot_doc(agent, everything, ps)))
+        if snapshot is None and not await writer.keepalive():
+            return
 
 
 def setup(app: web.Application) -> None:

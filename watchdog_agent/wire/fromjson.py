@@ -107,14 +107,22 @@ def _net(doc: Any) -> tuple[NetInterface, ...] | None:
 
 def stats_from_json(doc: Mapping[str, Any]) -> ContainerStats:
     """A stats object (``tojson.stats_json``'s shape) as ContainerStats; its raw sample
-    holds what the object carries of it (PSI, interfaces, the time)."""
+    holds what the object carries of it (PSI, interfaces, ``memory_stat``, the time)."""
     cid = str(doc["id"])
     at = parse_time(doc.get("sampled_at"))
     psi = _obj(doc.get("psi"))
+    memory = _obj(doc.get("memory_stat"))
     sample = CgroupSample(
         container_id=cid,
         monotonic=0.0,
         wall=at or 0.0,
+        memory_usage_bytes=_int(memory.get("current")),
+        memory_rss_bytes=_int(memory.get("anon")),
+        memory_cache_bytes=_int(memory.get("file")),
+        memory_inactive_file_bytes=_int(memory.get("inactive_file")),
+        memory_active_file_bytes=_int(memory.get("active_file")),
+        memory_shmem_bytes=_int(memory.get("shmem")),
+        memory_kernel_bytes=_int(memory.get("kernel")),
         psi_cpu=_pressure(psi.get("cpu")),
         psi_memory=_pressure(psi.get("memory")),
         psi_io=_pressure(psi.get("io")),

@@ -41,6 +41,22 @@ def _pressure(p: Pressure | None) -> dict[str, Any] | None:
     return None if p is None else {"some": _psi_line(p.some), "full": _psi_line(p.full)}
 
 
+def memory_stat_json(sample: CgroupSample) -> dict[str, int | None]:
+    """The cgroup's memory by kind, in bytes (null: not known, never 0): ``current`` is its
+    whole usage with the page cache (cAdvisor's container_memory_usage_bytes); ``anon``
+    and ``file`` are v2 anon and file (v1 total_rss and total_cache); ``shmem`` (tmpfs,
+    /dev/shm) is part of ``file``; ``kernel`` is v2 kernel (v1 memory.kmem.usage_in_bytes)."""
+    return {
+        "current": sample.memory_usage_bytes,
+        "anon": sample.memory_rss_bytes,
+        "file": sample.memory_cache_bytes,
+        "active_file": sample.memory_active_file_bytes,
+        "inactive_file": sample.memory_inactive_file_bytes,
+        "shmem": sample.memory_shmem_bytes,
+        "kernel": sample.memory_kernel_bytes,
+    }
+
+
 def stats_json(s: ContainerStats) -> dict[str, Any]:
     sample = s.sample
     return {
@@ -55,6 +71,7 @@ def stats_json(s: ContainerStats) -> dict[str, Any]:
         "memory_working_set_bytes": s.memory_working_set_bytes,
         "memory_limit_bytes": s.memory_limit_bytes,
         "memory_percent": s.memory_percent,
+        "memory_stat": memory_stat_json(sample),
         "pids": s.pids,
         "pids_limit": s.pids_limit,
         "net_rx_bytes": s.net_rx_bytes,
@@ -119,7 +136,7 @@ def _pressure_avg(p: PressureAvg | None) -> dict[str, Any] | None:
 
 def history_json(r: HistoryRow) -> dict[str, Any]:
     """A kept sample in the stats object's shape; what the history does not keep
-    (``net_interfaces``, PSI ``total``) is null."""
+    (``net_interfaces``, ``memory_stat``, PSI ``total``) is null."""
     return {
         "id": r.id,
         "name": r.name,
@@ -132,6 +149,7 @@ def history_json(r: HistoryRow) -> dict[str, Any]:
         "memory_working_set_bytes": r.memory_working_set_bytes,
         "memory_limit_bytes": r.memory_limit_bytes,
         "memory_percent": r.memory_percent,
+        "memory_stat": None,
         "pids": r.pids,
         "pids_limit": r.pids_limit,
         "net_rx_bytes": r.net_rx_bytes,
