@@ -48,13 +48,19 @@ INT_FIELDS = ("memory_usage_bytes", "memory_working_set_bytes", "memory_limit_by
               "pids_limit", "net_rx_bytes", "net_tx_bytes", "blk_read_bytes",
               "blk_write_bytes")  # fmt: skip
 
+# the raw sample's fields that the stats object carries in memory_stat
+MEMORY_FIELDS = ("memory_usage_bytes", "memory_rss_bytes", "memory_cache_bytes",
+                 "memory_active_file_bytes", "memory_inactive_file_bytes",
+                 "memory_shmem_bytes", "memory_kernel_bytes")  # fmt: skip
+
 
 @st.composite
 def container_stats(draw: st.DrawFn) -> ContainerStats:
     cid = draw(st.text("0123456789abcdef", min_size=64, max_size=64))
     at = draw(TIME)
+    memory = {name: draw(INT) for name in MEMORY_FIELDS}
     sample = CgroupSample(cid, 0.0, at, psi_cpu=draw(PRESSURE), psi_memory=draw(PRESSURE),
-                          psi_io=draw(PRESSURE), net=draw(NET))  # fmt: skip
+                          psi_io=draw(PRESSURE), net=draw(NET), **memory)  # fmt: skip
     numbers: dict[str, Any] = {name: draw(FLOAT) for name in FLOAT_FIELDS}
     numbers.update({name: draw(INT) for name in INT_FIELDS})
     return ContainerStats(cid, at, sample, name=draw(TEXT | st.none()),
@@ -72,6 +78,8 @@ def test_stats_read_back_give_the_same_json_and_table(stats: ContainerStats) -> 
     back = stats_from_json(served)
     assert _wire(stats_json(back)) == served
     assert stats_table([back]) == stats_table([stats])
+    for name in MEMORY_FIELDS:  # the breakdown reads back into the raw sample
+        assert getattr(back.sample, name) == getattr(stats.sample, name)
 
 
 def test_stats_read_back_keep_gaps_as_gaps() -> None:
@@ -86,6 +94,12 @@ def test_stats_read_back_keep_gaps_as_gaps() -> None:
     ]  # fmt: skip
     broken = stats_from_json({"id": cid, "cpu_percent": "12", "pids": True, "psi": []})
     assert broken.cpu_percent is None and broken.pids is None and broken.sample.psi_io is None
+    assert _wire(stats_json(back))["memory_stat"] == dict.fromkeys(
+        ("current", "anon", "file", "active_file", "inactive_file", "shmem", "kernel")
+    )
+    odd = stats_from_json({"id": cid, "memory_stat": {"shmem": "8", "kernel": 1.5, "anon": 0}})
+    assert odd.sample.memory_shmem_bytes is None and odd.sample.memory_kernel_bytes is None
+    assert odd.sample.memory_rss_bytes == 0  # zero stays zero
 
 
 @st.composite
