@@ -320,6 +320,26 @@ def test_summary_decodes() -> None:
     assert (ref.state, ref.pid, ref.created) == ("running", None, 1787476320.0)
 
 
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        ("Exited (3) 5 seconds ago", 3),
+        ("Exited (0) About a minute ago", 0),
+        ("Exited (-1) 2 hours ago", -1),
+        ("Up 3 minutes", None),
+        ("Created", None),
+        ("Restarting (1) 2 seconds ago", None),  # live: its inspect document says
+        ("", None),
+    ],
+)
+def test_summary_takes_a_stopped_containers_exit_code_from_its_status(
+    status: str, code: int | None
+) -> None:
+    """A resync lists stopped containers without inspecting them: their exit code must
+    survive it (dstats' stopped rows show it)."""
+    assert container_from_summary(summary(State="exited", Status=status)).exit_code == code
+
+
 def test_summary_tolerates_nulls_and_missing_keys() -> None:
     ref = container_from_summary({"Id": ID, "Labels": None, "Names": None})
     assert ref.id == ID

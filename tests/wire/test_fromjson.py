@@ -58,9 +58,13 @@ MEMORY_FIELDS = ("memory_usage_bytes", "memory_rss_bytes", "memory_cache_bytes",
 def container_stats(draw: st.DrawFn) -> ContainerStats:
     cid = draw(st.text("0123456789abcdef", min_size=64, max_size=64))
     at = draw(TIME)
-    memory = {name: draw(INT) for name in MEMORY_FIELDS}
-    sample = CgroupSample(cid, 0.0, at, psi_cpu=draw(PRESSURE), psi_memory=draw(PRESSURE),
-                          psi_io=draw(PRESSURE), net=draw(NET), **memory)  # fmt: skip
+    sample = CgroupSample(
+        cid, 0.0, at, psi_cpu=draw(PRESSURE), psi_memory=draw(PRESSURE), psi_io=draw(PRESSURE),
+        net=draw(NET), memory_usage_bytes=draw(INT), memory_rss_bytes=draw(INT),
+        memory_cache_bytes=draw(INT), memory_active_file_bytes=draw(INT),
+        memory_inactive_file_bytes=draw(INT), memory_shmem_bytes=draw(INT),
+        memory_kernel_bytes=draw(INT),
+    )  # fmt: skip
     numbers: dict[str, Any] = {name: draw(FLOAT) for name in FLOAT_FIELDS}
     numbers.update({name: draw(INT) for name in INT_FIELDS})
     return ContainerStats(cid, at, sample, name=draw(TEXT | st.none()),

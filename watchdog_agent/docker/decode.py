@@ -69,8 +69,14 @@ def parse_rfc3339(value: str | None, what: str = "timestamp") -> float | None:
     return whole.timestamp() + (int(frac) / 10 ** len(frac) if frac else 0.0)
 
 
+# the summary's Status of a stopped container, as the daemon writes it (container/state.go
+# String: "Exited (%d) %s ago"): the only place the list gives its exit code
+_EXITED = re.compile(r"Exited \((-?\d+)\)")
+
+
 def container_from_summary(raw: Mapping[str, Any]) -> ContainerRef:
-    """One item of ``GET /containers/json``. The summary has no pid: pid is None."""
+    """One item of ``GET /containers/json``. The summary has no pid: pid is None; a
+    stopped container's exit code comes from its Status text (None when it says none)."""
     what = "container summary"
     _require_mapping(raw, what)
     names = raw.get("Names")
@@ -81,6 +87,7 @@ def container_from_summary(raw: Mapping[str, Any]) -> ContainerRef:
     created = raw.get("Created")
     if created is not None and (isinstance(created, bool) or not isinstance(created, int | float)):
         raise ParseError(what, f"Created is {created!r}, expected unix seconds")
+    status = _opt(raw, "Status", str, what) or ""
     return ContainerRef(
         id=_id(raw, what),
         name=_primary_name(names or []),
@@ -90,6 +97,7 @@ def container_from_summary(raw: Mapping[str, Any]) -> ContainerRef:
         state=_opt(raw, "State", str, what),
         pid=None,
         created=float(created) if created is not None else None,
+        exit_code=int(m.group(1)) if (m := _EXITED.match(status)) else None,
     )
 
 
