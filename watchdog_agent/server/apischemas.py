@@ -89,16 +89,16 @@ STATS = obj(
 )
 MEMORY_STAT = obj(
     {
-        "current": {**N_INT, "description": "the cgroup's whole usage, page cache included "
-                    "(cAdvisor's container_memory_usage_bytes; memory_usage_bytes, docker "
-                    "stats' memory, is current - inactive_file)"},
-        "anon": {**N_INT, "description": "anonymous memory (v2 anon, v1 total_rss)"},
-        "file": {**N_INT, "description": "page cache, shmem included (v2 file, v1 total_cache)"},
+        "current": {**N_INT, "description": "the cgroup's whole usage, page cache included: "
+                    "cAdvisor's container_memory_usage_bytes; docker stats' memory, "
+                    "memory_usage_bytes, is current - inactive_file"},
+        "anon": {**N_INT, "description": "anonymous memory: v2 anon, v1 total_rss"},
+        "file": {**N_INT, "description": "page cache, shmem included: v2 file, v1 total_cache"},
         "active_file": N_INT,
         "inactive_file": N_INT,
-        "shmem": {**N_INT, "description": "tmpfs and /dev/shm (v2 shmem, v1 total_shmem)"},
-        "kernel": {**N_INT, "description": "kernel memory: v2 kernel (before 5.18 the sum of "
-                   "kernel_stack, pagetables, percpu, vmalloc, slab), v1 "
+        "shmem": {**N_INT, "description": "tmpfs and /dev/shm: v2 shmem, v1 total_shmem"},
+        "kernel": {**N_INT, "description": "kernel memory: v2 kernel, before Linux 5.18 the "
+                   "sum of kernel_stack, pagetables, percpu, vmalloc and slab; v1 "
                    "memory.kmem.usage_in_bytes"},
     },
     description="The cgroup's memory by kind, in bytes; null: not known on this host.",
@@ -347,7 +347,7 @@ AGENT_COST = obj(
 )
 SNAPSHOT = obj(
     {
-        "sampled_at": {**N_TIME, "description": "the sampling pass (null before the first)"},
+        "sampled_at": {**N_TIME, "description": "when the pass began; null before the first"},
         "interval_seconds": NUM,
         "containers": {"type": "array", "items": ref("Container")},
         "host": nullable(ref("Host")),
