@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from watchdog_agent.collectors.cgroupfs import Layout
+from watchdog_agent.collectors.parse_cgroup import parse_key
 from watchdog_agent.collectors.readers import (
     KERNEL_PARTS,
     _memory_stat_v1,
@@ -105,3 +106,16 @@ def test_sampler_fills_the_breakdown_from_a_v2_tree() -> None:
         "shmem": want[b"shmem"],
         "kernel": want[b"kernel"],
     }
+
+
+def test_every_key_found_alone_is_the_whole_files_value() -> None:
+    """parse_key (the sampler's key-by-key lookup) agrees with a full parse for every
+    key of every fixture memory.stat, the first line's and those another key ends with
+    (file, active_file, shmem_thp...) included."""
+    checked = 0
+    for path in sorted(TREES.rglob("memory.stat")):
+        data = path.read_bytes()
+        for key, value in keyed(data).items():
+            assert parse_key(data, key) == value, (path, key)
+            checked += 1
+    assert checked > 100

@@ -80,7 +80,7 @@ def parse_flat_keyed(data: bytes, what: str = "flat-keyed file") -> dict[str, in
 
 def parse_key(data: bytes, key: bytes, what: str = "flat-keyed file") -> int | None:
     """One key of a flat-keyed file, found without splitting the whole file (memory.stat
-    has ~70 lines and a pass needs seven of them); None when the key is absent."""
+    has ~70 lines and a pass needs nine of them); None when the key is absent."""
     buf = b"\n" + data
     start = buf.find(b"\n" + key + b" ")
     if start < 0:
