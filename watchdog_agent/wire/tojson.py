@@ -115,11 +115,13 @@ def stats_doc(
     ref: ContainerRef, stats: ContainerStats | None, at: float | None = None
 ) -> dict[str, Any]:
     """A container's stats object: its latest sample's, or with none (``unsampled``) every
-    number and ``psi`` entry null, and ``sampled_at`` the time ``at`` of the table it
-    stands in (the commands' rows), or null (the API: no time without a sample)."""
+    number, ``memory_stat`` and ``psi`` entry null, and ``sampled_at`` the time ``at`` of
+    the table it stands in (the commands' rows), or null (the API: no time without a
+    sample)."""
     if stats is not None:
         return stats_json(stats)
     out = stats_json(unsampled(ref, 0.0 if at is None else at))
+    out["memory_stat"] = None
     out["sampled_at"] = rfc3339(at)
     return out
 
