@@ -70,6 +70,7 @@ class Feed:
         self._clock = clock
         self._counters: Mapping[str, Counters] = {}
         self.documents = 0  # documents read, over every connection
+        self.sampled = 0  # ... of which had a sample (sampled_at set)
         self.view = HostView(
             key=key,
             name=host_port(client.url) if local_detail is None else "local",
@@ -142,6 +143,7 @@ class Feed:
             raise BadAnswer(self.client.url, str(exc)) from exc
         self._counters = reading.counters
         self.documents += 1
+        self.sampled += reading.sampled_at is not None
         local = self._local_detail is not None
         name = reading.hostname or (self.view.name if local else host_port(self.client.url))
         self._set(

@@ -93,6 +93,10 @@ class AgentFleet:
         """The latest FleetView (safe from any thread)."""
         return self._view
 
+    def documents(self, host: str) -> int:
+        """Sampled documents read from ``host`` so far (over every connection)."""
+        return self._feeds[host].sampled
+
     # -- the feeds (on the data thread) -----------------------------------------------------
 
     def _changed(self, _: HostView) -> None:

@@ -25,10 +25,11 @@ from aiohttp import web
 
 from watchdog_agent import logsetup
 from watchdog_agent.config import Settings, load_settings
-from watchdog_agent.errors import UsageError, WatchdogError
+from watchdog_agent.errors import WatchdogError
 from watchdog_agent.server.app import create_app
 from watchdog_agent.tui.fleet import Source
 from watchdog_agent.tui.loopthread import LoopThread
+from watchdog_agent.tui.view import FleetError
 
 LOCAL_KEY = "local"
 LOCAL_URL = "http://localhost"  # the Host header's value; the socket is what connects
@@ -78,7 +79,7 @@ class LocalAgent:
         return Source(LOCAL_KEY, LOCAL_URL, None, self.socket, local_detail(asked))
 
     def start(self) -> None:
-        """Start it (blocking until it listens); UsageError when it cannot start."""
+        """Start it (blocking until it listens); FleetError when it cannot start."""
         self.directory = tempfile.mkdtemp(prefix="dstats-")  # 0700: this user only
         self._log = open(os.path.join(self.directory, LOG), "a", encoding="utf-8")  # noqa: SIM115
         logsetup.configure(self.log_level, json=True, stream=self._log)
@@ -86,10 +87,10 @@ class LocalAgent:
             self._thread.submit(self._start()).result(START_TIMEOUT)
         except WatchdogError as exc:
             self.stop()
-            raise UsageError(f"cannot run the collectors in-process: {exc}") from exc
+            raise FleetError(f"cannot run the collectors in-process: {exc}") from exc
         except Exception as exc:
             self.stop()
-            raise UsageError(f"cannot run the collectors in-process: {exc!r}") from exc
+            raise FleetError(f"cannot run the collectors in-process: {exc!r}") from exc
 
     async def _start(self) -> None:
         app = create_app(self.settings)
