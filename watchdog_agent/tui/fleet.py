@@ -17,15 +17,22 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
 from watchdog_agent.docker.decode import event_from_json
 from watchdog_agent.errors import ParseError
 from watchdog_agent.model import ContainerStats, Event, LogLine, ProcessInfo
-from watchdog_agent.tui.client import AgentAnswered, AgentClient, BadAnswer, Credentials
+from watchdog_agent.tui.client import (
+    AgentAnswered,
+    AgentClient,
+    BadAnswer,
+    Credentials,
+    host_port,
+)
 from watchdog_agent.tui.feed import Feed
 from watchdog_agent.tui.loopthread import LoopThread
 from watchdog_agent.tui.view import FleetError, FleetView, HostView
@@ -43,6 +50,9 @@ class Source:
     creds: Credentials | None = None
     unix_socket: str | None = None
     local_detail: str | None = None
+
+
+LOCAL_KEY = "local"  # the in-process agent's HostView.key
 
 
 def sources_for(urls: Sequence[str], creds: Credentials | None = None) -> list[Source]:
@@ -82,7 +92,7 @@ class AgentFleet:
             for s in sources
         }  # fmt: skip
         self._owned = list(owned)
-        self._view = FleetView(tuple(f.view for f in self._feeds.values()))
+        self._view = self._compose()
         self._listeners: list[Callable[[], None]] = []
         self._lock = threading.Lock()
         self._feeding: asyncio.Future[None] | None = None
@@ -99,8 +109,21 @@ class AgentFleet:
 
     # -- the feeds (on the data thread) -----------------------------------------------------
 
+    def _compose(self) -> FleetView:
+        """Every feed's view; hosts that call themselves alike (two agents on one
+        machine, or copies of one VM image) get their address added."""
+        views = [f.view for f in self._feeds.values()]
+        names = Counter(v.name for v in views)
+        return FleetView(
+            tuple(
+                v if names[v.name] == 1 or v.key == LOCAL_KEY
+                else replace(v, name=f"{v.name} ({host_port(self._clients[v.key].url)})")
+                for v in views
+            )
+        )  # fmt: skip
+
     def _changed(self, _: HostView) -> None:
-        self._view = FleetView(tuple(f.view for f in self._feeds.values()))
+        self._view = self._compose()
         with self._lock:
             listeners = list(self._listeners)
         for listener in listeners:

@@ -27,11 +27,10 @@ from watchdog_agent import logsetup
 from watchdog_agent.config import Settings, load_settings
 from watchdog_agent.errors import WatchdogError
 from watchdog_agent.server.app import create_app
-from watchdog_agent.tui.fleet import Source
+from watchdog_agent.tui.fleet import LOCAL_KEY, Source
 from watchdog_agent.tui.loopthread import LoopThread
 from watchdog_agent.tui.view import FleetError
 
-LOCAL_KEY = "local"
 LOCAL_URL = "http://localhost"  # the Host header's value; the socket is what connects
 SOCKET = "agent.sock"
 LOG = "agent.log"
