@@ -1,0 +1,56 @@
+"""dstats' data side against the real engine: a workload and an agent watching it."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from helpers.dockercli import IMAGE, DockerCLI, unique_name
+from helpers.serveproc import ServeProcess
+
+
+@dataclass(frozen=True)
+class Workload:
+    busy: str  # name: a busy loop limited to half a CPU (--cpus 0.5)
+    idle: str  # name: sleeps
+    dead: str  # name: exited with code 3
+
+
+@pytest.fixture(scope="module")
+def workload(docker_cli: DockerCLI) -> Iterator[Workload]:
+    names = Workload(unique_name("dstats-busy"), unique_name("dstats-idle"),
+                     unique_name("dstats-dead"))  # fmt: skip
+    ids = [
+        docker_cli.start("--cpus", "0.5", IMAGE, "sh", "-c", "while :; do :; done",
+                         name=names.busy),
+        docker_cli.start(IMAGE, "sleep", "600", name=names.idle),
+        docker_cli.start(IMAGE, "sh", "-c", "exit 3", name=names.dead),
+    ]  # fmt: skip
+    docker_cli.run("wait", names.dead)
+    try:
+        yield names
+    finally:
+        docker_cli.rm(*ids)
+
+
+def serve(docker_host: str, *args: str) -> ServeProcess:
+    return ServeProcess("--journal", "none", "--interval", "0.5", *args, docker_host=docker_host)
+
+
+@pytest.fixture(scope="module")
+def agent_url(docker_host: str, workload: Workload) -> Iterator[str]:
+    """An agent (no auth) watching the test engine, sampling every 0.5 s."""
+    proc = serve(docker_host)
+    try:
+        yield proc.wait_url()
+    finally:
+        proc.kill()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
