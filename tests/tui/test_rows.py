@@ -14,7 +14,7 @@ CID = "a" * 64
 
 
 def container(at: float, **stats: Any) -> dict[str, Any]:
-    base = {
+    base: dict[str, Any] = {
         "id": CID, "name": "web", "image": "nginx:1", "state": "running",
         "labels": {"app": "web"}, "started_at": rfc3339(T0 - 100), "restart_count": 2,
         "exit_code": 0, "oom_killed": False,

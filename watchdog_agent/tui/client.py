@@ -158,8 +158,8 @@ class AgentClient:
         if self.creds.token:
             self._headers["Authorization"] = f"Bearer {self.creds.token}"
         elif self.creds.user is not None:
-            auth = aiohttp.BasicAuth(self.creds.user, self.creds.password or "")
-            self._headers["Authorization"] = auth.encode()
+            basic = aiohttp.encode_basic_auth(self.creds.user, self.creds.password or "")
+            self._headers["Authorization"] = basic
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:

@@ -1,4 +1,4 @@
-"""dstats' data side against the real engine: a workload and an agent watching it."""
+"""dstats' tests: the workload the data side is tested against, agents on free ports."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import pytest
 from helpers.dockercli import IMAGE, DockerCLI, unique_name
 from helpers.serveproc import ServeProcess
 
@@ -18,8 +17,20 @@ class Workload:
     dead: str  # name: exited with code 3
 
 
-@pytest.fixture(scope="module")
-def workload(docker_cli: DockerCLI) -> Iterator[Workload]:
+def serve(docker_host: str, *args: str) -> ServeProcess:
+    """``watchdog-agent serve`` on the engine at ``docker_host``, sampling every 0.5 s."""
+    return ServeProcess("--journal", "none", "--interval", "0.5", *args, docker_host=docker_host)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def running_workload(docker_cli: DockerCLI) -> Iterator[Workload]:
+    """For a module fixture: the three containers, removed after."""
     names = Workload(unique_name("dstats-busy"), unique_name("dstats-idle"),
                      unique_name("dstats-dead"))  # fmt: skip
     ids = [
@@ -35,22 +46,10 @@ def workload(docker_cli: DockerCLI) -> Iterator[Workload]:
         docker_cli.rm(*ids)
 
 
-def serve(docker_host: str, *args: str) -> ServeProcess:
-    return ServeProcess("--journal", "none", "--interval", "0.5", *args, docker_host=docker_host)
-
-
-@pytest.fixture(scope="module")
-def agent_url(docker_host: str, workload: Workload) -> Iterator[str]:
-    """An agent (no auth) watching the test engine, sampling every 0.5 s."""
-    proc = serve(docker_host)
+def running_agent(docker_host: str, *args: str) -> Iterator[str]:
+    """For a module fixture: an agent on the engine (``args``: more flags); its URL."""
+    proc = serve(docker_host, *args)
     try:
         yield proc.wait_url()
     finally:
         proc.kill()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
