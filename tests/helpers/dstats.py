@@ -15,6 +15,7 @@ class Workload:
     busy: str  # name: a busy loop limited to half a CPU (--cpus 0.5)
     idle: str  # name: sleeps
     dead: str  # name: exited with code 3
+    label: str  # KEY=VALUE on these containers only (the engine is shared)
 
 
 def serve(docker_host: str, *args: str) -> ServeProcess:
@@ -32,7 +33,7 @@ def free_port() -> int:
 def running_workload(docker_cli: DockerCLI) -> Iterator[Workload]:
     """For a module fixture: the three containers, removed after."""
     names = Workload(unique_name("dstats-busy"), unique_name("dstats-idle"),
-                     unique_name("dstats-dead"))  # fmt: skip
+                     unique_name("dstats-dead"), docker_cli.session_label)  # fmt: skip
     ids = [
         docker_cli.start("--cpus", "0.5", IMAGE, "sh", "-c", "while :; do :; done",
                          name=names.busy),

@@ -19,8 +19,9 @@ import os
 import shutil
 import tempfile
 from collections.abc import Mapping
-from typing import TextIO
+from typing import Any, TextIO
 
+import structlog
 from aiohttp import web
 
 from watchdog_agent import logsetup
@@ -67,6 +68,7 @@ class LocalAgent:
         self._thread = LoopThread("dstats-local-agent")
         self._runner: web.AppRunner | None = None
         self._log: TextIO | None = None
+        self._logging: dict[str, Any] = {}
 
     @property
     def socket(self) -> str:
@@ -81,6 +83,7 @@ class LocalAgent:
         """Start it (blocking until it listens); FleetError when it cannot start."""
         self.directory = tempfile.mkdtemp(prefix="dstats-")  # 0700: this user only
         self._log = open(os.path.join(self.directory, LOG), "a", encoding="utf-8")  # noqa: SIM115
+        self._logging = structlog.get_config()  # put back at stop
         logsetup.configure(self.log_level, json=True, stream=self._log)
         try:
             self._thread.submit(self._start()).result(START_TIMEOUT)
@@ -116,7 +119,7 @@ class LocalAgent:
                 self._thread.submit(self._stop()).result(START_TIMEOUT)
         self._thread.stop()
         if self._log is not None:
-            logsetup.configure("error")  # nothing logs to the closed file
+            structlog.configure(**self._logging)  # nothing logs to the closed file
             self._log.close()
             self._log = None
         if self.directory is not None:
