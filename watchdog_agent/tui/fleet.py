@@ -15,6 +15,7 @@ agent of ``local``). ``close`` stops all of them, in that order; it is idempoten
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 from collections import Counter
@@ -35,7 +36,7 @@ from watchdog_agent.tui.client import (
 )
 from watchdog_agent.tui.feed import Feed
 from watchdog_agent.tui.loopthread import LoopThread
-from watchdog_agent.tui.view import FleetError, FleetView, HostView
+from watchdog_agent.tui.view import Fleet, FleetError, FleetView, HostView
 from watchdog_agent.wire.fromjson import process_from_json, stats_from_json
 
 
@@ -127,7 +128,8 @@ class AgentFleet:
         with self._lock:
             listeners = list(self._listeners)
         for listener in listeners:
-            listener()
+            with contextlib.suppress(RuntimeError):  # a caller's loop that just closed
+                listener()
 
     async def _feed_all(self) -> None:
         tasks = [
@@ -336,3 +338,7 @@ def _log_line(url: str, raw: bytes) -> LogLine:
         when if isinstance(when, str) else None,
         line,
     )
+
+
+def _is_a_fleet(fleet: AgentFleet) -> Fleet:
+    return fleet  # mypy checks here that AgentFleet implements view.Fleet
