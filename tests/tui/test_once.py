@@ -48,7 +48,9 @@ def test_once_table(agent_url: str, workload: Workload) -> None:
     assert workload.dead not in by_name  # stopped: only with -a
     assert lines[0].split()[0] == workload.busy  # sorted by CPU, the busy one first
     cpu = float(by_name[workload.busy].split()[5].rstrip("%"))  # after "running 1m02s"
-    assert 15 < cpu < 70, by_name[workload.busy]  # --cpus 0.5: about 50 (loaded machine)
+    # --cpus 0.5: about 50, never above the limit; the low bound is generous because a
+    # loaded 2-core test machine (load 10+) gives the loop far less than its half core
+    assert 5 < cpu < 65, by_name[workload.busy]
     assert "/s" in by_name[workload.busy]  # rates, from two documents
     proc = dstats("--once", "--agent", agent_url, "-a", "--filter", f"name={workload.dead}")
     assert proc.returncode == 0, proc.stderr
@@ -63,7 +65,7 @@ def test_once_json(agent_url: str, workload: Workload) -> None:
     rows = {r["name"]: r for r in json.loads(proc.stdout)}
     busy, dead = rows[workload.busy], rows[workload.dead]
     assert busy["agent"] == agent_url and busy["cpu_limit"] == 0.5
-    assert 15 < busy["cpu_percent"] < 70
+    assert 5 < busy["cpu_percent"] < 65
     assert busy["net_rx_rate"] == 0.0 and busy["image"] == "watchdog-test/busybox:latest"
     assert dead["state"] == "exited" and dead["cpu_percent"] is None  # a gap is null
 
