@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,7 +16,8 @@ class Workload:
     busy: str  # name: a busy loop limited to half a CPU (--cpus 0.5)
     idle: str  # name: sleeps
     dead: str  # name: exited with code 3
-    label: str  # KEY=VALUE on these containers only (the engine is shared)
+    label: str  # KEY=VALUE on these three containers only (the engine is shared, and the
+    # session label is on every container the session's tests start)
 
 
 def serve(docker_host: str, *args: str) -> ServeProcess:
@@ -32,13 +34,15 @@ def free_port() -> int:
 
 def running_workload(docker_cli: DockerCLI) -> Iterator[Workload]:
     """For a module fixture: the three containers, removed after."""
+    label = f"watchdog.test.dstats={secrets.token_hex(6)}"
     names = Workload(unique_name("dstats-busy"), unique_name("dstats-idle"),
-                     unique_name("dstats-dead"), docker_cli.session_label)  # fmt: skip
+                     unique_name("dstats-dead"), label)  # fmt: skip
+    mine = ("--label", names.label)
     ids = [
-        docker_cli.start("--cpus", "0.5", IMAGE, "sh", "-c", "while :; do :; done",
+        docker_cli.start(*mine, "--cpus", "0.5", IMAGE, "sh", "-c", "while :; do :; done",
                          name=names.busy),
-        docker_cli.start(IMAGE, "sleep", "600", name=names.idle),
-        docker_cli.start(IMAGE, "sh", "-c", "exit 3", name=names.dead),
+        docker_cli.start(*mine, IMAGE, "sleep", "600", name=names.idle),
+        docker_cli.start(*mine, IMAGE, "sh", "-c", "exit 3", name=names.dead),
     ]  # fmt: skip
     docker_cli.run("wait", names.dead)
     try:

@@ -33,8 +33,8 @@ def host(view: FleetView) -> HostView:
     return view.hosts[0]
 
 
-def by_name(h: HostView) -> dict[str | None, object]:
-    return {r.name: r for r in h.rows.values()}
+def names(h: HostView) -> set[str | None]:
+    return {r.name for r in h.rows.values()}
 
 
 async def test_connected_with_the_engines_containers(
@@ -120,7 +120,7 @@ async def test_down_then_up(docker_host: str, workload: Workload) -> None:
         assert h.name == f"127.0.0.1:{port}" and not h.rows
         proc = serve(docker_host, "--listen", f"127.0.0.1:{port}")
         proc.wait_url()
-        view = await fleet.until(lambda v: host(v).link == LinkState.CONNECTED, 30)
+        view = await fleet.until(lambda v: workload.busy in names(host(v)), 30)
         h = host(view)
         assert h.link == LinkState.CONNECTED and h.detail is None
         assert workload.busy in {r.name for r in h.rows.values()}
@@ -135,8 +135,12 @@ async def test_a_stalled_stream_counts_as_broken(docker_host: str, workload: Wor
     url = proc.wait_url()
     fleet = AgentFleet(sources_for([url]))
     try:
-        view = await fleet.until(lambda v: host(v).link == LinkState.CONNECTED, 30)
-        assert host(view).link == LinkState.CONNECTED
+
+        def live(v: FleetView) -> bool:
+            return host(v).link == LinkState.CONNECTED and bool(host(v).rows)
+
+        view = await fleet.until(live, 30)
+        assert live(view)
         os.kill(proc.proc.pid, signal.SIGSTOP)  # the connection stays open, silent
         try:
             view = await fleet.until(lambda v: host(v).link == LinkState.RETRYING, 30)
