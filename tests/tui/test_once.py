@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -120,3 +122,25 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None
 def test_version() -> None:
     proc = dstats("--version")
     assert proc.returncode == 0 and proc.stdout.startswith("dstats ")
+
+
+@pytest.mark.engine
+def test_sigterm_stops_the_in_process_agent_and_removes_its_directory(
+    docker_host: str, tmp_path: Path
+) -> None:
+    env = {**agent_env(docker_host), "TMPDIR": str(tmp_path), "WATCHDOG_INTERVAL": "5",
+           "WATCHDOG_AGENT_URL": f"http://127.0.0.1:{free_port()}"}  # fmt: skip
+    # --once waits for two samples, 5 s apart: time enough to be stopped in between
+    proc = subprocess.Popen([DSTATS, "--once"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while not list(tmp_path.glob("dstats-*/agent.sock")):
+            assert proc.poll() is None and time.monotonic() < deadline, "no private socket"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 143
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert list(tmp_path.iterdir()) == []  # the private directory is gone

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 from collections.abc import Mapping, Sequence
 from typing import NoReturn
@@ -143,6 +144,13 @@ async def answers(url: str, creds: Credentials) -> bool:
 
 
 async def _main(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    # SIGTERM and SIGHUP (a closed terminal) end dstats as Ctrl-C does: through the
+    # finally below, so the fleet and the in-process agent (its directory) are cleaned up
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(sig, task.cancel)
     creds = credentials(args)
     options = view_options(args)
     urls = [check_url(u) for u in args.agent]
@@ -194,3 +202,5 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         return 1
     except KeyboardInterrupt:
         return 130
+    except asyncio.CancelledError:  # SIGTERM or SIGHUP, after the clean-up
+        return 143
