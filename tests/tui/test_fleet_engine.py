@@ -155,3 +155,22 @@ async def test_a_stalled_stream_counts_as_broken(docker_host: str, workload: Wor
     finally:
         await fleet.close()
         proc.kill()
+
+
+async def test_close_ends_run_and_open_streams(agent_url: str, workload: Workload) -> None:
+    fleet = AgentFleet(sources_for([agent_url]))
+    runner = asyncio.create_task(fleet.run(lambda _: None))
+    view = await fleet.until(lambda v: workload.idle in names(host(v)), 30)
+    idle = next(r for r in host(view).rows.values() if r.name == workload.idle)
+    logs = aiter(fleet.logs(agent_url, idle.id, tail=0, follow=True))  # silent: stays open
+    nobody = f"container={unique_name('dstats-nobody')}"  # the engine is shared: no events
+    events = aiter(fleet.events(agent_url, [nobody], None))  # live only
+    pending = [asyncio.ensure_future(anext(logs)), asyncio.ensure_future(anext(events))]
+    await asyncio.sleep(0.5)
+    assert not any(p.done() for p in pending) and not runner.done()
+    await fleet.close()
+    await asyncio.wait_for(runner, 10)  # run() returns once the fleet is closed
+    for waiting in pending:
+        with pytest.raises(StopAsyncIteration):  # the streams end, no hang
+            await asyncio.wait_for(waiting, 10)
+    await fleet.close()  # idempotent

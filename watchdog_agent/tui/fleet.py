@@ -21,6 +21,7 @@ import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -95,6 +96,7 @@ class AgentFleet:
         self._owned = list(owned)
         self._view = self._compose()
         self._listeners: list[Callable[[], None]] = []
+        self._on_close: list[Callable[[], object]] = []  # ends each run()
         self._lock = threading.Lock()
         self._feeding: asyncio.Future[None] | None = None
         self._closed = False
@@ -150,6 +152,7 @@ class AgentFleet:
             self._feeding = asyncio.wrap_future(self._thread.submit(self._feed_all()))
 
     async def run(self, publish: Callable[[FleetView], None]) -> None:
+        """View's protocol: publish each change until cancelled or ``close``d."""
         caller = asyncio.get_running_loop()
         scheduled = threading.Event()
 
@@ -162,12 +165,14 @@ class AgentFleet:
                 scheduled.set()
                 caller.call_soon_threadsafe(deliver)
 
+        closed = asyncio.Event()
         with self._lock:
             self._listeners.append(listener)
+            self._on_close.append(partial(caller.call_soon_threadsafe, closed.set))
         try:
             self.start()
             publish(self._view)
-            await asyncio.Event().wait()  # until cancelled; the feeds run on the data thread
+            await closed.wait()  # until cancelled or closed; the feeds run on the data thread
         finally:
             with self._lock:
                 self._listeners.remove(listener)
@@ -200,6 +205,11 @@ class AgentFleet:
         if self._closed:
             return
         self._closed = True
+        with self._lock:
+            ends = list(self._on_close)
+        for end in ends:
+            with contextlib.suppress(RuntimeError):  # that caller's loop is gone
+                end()
         if self._feeding is not None:
             self._feeding.cancel()
         if self._thread.loop.is_running():

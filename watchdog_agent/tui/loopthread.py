@@ -49,7 +49,8 @@ class LoopThread:
 
     async def iterate(self, source: AsyncIterator[_T], buffer: int = 256) -> AsyncIterator[_T]:
         """Items of ``source`` (iterated on this loop) on the caller's loop, with back
-        pressure: at most ``buffer`` items wait. Leaving the loop early stops ``source``."""
+        pressure: at most ``buffer`` items wait. Leaving the loop early stops ``source``;
+        ``stop`` ends the iteration (after the items already handed over)."""
         caller = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[bool, Any]] = asyncio.Queue(buffer)
 
@@ -72,9 +73,18 @@ class LoopThread:
             await hand((False, None))
 
         future = self.submit(pump())
+        pumped = asyncio.wrap_future(future)
         try:
             while True:
-                ok, value = await queue.get()
+                if queue.empty() and pumped.done():
+                    return  # cancelled on this thread (stop): the stream ends here
+                getter = asyncio.ensure_future(queue.get())
+                waiting: set[asyncio.Future[Any]] = {getter, pumped}
+                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                if not getter.done():
+                    getter.cancel()
+                    continue
+                ok, value = getter.result()
                 if ok:
                     yield value
                 elif value is None:
