@@ -128,7 +128,15 @@ class LocalAgent:
 
 
 async def start_local(settings: Settings | None = None) -> LocalAgent:
-    """A started LocalAgent (started on a worker thread: it blocks until it listens)."""
+    """A started LocalAgent (started on a worker thread: it blocks until it listens).
+    Cancelled meanwhile (SIGTERM), it lets the start finish, then stops the agent."""
     agent = LocalAgent(settings or local_settings())
-    await asyncio.to_thread(agent.start)
+    starting = asyncio.ensure_future(asyncio.to_thread(agent.start))
+    try:
+        await asyncio.shield(starting)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await starting
+        await asyncio.to_thread(agent.stop)
+        raise
     return agent
