@@ -1,0 +1,145 @@
+"""``dstats --once``: one snapshot of every host, printed as a table or JSON, then exit.
+
+It waits for two sampled documents from each host that answers, so that CPU % and the
+NET and BLOCK I/O rates are real, not gaps of a first sample (or until ONCE_TIMEOUT).
+The table has the view's columns (HOST only with more than one agent); every cell from
+a container (name, image, state) is escaped by ``textfmt.table``; gaps are "-". JSON is
+a list of row objects with the exact strings and null for gaps. Hosts that did not
+answer are named on stderr; when none answers, nothing is printed on stdout and the
+exit status is 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any, TextIO
+
+from watchdog_agent.commands.textfmt import MISSING, binary_size, decimal_size, percent, table
+from watchdog_agent.termsafe import escape
+from watchdog_agent.tui.fleet import AgentFleet
+from watchdog_agent.tui.options import ViewOptions
+from watchdog_agent.tui.selection import parse_filters, select, sort_rows
+from watchdog_agent.tui.view import FleetView, HostView, LinkState, Row
+
+ONCE_TIMEOUT = 20.0  # seconds to wait for every host's second document
+DOCUMENTS = 2  # sampled documents per host before printing
+FAILED = frozenset({LinkState.RETRYING, LinkState.AUTH_REFUSED, LinkState.BAD_ANSWER})
+
+HEADERS = ("NAME", "ID", "IMAGE", "STATE", "CPU %", "MEM USAGE / LIMIT", "MEM %",
+           "NET I/O", "BLOCK I/O", "PIDS", "PSI", "THROTTLED %", "RESTARTS")  # fmt: skip
+
+
+def duration(seconds: float) -> str:
+    """``45s``, ``12m03s``, ``5h07m``, ``3d04h``."""
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+
+def state_text(row: Row, now: float) -> str:
+    """``running 5m03s``; ``exited (137, OOM)``; the state alone when nothing more is known."""
+    if row.state is None:
+        return MISSING
+    if row.running and row.started_at is not None:
+        return f"{row.state} {duration(now - row.started_at)}"
+    if row.finished_exit_code is not None:
+        oom = ", OOM" if row.oom_killed else ""
+        return f"{row.state} ({row.finished_exit_code}{oom})"
+    return row.state
+
+
+def rate(value: float | None) -> str:
+    return MISSING if value is None else decimal_size(round(value)) + "/s"
+
+
+def memory(row: Row) -> str:
+    if row.memory_usage_bytes is None:
+        return MISSING
+    limit = "unlimited" if row.memory_limit_bytes is None else binary_size(row.memory_limit_bytes)
+    return f"{binary_size(row.memory_usage_bytes)} / {limit}"
+
+
+def cells(row: Row, now: float) -> list[str]:
+    return [
+        row.name or MISSING,
+        row.id[:12],
+        row.image or MISSING,
+        state_text(row, now),
+        percent(row.cpu_percent),
+        memory(row),
+        percent(row.memory_percent),
+        f"{rate(row.net_rx_rate)} / {rate(row.net_tx_rate)}",
+        f"{rate(row.blk_read_rate)} / {rate(row.blk_write_rate)}",
+        MISSING if row.pids is None else str(row.pids),
+        MISSING if row.psi_cpu_some_avg10 is None else f"{row.psi_cpu_some_avg10:.2f}",
+        percent(row.throttled_percent),
+        MISSING if row.restart_count is None else str(row.restart_count),
+    ]
+
+
+def render_table(view: FleetView, rows: Sequence[Row], now: float) -> str:
+    names = {h.key: h.name for h in view.hosts}
+    if len(view.hosts) > 1:
+        return table(("HOST", *HEADERS), ([names[r.host], *cells(r, now)] for r in rows))
+    return table(HEADERS, (cells(r, now) for r in rows))
+
+
+def row_json(row: Row, host: HostView) -> dict[str, Any]:
+    doc = asdict(row)
+    doc["labels"] = dict(row.labels)
+    doc["host"] = host.name
+    doc["agent"] = host.key
+    return {"host": doc.pop("host"), "agent": doc.pop("agent"), **doc}
+
+
+def render_json(view: FleetView, rows: Sequence[Row]) -> str:
+    hosts = {h.key: h for h in view.hosts}
+    return json.dumps([row_json(r, hosts[r.host]) for r in rows], indent=2)
+
+
+def answered(host: HostView) -> bool:
+    return host.link in (LinkState.CONNECTED, LinkState.LOCAL)
+
+
+async def run_once(
+    fleet: AgentFleet,
+    options: ViewOptions,
+    fmt: str = "table",
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    timeout: float = ONCE_TIMEOUT,
+) -> int:
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
+    rows_filter = parse_filters(options.filters)
+
+    def ready(view: FleetView) -> bool:
+        return all(
+            fleet.documents(h.key) >= DOCUMENTS or (h.link in FAILED and h.sampled_at is None)
+            for h in view.hosts
+        )
+
+    view = await fleet.until(ready, timeout)
+    for host in view.hosts:
+        if not answered(host):
+            why = (host.detail or f"no snapshot within {timeout:g} s").split("; retrying")[0]
+            print(f"dstats: {escape(host.name)}: {host.link}: {escape(why)}", file=err)
+    good = [h for h in view.hosts if answered(h)]
+    if not good:
+        print("dstats: no agent answered", file=err)
+        return 1
+    rows = [r for h in good for r in h.rows.values()]
+    rows = sort_rows(select(rows, options.all, rows_filter), options.sort, options.reverse)
+    text = render_json(view, rows) if fmt == "json" else render_table(view, rows, time.time())
+    out.write(text + "\n")
+    out.flush()
+    return 0
