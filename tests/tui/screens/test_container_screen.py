@@ -82,7 +82,8 @@ async def test_publishes_extend_the_sparklines() -> None:
         fleet.push(fleet_view(cpu_busy=12.0, at=CLOCK + 1))
         await pilot.pause()
         assert len(screen.series) == HISTORY_SAMPLES + 1
-        assert screen.sparks["cpu"].data[-1] == 12.0
+        data = screen.sparks["cpu"].data
+        assert data is not None and data[-1] == 12.0
         assert shown(screen.values["cpu"]).split()[0] == "12.0%"
         fleet.push(fleet_view(cpu_busy=13.0, at=CLOCK + 1))  # not a newer sample
         await pilot.pause()
@@ -98,9 +99,10 @@ async def test_keys_open_logs_tree_events_and_escape_comes_back() -> None:
         for key, kind in (("l", LogsScreen), ("t", TreeScreen), ("e", EventsScreen)):
             await pilot.press(key)
             await pilot.pause()
-            assert isinstance(app.screen, kind), key
-            if isinstance(app.screen, EventsScreen):
-                assert app.screen.filters == (f"container={BUSY}",)
+            pushed = app.screen
+            assert isinstance(pushed, kind), key
+            if isinstance(pushed, EventsScreen):
+                assert pushed.filters == (f"container={BUSY}",)
             await pilot.press("escape")
             await pilot.pause()
             assert app.screen is screen

@@ -67,7 +67,7 @@ async def test_filter_key_and_a_bad_filter() -> None:
         assert screen.editor.display  # still open, to fix it
         await pilot.press("ctrl+a", "ctrl+k", *f"container={DEAD} event=die", "enter")
         await settle(pilot, lambda: screen.count == 1)
-        assert screen.filters == (f"container={DEAD}", "event=die")
+        assert tuple(screen.filters) == (f"container={DEAD}", "event=die")
         assert ("events", HOST_A, screen.filters, "1h") in fleet.calls
         assert "container die  dead" in shown(screen.log_view)
         assert f"filters: container={DEAD} event=die" in shown(screen.title_line)

@@ -22,7 +22,7 @@ from watchdog_agent.model import Event
 from watchdog_agent.termsafe import escape
 from watchdog_agent.tui.view import Fleet, FleetError, FleetView, Row
 
-from .base import MISSING, FleetScreen, label, row_of
+from .base import MISSING, FleetScreen, host_of, label, row_of
 from .events import EventsScreen, event_line
 from .logs import LogsScreen
 from .memory import memory_table
@@ -88,6 +88,7 @@ class ContainerScreen(FleetScreen):
         self.container_id = container_id
         self.clock = clock
         self.row: Row | None = None
+        self.host_name: str | None = None
         self.doc: Mapping[str, Any] | None = None
         self.gone = False
         self.series = Series(KEEP)
@@ -96,6 +97,7 @@ class ContainerScreen(FleetScreen):
         self.info = Static("", id="info", markup=False)
         self.sparks = {s.key: Sparkline([], id=f"spark-{s.key}") for s in SPECS}
         self.values = {s.key: Static("", classes="spark-value", markup=False) for s in SPECS}
+        self.history_title = Static(Text("History"), classes="section", markup=False)
         self.memory = Static("", id="memory", markup=False)
         self.procs = Static("", id="processes", markup=False)
         self.events_view = Static(Text("none in the last hour"), id="events", markup=False)
@@ -114,7 +116,7 @@ class ContainerScreen(FleetScreen):
         yield self.title_line
         with VerticalScroll():
             yield self.info
-            yield Static(Text(f"Last {KEEP} samples"), classes="section")
+            yield self.history_title
             for spec in SPECS:
                 with Horizontal(classes="spark-row"):
                     yield Static(Text(spec.title), classes="spark-title")
@@ -227,7 +229,7 @@ class ContainerScreen(FleetScreen):
             return
         name = doc.get("name") if isinstance(doc.get("name"), str) else None
         self.title_line.update(Text(f"Container {label(name, self.container_id)}", style="bold"))
-        host = self.row.host if self.row else self.host_key
+        host = self.host_name or self.host_key
         lines = [state_line(doc, self.row, self.clock()), f"limits: {limits_line(doc)}",
                  f"host {escape(host)}"]  # fmt: skip
         self.info.update(Text("\n".join(lines)))
@@ -235,6 +237,7 @@ class ContainerScreen(FleetScreen):
         self.memory.update(memory_table(stats if isinstance(stats, Mapping) else None))
 
     def _draw_series(self) -> None:
+        self.history_title.update(Text(f"History: {self.series.span()}"))
         for spec in SPECS:
             self.sparks[spec.key].data = self.series.known(spec.key)
             self.values[spec.key].update(Text(self.series.summary(spec)))
@@ -250,7 +253,10 @@ class ContainerScreen(FleetScreen):
             return
         self.gone = False
         self.row = row
-        host = next((h for h in view.hosts if h.key == self.host_key), None)
+        host = host_of(view, self.host_key)
+        if host is not None and host.name != self.host_name:
+            self.host_name = host.name
+            self._draw_doc()
         if row.running and self.series.extend(row, None if host is None else host.sampled_at):
             self._draw_series()
 

@@ -38,8 +38,8 @@ def _text(value: Any) -> Text:
     return Text(MISSING if value is None else escape(str(value)))
 
 
-def _table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Text]]) -> Table:
-    table = Table(title=title, title_justify="left", box=None, pad_edge=False)
+def _table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Text]]) -> Group:
+    table = Table(box=None, pad_edge=False)
     for h in headers:
         right = h in ("TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE", "LINKS", "CONTAINERS")
         table.add_column(h, justify="right" if right else "left", no_wrap=True)
@@ -47,10 +47,10 @@ def _table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Text]]) -
         table.add_row(*row)
     if not rows:
         table.add_row(Text("none"), *([Text("")] * (len(headers) - 1)))
-    return table
+    return Group(Text(title, style="bold"), table)
 
 
-def areas_table(doc: Mapping[str, Any]) -> Table:
+def areas_table(doc: Mapping[str, Any]) -> Group:
     rows = []
     for a in doc.get("areas") or []:
         pct = a.get("reclaimable_percent")

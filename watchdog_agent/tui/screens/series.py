@@ -105,11 +105,13 @@ class Series:
             spec.key: deque(maxlen=keep) for spec in SPECS
         }
         self.last_at: float | None = None
+        self.times: deque[float] = deque(maxlen=keep)
 
     def fill(self, history: Sequence[ContainerStats]) -> None:
         """Start again from the kept samples."""
         for values in self.values.values():
             values.clear()
+        self.times.clear()
         self.last_at = None
         for at, point in points(history):
             self._add(at, point)
@@ -124,10 +126,20 @@ class Series:
     def _add(self, at: float, point: dict[str, float | None]) -> None:
         for key, values in self.values.items():
             values.append(point.get(key))
+        self.times.append(at)
         self.last_at = at
 
     def __len__(self) -> int:
         return len(self.values["cpu"])
+
+    def span(self) -> str:
+        """How much the series cover, in words: "60 samples over 59 s"."""
+        if not self.times:
+            return "no samples"
+        seconds = self.times[-1] - self.times[0]
+        length = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+        noun = "sample" if len(self.times) == 1 else "samples"
+        return f"{len(self.times)} {noun} over {length}"
 
     def known(self, key: str) -> list[float]:
         """The points to draw: the gaps left out."""
