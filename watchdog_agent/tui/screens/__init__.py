@@ -1,1 +1,1 @@
-"""dstats' screens: each is pushed by the app over the main table and reads only the Fleet."""
+"""dstats' screens beyond the main table (each pushed by a key on the main screen)."""
