@@ -92,7 +92,8 @@ async def test_search_and_next() -> None:
 
 async def test_bounded_buffer() -> None:
     fleet = StaticFleet()
-    fleet.logs_by_id[BUSY] = [LogLine("stdout", None, f"x{i}") for i in range(BUFFER + 100)]
+    old = [LogLine("stdout", None, f"x{i}" if i != 350 else "late first") for i in range(800)]
+    fleet.logs_by_id[BUSY] = old
     app = ScreenApp(fleet, lambda: LogsScreen(fleet, HOST_A, BUSY, buffer=BUFFER))
     async with app.run_test(size=SIZE) as pilot:
         screen = await _logs(app)
@@ -103,10 +104,14 @@ async def test_bounded_buffer() -> None:
             if fleet._log_queues:
                 break
             await pilot.pause()
+        screen.find("late")  # matches keep pointing at their lines as old ones go
+        assert screen.matches == [50] and screen.current == 0  # the tail is x300..x799
         for i in range(BUFFER):
-            fleet.push_log(BUSY, LogLine("stdout", None, f"y{i}"))
+            fleet.push_log(BUSY, LogLine("stdout", None, f"y{i}" if i != 600 else "late second"))
         await settle(pilot, lambda: screen_lines[-1].line == f"y{BUFFER - 1}", 400)
         assert len(screen_lines) == BUFFER
+        assert [screen_lines[i].line for i in screen.matches] == ["late second"]
+        assert screen.current is None  # its match went with the oldest lines
         assert len(screen.log_view.lines) <= BUFFER
 
 

@@ -67,6 +67,8 @@ class LogsScreen(FleetScreen):
         self.matches: list[int] = []
         self.current: int | None = None  # index into matches
         self.ended: str | None = None
+        self.pending: list[LogLine] = []  # kept, not drawn yet
+        self.flush_due = False
         self.title_line = Static(f"Log of {label(None, container_id)}", id="title", markup=False)
         self.log_view = RichLog(max_lines=buffer, wrap=False, markup=False, highlight=False)
         self.search = Input(placeholder="search (Enter: find, Escape: cancel)", id="search")
@@ -97,12 +99,33 @@ class LogsScreen(FleetScreen):
         self.show_state()
 
     def _add(self, line: LogLine) -> None:
-        if len(self.lines) == self.buffer and self.matches:  # the oldest line goes
-            self.matches = [i - 1 for i in self.matches if i > 0]
+        """Keep the line; it is drawn with the others that arrive before the next frame
+        (a chatty container costs one status update a frame, not one a line)."""
+        if len(self.lines) == self.buffer:  # the oldest line goes
+            self._forget_oldest()
         self.lines.append(line)
         if self.pattern is not None and self.pattern.search(escape_lines(line.line)):
             self.matches.append(len(self.lines) - 1)
-        self.log_view.write(render_line(line, self.pattern), scroll_end=self.follow)
+        self.pending.append(line)
+        if not self.flush_due:
+            self.flush_due = True
+            self.call_after_refresh(self._flush)
+
+    def _forget_oldest(self) -> None:
+        if not self.matches:
+            return
+        dropped = self.matches[0] == 0
+        self.matches = [i - 1 for i in self.matches if i > 0]
+        if dropped and self.current is not None:
+            self.current = self.current - 1 if self.current > 0 else None
+        if not self.matches:
+            self.current = None
+
+    def _flush(self) -> None:
+        self.flush_due = False
+        lines, self.pending = self.pending, []
+        for line in lines:
+            self.log_view.write(render_line(line, self.pattern), scroll_end=self.follow)
         self.show_state()
 
     def show_state(self) -> None:
@@ -119,6 +142,7 @@ class LogsScreen(FleetScreen):
         self.show_status("  |  ".join(parts))
 
     def _redraw(self) -> None:
+        self.pending = []  # every kept line is drawn here
         self.log_view.clear()
         for line in self.lines:
             self.log_view.write(render_line(line, self.pattern), scroll_end=False)
