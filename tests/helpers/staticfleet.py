@@ -307,6 +307,12 @@ class StaticFleet:
         if self._publish is not None:
             self._publish(view)
 
+    def publish_only(self, view: FleetView) -> None:
+        """Publish ``view`` while the methods keep answering from the current one (a
+        host whose snapshot has not come yet, while the agent knows its containers)."""
+        if self._publish is not None:
+            self._publish(view)
+
     def push_log(self, cid: str, line: LogLine) -> None:
         for want, queue in self._log_queues:
             if want == cid:

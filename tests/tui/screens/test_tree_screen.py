@@ -3,11 +3,14 @@ a failed call shown as a message, Escape back."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from helpers.screenapp import SIZE, ScreenApp, settle, shown
-from helpers.staticfleet import BUSY, DEAD, HOST_A, StaticFleet
+from helpers.staticfleet import BUSY, DEAD, HOST_A, StaticFleet, fleet_view
 from textual.screen import Screen
 
 from watchdog_agent.tui.screens.tree import TreeScreen
+from watchdog_agent.tui.view import FleetView
 
 
 def _app(fleet: StaticFleet, cid: str = BUSY) -> ScreenApp:
@@ -60,3 +63,21 @@ async def test_a_stopped_container_says_so() -> None:
         await pilot.press("q")
         await pilot.pause()
         assert not isinstance(pilot.app.screen, TreeScreen)
+
+
+async def test_a_host_without_a_snapshot_yet_is_not_a_vanished_container() -> None:
+    fleet = StaticFleet()
+    first = fleet.view.hosts[0]
+    early = FleetView((dataclasses.replace(first, rows={}, sampled_at=None),))
+    async with _app(fleet).run_test(size=SIZE) as pilot:
+        screen = pilot.app.screen
+        assert isinstance(screen, TreeScreen)
+        fleet.publish_only(early)
+        await pilot.pause()
+        assert not screen.gone
+        asked = sum(c[0] == "top" for c in fleet.calls)
+        await settle(pilot, lambda: sum(c[0] == "top" for c in fleet.calls) > asked, 150, 0.1)
+        assert screen.roots is not None and "gone" not in shown(screen.status)
+        fleet.push(fleet_view(without=(BUSY,)))  # now the host says: removed
+        await pilot.pause()
+        assert shown(screen.status).strip() == "the container is gone (removed)"

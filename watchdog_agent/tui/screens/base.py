@@ -58,6 +58,15 @@ def row_of(view: FleetView, key: str, cid: str) -> Row | None:
     return None if host is None else host.rows.get(cid)
 
 
+def vanished(view: FleetView, key: str, cid: str) -> bool:
+    """True when the host's latest snapshot lacks the container (removed); False while
+    it is there, or while the host has sent no snapshot yet (nothing is known)."""
+    host = host_of(view, key)
+    if host is None or host.sampled_at is None:
+        return False
+    return cid not in host.rows
+
+
 def label(name: str | None, cid: str) -> str:
     """A container as a title shows it, escaped: ``name (id12)``."""
     return f"{escape(name) if name else MISSING} ({cid[:12]})"

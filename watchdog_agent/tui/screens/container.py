@@ -15,6 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Footer, Sparkline, Static
+from textual.worker import Worker
 
 from watchdog_agent.commands.pmtext import render as postmortem_text
 from watchdog_agent.commands.textfmt import binary_size
@@ -22,7 +23,7 @@ from watchdog_agent.model import Event
 from watchdog_agent.termsafe import escape
 from watchdog_agent.tui.view import Fleet, FleetError, FleetView, Row
 
-from .base import MISSING, FleetScreen, host_of, label, row_of
+from .base import MISSING, FleetScreen, host_of, label, row_of, vanished
 from .events import EventsScreen, event_line
 from .logs import LogsScreen
 from .memory import memory_table
@@ -91,6 +92,7 @@ class ContainerScreen(FleetScreen):
         self.host_name: str | None = None
         self.doc: Mapping[str, Any] | None = None
         self.gone = False
+        self.reading: Worker[None] | None = None
         self.series = Series(KEEP)
         self.recent: deque[Event] = deque(maxlen=EVENTS_SHOWN)
         self.title_line = Static(label(None, container_id), id="title", markup=False)
@@ -145,8 +147,11 @@ class ContainerScreen(FleetScreen):
         self.refresh_parts()
 
     def refresh_parts(self) -> None:
-        if not self.gone:
-            self.run_worker(self._parts(), group="parts", exclusive=True)
+        """Read the document and the tree again, unless the container is gone or a read
+        is under way (a slow agent's answer is not cancelled by the next tick)."""
+        if self.gone or (self.reading is not None and self.reading.is_running):
+            return
+        self.reading = self.run_worker(self._parts(), group="parts")
 
     # -- workers
     async def _history(self) -> None:
@@ -245,18 +250,20 @@ class ContainerScreen(FleetScreen):
 
     # -- the app's calls and keys
     def fleet_changed(self, view: FleetView) -> None:
-        row = row_of(view, self.host_key, self.container_id)
-        if row is None:
-            if not self.gone:
-                self.gone = True
-                self._show_state()
-            return
-        self.gone = False
-        self.row = row
+        gone = vanished(view, self.host_key, self.container_id)
+        if gone != self.gone:
+            self.gone = gone
+            self._show_state()
+            if not gone:
+                self.refresh_parts()
         host = host_of(view, self.host_key)
         if host is not None and host.name != self.host_name:
             self.host_name = host.name
             self._draw_doc()
+        row = row_of(view, self.host_key, self.container_id)
+        if row is None:
+            return
+        self.row = row
         if row.running and self.series.extend(row, None if host is None else host.sampled_at):
             self._draw_series()
 

@@ -19,7 +19,7 @@ from watchdog_agent.model import LogLine
 from watchdog_agent.termsafe import escape_lines
 from watchdog_agent.tui.view import Fleet, FleetError, FleetView
 
-from .base import FleetScreen, label, row_of
+from .base import FleetScreen, label, row_of, vanished
 
 TAIL = 500
 BUFFER = 5000  # lines kept (the oldest go first)
@@ -216,9 +216,9 @@ class LogsScreen(FleetScreen):
         self.log_view.scroll_to(y=top, animate=False, immediate=True)
 
     def fleet_changed(self, view: FleetView) -> None:
-        row = row_of(view, self.host_key, self.container_id)
-        if row is None:
+        if vanished(view, self.host_key, self.container_id):
             self.ended = "the container is gone (removed)"
             self.show_state()
-            return
-        self.title_line.update(Text(f"Log of {label(row.name, row.id)}"))
+        row = row_of(view, self.host_key, self.container_id)
+        if row is not None:
+            self.title_line.update(Text(f"Log of {label(row.name, row.id)}"))

@@ -40,18 +40,24 @@ def cells(depth: int, p: ProcessInfo) -> tuple[str, ...]:
 
 
 def process_table(roots: Sequence[ProcessInfo], limit: int = MAX_ROWS) -> Table:
+    """The table; every column but CMD keeps its width, CMD is cut with an ellipsis."""
+    rows = [cells(depth, p) for depth, p in walk(roots)]
     table = Table(box=None, pad_edge=False, expand=False, show_edge=False)
-    for head in HEADERS:
-        right = head in ("PID", "CPID", "CPU %", "RSS")
-        table.add_column(head, justify="right" if right else "left", no_wrap=True)
-    count = 0
-    for depth, p in walk(roots):
-        if count == limit:
-            table.add_row(*([""] * 5), Text(f"... more than {limit} processes"))
-            break
-        table.add_row(*(Text(c) for c in cells(depth, p)))
-        count += 1
-    if count == 0:
+    for i, head in enumerate(HEADERS):
+        last = i == len(HEADERS) - 1
+        width = max([len(head), *(len(r[i]) for r in rows[:limit])])
+        table.add_column(
+            head,
+            justify="right" if head in ("PID", "CPID", "CPU %", "RSS") else "left",
+            no_wrap=True,
+            min_width=None if last else width,
+            overflow="ellipsis" if last else "fold",
+        )
+    for row in rows[:limit]:
+        table.add_row(*(Text(c) for c in row))
+    if len(rows) > limit:
+        table.add_row(*([""] * 5), Text(f"... {len(rows) - limit} more processes"))
+    if not rows:
         table.add_row(*([""] * 5), Text("no processes"))
     return table
 

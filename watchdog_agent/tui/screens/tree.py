@@ -9,11 +9,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Static
+from textual.worker import Worker
 
 from watchdog_agent.model import ProcessInfo
 from watchdog_agent.tui.view import Fleet, FleetError, FleetView
 
-from .base import FleetScreen, label, row_of
+from .base import FleetScreen, label, row_of, vanished
 from .proctable import count, process_table
 
 REFRESH_SECONDS = 2.0
@@ -29,6 +30,7 @@ class TreeScreen(FleetScreen):
         self.body = Static("", id="tree", markup=False)
         self.roots: Sequence[ProcessInfo] | None = None
         self.gone = False
+        self.reading: Worker[None] | None = None
 
     def compose(self) -> ComposeResult:
         yield self.title_line
@@ -43,8 +45,11 @@ class TreeScreen(FleetScreen):
         self.set_interval(REFRESH_SECONDS, self.refresh_tree)
 
     def refresh_tree(self) -> None:
-        if not self.gone:
-            self.run_worker(self._load(), group="top", exclusive=True)
+        """Read the tree again, unless the container is gone or a read is under way (a
+        slow agent is not asked twice, nor is its answer cancelled by the next tick)."""
+        if self.gone or (self.reading is not None and self.reading.is_running):
+            return
+        self.reading = self.run_worker(self._load(), group="top")
 
     async def _load(self) -> None:
         try:
@@ -57,9 +62,11 @@ class TreeScreen(FleetScreen):
         self.show_status(f"{count(roots)} processes; refreshed every {REFRESH_SECONDS:g} s")
 
     def fleet_changed(self, view: FleetView) -> None:
-        row = row_of(view, self.host_key, self.container_id)
-        if row is None:
-            self.gone = True
+        was_gone, self.gone = self.gone, vanished(view, self.host_key, self.container_id)
+        if self.gone:
             self.show_status("the container is gone (removed)", error=True)
-            return
-        self.title_line.update(Text(f"Processes of {label(row.name, row.id)}"))
+        elif was_gone:
+            self.refresh_tree()
+        row = row_of(view, self.host_key, self.container_id)
+        if row is not None:
+            self.title_line.update(Text(f"Processes of {label(row.name, row.id)}"))
