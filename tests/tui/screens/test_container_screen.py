@@ -54,7 +54,7 @@ async def test_everything_at_once() -> None:
         assert shown(screen.values["net_rx"]).split() == ["1.536kB/s", "max", "1.536kB/s"]
         assert shown(screen.values["psi"]).split() == ["14.0%", "max", "14.0%"]
         info = shown(screen.info)
-        assert "state running (up 3h 00m)" in info
+        assert "state running (up 3h00m)" in info
         assert "limits: CPUs 0.5   memory 128MiB   PIDs 100" in info
         assert "Container busy (b5b5b5b5b5b5)" in shown(screen.title_line)
         memory = [line.split() for line in shown(screen.memory).splitlines()]
@@ -159,3 +159,15 @@ async def test_an_escape_in_the_name_is_shown_escaped() -> None:
         await settle(pilot, lambda: screen.doc is not None)
         title = shown(screen.title_line)
         assert "evil\\x1b[31mred\\x1b]0;pwned\\x07" in title and "\x1b" not in title
+
+
+def test_uptime_words() -> None:
+    from watchdog_agent.tui.screens.container import _uptime
+
+    assert [_uptime(s) for s in (-1, 40, 340, 3 * 3600, 2 * 86400 + 3 * 3600 + 59)] == [
+        "0s",
+        "40s",
+        "5m40s",
+        "3h00m",
+        "2d3h",
+    ]

@@ -38,10 +38,16 @@ DEAD_STATES = frozenset({"exited", "dead"})
 
 
 def _uptime(seconds: float) -> str:
-    minutes, _ = divmod(int(seconds), 60)
+    """``40s``, ``5m40s``, ``3h00m``, ``2d3h``: two units at most, as ctop and docker do."""
+    whole = max(0, int(seconds))
+    minutes, secs = divmod(whole, 60)
     hours, minutes = divmod(minutes, 60)
     days, hours = divmod(hours, 24)
-    return f"{days}d {hours}h" if days else f"{hours}h {minutes:02d}m"
+    if days:
+        return f"{days}d{hours}h"
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
 def limits_line(doc: Mapping[str, Any]) -> str:
