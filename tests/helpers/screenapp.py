@@ -13,6 +13,7 @@ from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import RichLog, Static
 
+from watchdog_agent.tui.screens.logview import LogView
 from watchdog_agent.tui.view import Fleet, FleetView
 
 SIZE = (110, 45)  # terminal size of the snapshots
@@ -67,8 +68,10 @@ def plain(content: object, width: int = 200) -> str:
     return console.export_text()
 
 
-def shown(widget: Static | RichLog) -> str:
-    """A Static's or a RichLog's text as it shows (no styles)."""
+def shown(widget: Static | RichLog | LogView) -> str:
+    """A Static's, a RichLog's or a LogView's text as it shows (no styles)."""
+    if isinstance(widget, LogView):
+        return "\n".join(widget.plain_lines())
     if isinstance(widget, RichLog):
         return "\n".join(strip.text for strip in widget.lines)
     return plain(widget.content)

@@ -10,7 +10,8 @@ from helpers.staticfleet import BUSY, HOST_A, StaticFleet
 from textual.widgets import Input
 
 from watchdog_agent.model import LogLine
-from watchdog_agent.tui.screens.logs import STDERR_BAR, LogsScreen
+from watchdog_agent.tui.screens.logs import LogsScreen
+from watchdog_agent.tui.screens.logview import STDERR_BAR
 
 BUFFER = 700  # a small buffer, so the test writes fewer lines
 
@@ -57,7 +58,7 @@ async def test_follow_toggle() -> None:
         await settle(pilot, lambda: len(screen.lines) == 500)
         await pilot.press("f")
         assert not screen.follow and "paused" in shown(screen.status)
-        assert not screen.log_view.auto_scroll
+        assert not screen.log_view.follow
         await pilot.press("f")
         assert screen.follow and "following" in shown(screen.status)
 

@@ -7,36 +7,22 @@ markup in a log line are ever obeyed; stderr lines carry a red bar. The buffer i
 from __future__ import annotations
 
 import re
-from collections import deque
 from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Footer, Input, RichLog, Static
+from textual.widgets import Footer, Input, Static
 
 from watchdog_agent.model import LogLine
 from watchdog_agent.termsafe import escape_lines
 from watchdog_agent.tui.view import Fleet, FleetError, FleetView
 
 from .base import FleetScreen, label, row_of, vanished
+from .logview import STDERR_BAR, LogView
 
 TAIL = 500
 BUFFER = 5000  # lines kept (the oldest go first)
-MATCH_STYLE = "black on yellow"
-STDERR_BAR = "┃ "
-PLAIN_BAR = "  "
-
-
-def render_line(line: LogLine, pattern: re.Pattern[str] | None = None) -> Text:
-    """One log line for the screen: a bar for stderr, the text escaped, matches marked."""
-    bar = Text(STDERR_BAR if line.stream != "stdout" else PLAIN_BAR, style="bold red")
-    body = Text(escape_lines(line.line).replace("\n", " "))
-    if line.stream == "system":
-        body.stylize("italic")
-    if pattern is not None:
-        body.highlight_regex(pattern, MATCH_STYLE)
-    return bar + body
 
 
 def search_pattern(term: str) -> re.Pattern[str] | None:
@@ -60,18 +46,20 @@ class LogsScreen(FleetScreen):
         super().__init__(fleet, host_key)
         self.container_id = container_id
         self.buffer = buffer
-        self.lines: deque[LogLine] = deque(maxlen=buffer)
-        self.follow = True
+        self.log_view = LogView(buffer, id="log")
+        self.lines = self.log_view.lines  # the bounded buffer (the view draws from it)
         self.term = ""
         self.pattern: re.Pattern[str] | None = None
-        self.matches: list[int] = []
+        self.matches: list[int] = []  # indexes into lines
         self.current: int | None = None  # index into matches
         self.ended: str | None = None
-        self.pending: list[LogLine] = []  # kept, not drawn yet
         self.flush_due = False
         self.title_line = Static(f"Log of {label(None, container_id)}", id="title", markup=False)
-        self.log_view = RichLog(max_lines=buffer, wrap=False, markup=False, highlight=False)
         self.search = Input(placeholder="search (Enter: find, Escape: cancel)", id="search")
+
+    @property
+    def follow(self) -> bool:
+        return self.log_view.follow
 
     def compose(self) -> ComposeResult:
         yield self.title_line
@@ -82,6 +70,7 @@ class LogsScreen(FleetScreen):
 
     def on_mount(self) -> None:
         self.search.display = False
+        self.log_view.focus()
         self.show_state()
         self.run_worker(self._stream(), group="logs", exclusive=True)
 
@@ -99,14 +88,13 @@ class LogsScreen(FleetScreen):
         self.show_state()
 
     def _add(self, line: LogLine) -> None:
-        """Keep the line; it is drawn with the others that arrive before the next frame
-        (a chatty container costs one status update a frame, not one a line)."""
+        """Keep the line; the view is updated once for all the lines that arrive before
+        the next frame (a chatty container costs one repaint a frame, not one a line)."""
         if len(self.lines) == self.buffer:  # the oldest line goes
             self._forget_oldest()
-        self.lines.append(line)
+        self.log_view.append(line)
         if self.pattern is not None and self.pattern.search(escape_lines(line.line)):
             self.matches.append(len(self.lines) - 1)
-        self.pending.append(line)
         if not self.flush_due:
             self.flush_due = True
             self.call_after_refresh(self._flush)
@@ -120,12 +108,11 @@ class LogsScreen(FleetScreen):
             self.current = self.current - 1 if self.current > 0 else None
         if not self.matches:
             self.current = None
+        self._mark()
 
     def _flush(self) -> None:
         self.flush_due = False
-        lines, self.pending = self.pending, []
-        for line in lines:
-            self.log_view.write(render_line(line, self.pattern), scroll_end=self.follow)
+        self.log_view.changed()
         self.show_state()
 
     def show_state(self) -> None:
@@ -141,18 +128,18 @@ class LogsScreen(FleetScreen):
         parts.append(f"{STDERR_BAR.strip()} stderr")
         self.show_status("  |  ".join(parts))
 
-    def _redraw(self) -> None:
-        self.pending = []  # every kept line is drawn here
-        self.log_view.clear()
-        for line in self.lines:
-            self.log_view.write(render_line(line, self.pattern), scroll_end=False)
+    def _mark(self) -> None:
+        line = None if self.current is None else self.matches[self.current]
+        self.log_view.mark(self.pattern, line)
+
+    def _set_follow(self, on: bool) -> None:
+        self.log_view.follow = on
+        if on:
+            self.log_view.scroll_end(animate=False, immediate=True)
 
     # -- keys
     def action_toggle_follow(self) -> None:
-        self.follow = not self.follow
-        self.log_view.auto_scroll = self.follow
-        if self.follow:
-            self.log_view.scroll_end(animate=False)
+        self._set_follow(not self.follow)
         self.show_state()
 
     def action_search(self) -> None:
@@ -184,10 +171,9 @@ class LogsScreen(FleetScreen):
                 i for i, line in enumerate(self.lines) if pattern.search(escape_lines(line.line))
             ]
         self.current = len(self.matches) - 1 if self.matches else None
-        self._redraw()
+        self._mark()
         if self.current is not None:
-            self.follow = False
-            self.log_view.auto_scroll = False
+            self._set_follow(False)
             self._show_match()
         self.show_state()
 
@@ -197,8 +183,8 @@ class LogsScreen(FleetScreen):
             return
         here = -1 if self.current is None else self.current
         self.current = (here + by) % len(self.matches)
-        self.follow = False
-        self.log_view.auto_scroll = False
+        self._set_follow(False)
+        self._mark()
         self._show_match()
         self.show_state()
 
