@@ -171,3 +171,14 @@ def test_uptime_words() -> None:
         "3h00m",
         "2d3h",
     ]
+
+
+async def test_a_removed_container_still_shows_its_post_mortem() -> None:
+    fleet = StaticFleet()
+    fleet.fail("container", f"no such container: {DEAD[:12]}")  # docker run --rm: removed
+    app = _app(fleet, DEAD)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = _screen(app)
+        await settle(pilot, lambda: screen.postmortem.display)
+        assert "Exit code:   137" in shown(screen.postmortem)
+        assert f"container: no such container: {DEAD[:12]}" in shown(screen.status)

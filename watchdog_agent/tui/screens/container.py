@@ -98,6 +98,7 @@ class ContainerScreen(FleetScreen):
         self.host_name: str | None = None
         self.doc: Mapping[str, Any] | None = None
         self.gone = False
+        self.postmortem_read = False
         self.reading: Worker[None] | None = None
         self.series = Series(KEEP)
         self.recent: deque[Event] = deque(maxlen=EVENTS_SHOWN)
@@ -175,15 +176,16 @@ class ContainerScreen(FleetScreen):
             doc = await self.fleet.container(self.host_key, self.container_id)
         except FleetError as e:
             self._problem("container", e)
+            if not self.postmortem_read:  # removed (docker run --rm): it may have one
+                await self._postmortem(quiet=True)
             return
         self._problem("container", None)
-        first = self.doc is None
         self.doc = doc
         self._draw_doc()
         state = str(doc.get("state") or "")
         if state in DEAD_STATES:
             self.procs.update(Text("none: the container is not running"))
-            if first:
+            if not self.postmortem_read:
                 await self._postmortem()
             return
         try:
@@ -193,11 +195,16 @@ class ContainerScreen(FleetScreen):
             return
         self.procs.update(process_table(roots))
 
-    async def _postmortem(self) -> None:
+    async def _postmortem(self, *, quiet: bool = False) -> None:
+        """``quiet``: only show one that exists (the container's state is unknown)."""
+        self.postmortem_read = True
         try:
             doc = await self.fleet.postmortem(self.host_key, self.container_id)
         except FleetError as e:
-            self._problem("post-mortem", e)
+            if not quiet:
+                self._problem("post-mortem", e)
+            return
+        if doc is None and quiet:
             return
         self.postmortem.display = True
         if doc is None:
