@@ -60,6 +60,7 @@ class EventsScreen(FleetScreen):
         super().__init__(fleet, host_key)
         self.filters = filters
         self.count = 0
+        self.state_due = False
         self.failed: str | None = None
         self.rejected: str | None = None  # a bad filter's message, until the next try
         self.title_line = Static("", id="title", markup=False)
@@ -93,10 +94,16 @@ class EventsScreen(FleetScreen):
             async for event in self.fleet.events(self.host_key, filters, SINCE):
                 self.count += 1
                 self.log_view.write(event_line(event))
-                self.show_state()
+                if not self.state_due:  # one status update a frame, not one an event
+                    self.state_due = True
+                    self.call_after_refresh(self._state_now)
         except FleetError as e:
             self.failed = f"events: {e}"
             self.show_state()
+
+    def _state_now(self) -> None:
+        self.state_due = False
+        self.show_state()
 
     def show_state(self) -> None:
         problem = self.rejected or self.failed
