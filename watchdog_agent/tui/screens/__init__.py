@@ -1,0 +1,1 @@
+"""dstats' screens beyond the main table (each pushed by a key on the main screen)."""
