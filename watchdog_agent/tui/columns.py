@@ -90,15 +90,16 @@ def rate(value: float | None) -> str:
 
 
 def duration(seconds: float) -> str:
-    """A compact uptime: ``45s``, ``12m``, ``2h13m``, ``4d3h``."""
+    """A compact uptime (as ``dstats --once`` prints it): ``45s``, ``12m03s``, ``5h07m``,
+    ``3d04h``."""
     s = max(0, int(seconds))
     if s < 60:
         return f"{s}s"
     if s < 3600:
-        return f"{s // 60}m"
+        return f"{s // 60}m{s % 60:02d}s"
     if s < 86400:
         return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    return f"{s // 86400}d{s % 86400 // 3600}h"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
 
 
 def percent(value: float | None, digits: int = 1) -> str:
@@ -141,13 +142,14 @@ def cpu_cell(row: Row, ctx: Context) -> Cell:
 
 
 def state_text(row: Row, now: float) -> str | None:
+    """``running 5m03s``; ``exited (137, OOM)``; the state alone when nothing more is known."""
     if row.state is None:
         return None
-    if row.state == "running" and row.started_at is not None:
-        return f"running {duration(now - row.started_at)}"
-    if row.state in ("exited", "dead") and row.finished_exit_code is not None:
-        word = "oom" if row.oom_killed else row.state
-        return f"{word} ({row.finished_exit_code})"
+    if row.running and row.started_at is not None:
+        return f"{row.state} {duration(now - row.started_at)}"
+    if row.finished_exit_code is not None:
+        oom = ", OOM" if row.oom_killed else ""
+        return f"{row.state} ({row.finished_exit_code}{oom})"
     return row.state
 
 
@@ -220,11 +222,11 @@ COLUMNS: tuple[Column, ...] = (
     Column("image", "IMAGE", 20,
            lambda r, c: _plain(None if r.image is None else escape(r.image)),
            lambda r: _fold(r.image)),
-    Column("state", "STATE", 14, state_cell, _state_key),
+    Column("state", "STATE", 17, state_cell, _state_key),
     Column("cpu", "CPU %", 16, cpu_cell, lambda r: _finite(r.cpu_percent), descending=True),
     Column("mem", "MEM USAGE / LIMIT", 19, lambda r, c: _plain(memory_text(r)),
            lambda r: r.memory_usage_bytes, descending=True, right=True),
-    Column("memp", "MEM %", 6, memory_percent_cell, lambda r: _finite(r.memory_percent),
+    Column("mem%", "MEM %", 6, memory_percent_cell, lambda r: _finite(r.memory_percent),
            descending=True, right=True),
     Column("net", "NET I/O", 19, lambda r, c: _plain(pair(r.net_rx_rate, r.net_tx_rate)),
            lambda r: pair_sum(r.net_rx_rate, r.net_tx_rate), descending=True, right=True),
@@ -235,7 +237,7 @@ COLUMNS: tuple[Column, ...] = (
            descending=True, right=True),
     Column("psi", "PSI", 6, lambda r, c: threshold_cell(r.psi_cpu_some_avg10, 10.0, 40.0),
            lambda r: _finite(r.psi_cpu_some_avg10), descending=True, right=True),
-    Column("throttled", "THROTTLED", 9,
+    Column("throttled", "THROTTLED %", 11,
            lambda r, c: threshold_cell(r.throttled_percent, 5.0, 25.0),
            lambda r: _finite(r.throttled_percent), descending=True, right=True),
     Column("restarts", "RESTARTS", 8, lambda r, c: count(r.restart_count),
@@ -249,11 +251,20 @@ def columns_for(multi_host: bool) -> tuple[Column, ...]:
     return (HOST, *COLUMNS) if multi_host else COLUMNS
 
 
+ALIASES = {
+    "uptime": "state", "mem-percent": "mem%", "memp": "mem%", "memory": "mem", "io": "block",
+    "blkio": "block", "restart": "restarts", "throttle": "throttled", "cpu%": "cpu",
+    "container": "name",
+}  # fmt: skip
+
+
 def find_column(name: str | None) -> Column | None:
-    """A column by short key or title, case-insensitively (``cpu``, ``CPU %``)."""
+    """A column by short key, alias or title, case-insensitively (``cpu``, ``CPU %``;
+    the keys and aliases ``dstats --sort`` accepts)."""
     if name is None:
         return None
     wanted = name.strip().casefold()
+    wanted = ALIASES.get(wanted, wanted)
     for column in (HOST, *COLUMNS):
         if wanted in (column.key, column.title.casefold()):
             return column
