@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -13,12 +14,15 @@ from textual.widgets import Static
 from watchdog_agent.tui.keys import KEYS
 
 KEY_CELLS = 32
+TEXT_CELLS = 72  # the description column, wrapped under itself
 
 
 def help_text() -> Content:
     lines = [Content.styled("dstats keys", "bold"), Content("")]
     for key, what in KEYS:
-        lines.append(Content.assemble((key.ljust(KEY_CELLS), "bold $accent"), what))
+        wrapped = textwrap.wrap(what, TEXT_CELLS) or [""]
+        lines.append(Content.assemble((key.ljust(KEY_CELLS), "bold $accent"), wrapped[0]))
+        lines += [Content(" " * KEY_CELLS + more) for more in wrapped[1:]]
     return Content("\n").join(lines)
 
 
