@@ -59,8 +59,10 @@ async def test_key_pushes_its_screen(
         await pilot.press("escape")
 
 
-@pytest.mark.parametrize(("key", "module", "name", "expected"),
-                         [("e", "events", "EventsScreen", (H1, ())), ("d", "disk", "DiskScreen", (H1,))])  # fmt: skip
+HOST_CASES = [("e", "events", "EventsScreen", (H1, ())), ("d", "disk", "DiskScreen", (H1,))]
+
+
+@pytest.mark.parametrize(("key", "module", "name", "expected"), HOST_CASES)
 async def test_host_screens_without_a_selection_use_the_first_host(
     key: str, module: str, name: str, expected: tuple[Any, ...], monkeypatch: pytest.MonkeyPatch
 ) -> None:
