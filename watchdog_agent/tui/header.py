@@ -231,7 +231,11 @@ class FleetHeader(Static):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("connecting…", id=id)
         self._cpu = AgentCpu()
+        self._lines = 1
 
     def show(self, view: FleetView, now: float) -> None:
         cpus = {h.key: self._cpu.update(h) for h in view.hosts}
-        self.update(Content("\n").join(fleet_lines(view, now, cpus)))
+        lines = fleet_lines(view, now, cpus)
+        # the layout only changes with the number of lines (one host's text does not)
+        self.update(Content("\n").join(lines), layout=len(lines) != self._lines)
+        self._lines = len(lines)

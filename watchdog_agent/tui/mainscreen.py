@@ -131,7 +131,7 @@ class MainScreen(Screen[None]):
         text = Content("  ·  ".join(parts))
         if self.paused:
             text = Content.assemble(("PAUSED (p resumes)", "bold reverse $warning"), "  ", text)
-        self.query_one("#status", Static).update(text)
+        self.query_one("#status", Static).update(text, layout=False)  # one line, always
 
     def _changed(self) -> None:
         self.table.model_changed()

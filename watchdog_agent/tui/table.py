@@ -11,6 +11,7 @@ its own: sorting, filtering and the cursor live in the model.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.cells import cell_len, set_cell_size
@@ -18,7 +19,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -75,6 +76,7 @@ class ContainerTable(ScrollView, can_focus=True):
         self.clock = clock
         self._spans: list[tuple[int, int, Column]] = []  # (start, end, column)
         self._tones: dict[Tone, Style] | None = None
+        self._frame: _Frame | None = None
 
     # --- from the model ------------------------------------------------------------
 
@@ -175,18 +177,36 @@ class ContainerTable(ScrollView, can_focus=True):
             tones = self._tones = partial
         return tones
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """One frame: what every line shares (styles, scroll, the formatters' context)
+        is worked out once here, not once per line."""
+        self._frame = _Frame(
+            base=self.rich_style,
+            cursor=self.rich_style + self.get_component_rich_style("container-table--cursor"),
+            tones=self._tone_styles(),
+            ctx=self.model.context(self.clock()),
+            width=self.scrollable_content_region.width,
+            scroll_x=round(self.scroll_x),
+            scroll_y=round(self.scroll_y),
+        )
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
-        scroll_x = round(self.scroll_x)
-        base = self.rich_style
+        frame = self._frame
+        if frame is None:  # not from render_lines (Textual always calls it first)
+            self.render_lines(Region(0, y, self.size.width, 1))
+            frame = self._frame
+            assert frame is not None
         if y == 0:
-            strip = self._header_strip(base)
+            strip = self._header_strip(frame.base)
         else:
-            index = round(self.scroll_y) + y - 1
+            index = frame.scroll_y + y - 1
             if index >= len(self.model.visible):
-                return Strip.blank(width, base)
-            strip = self._row_strip(index, base)
-        return strip.crop_extend(scroll_x, scroll_x + width, base)
+                return Strip.blank(frame.width, frame.base)
+            strip = self._row_strip(index, frame)
+        if frame.scroll_x == 0 and strip.cell_length == frame.width:
+            return strip
+        return strip.crop_extend(frame.scroll_x, frame.scroll_x + frame.width, frame.base)
 
     def _header_strip(self, base: Style) -> Strip:
         header = base + self.get_component_rich_style("container-table--header")
@@ -200,20 +220,33 @@ class ContainerTable(ScrollView, can_focus=True):
             style = sorted_style if is_sorted else header
             segments += _cell(cell, end - start, column.right, style, {})
             segments.append(Segment(" " * SEPARATOR, header))
-        return Strip(segments)
+        return Strip(segments, self.virtual_size.width)
 
-    def _row_strip(self, index: int, base: Style) -> Strip:
+    def _row_strip(self, index: int, frame: _Frame) -> Strip:
         row = self.model.visible[index]
-        if index == self.model.cursor:
-            base = base + self.get_component_rich_style("container-table--cursor")
-        tones = self._tone_styles()
-        ctx: Context = self.model.context(self.clock())
+        base = frame.cursor if index == self.model.cursor else frame.base
         gap = Segment(" " * SEPARATOR, base)
         segments = [gap]
+        left, right = frame.scroll_x, frame.scroll_x + frame.width
         for start, end, column in self._spans:
-            segments += _cell(column.format(row, ctx), end - start, column.right, base, tones)
+            if end < left or start > right:  # off screen: blank, not formatted
+                segments.append(Segment(" " * (end - start), base))
+            else:
+                cell = column.format(row, frame.ctx)
+                segments += _cell(cell, end - start, column.right, base, frame.tones)
             segments.append(gap)
-        return Strip(segments)
+        return Strip(segments, self.virtual_size.width)
+
+
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    base: Style
+    cursor: Style
+    tones: dict[Tone, Style]
+    ctx: Context
+    width: int
+    scroll_x: int
+    scroll_y: int
 
 
 def _cell(
