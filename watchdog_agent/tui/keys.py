@@ -18,9 +18,13 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("↑ / ↓, PgUp / PgDn, Home / End", "move the cursor"),
     ("Enter", "open the selected container"),
     ("l", "the selected container's logs"),
-    ("e", "events of the selected container's host (with the filter's label= and image= terms)"),
+    (
+        "e",
+        "events of the selected container's host (or the first host), with the filter's "
+        "label= and image= terms",
+    ),
     ("t", "the selected container's process tree"),
-    ("d", "disk use by area of the selected container's host"),
+    ("d", "disk use by area of the selected container's host (or the first host)"),
     ("p", "pause or resume refreshing (the status line says PAUSED)"),
     ("h or ?", "this help (Escape, q, h or ? closes it)"),
     ("q", "quit"),
