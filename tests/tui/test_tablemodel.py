@@ -62,3 +62,14 @@ def test_host_column_only_for_a_fleet() -> None:
     m.update(fleet_of(host([row("a", "a")]), host([row("b", "b")], key="http://h2:9338")))
     assert m.multi_host and m.columns[0].key == "host"
     assert len(m.visible) == 2
+
+
+def test_paused_rows_show_without_all_and_a_state_filter_shows_stopped_ones() -> None:
+    m = TableModel()
+    m.update(fleet_of(host([row("a", "web", state="paused"), stopped("b", "job", 1),
+                            row("c", "new", state="created")])))  # fmt: skip
+    assert names(m) == ["web"]
+    m.set_filter(parse_filter("status=exited"))
+    assert names(m) == ["job"]
+    m.set_filter(parse_filter("exited=1"))
+    assert names(m) == ["job"]

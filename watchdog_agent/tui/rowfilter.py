@@ -36,6 +36,11 @@ class RowFilter:
     def active(self) -> bool:
         return bool(self.words or self.hosts or self.ps is not None)
 
+    @property
+    def asks_state(self) -> bool:
+        """``status=`` or ``exited=``: stopped containers are shown for it without -a."""
+        return self.ps is not None and bool({"status", "exited"} & set(self.ps.include))
+
     def matches(self, row: Row, host_name: str = "") -> bool:
         for word in self.words:
             if word not in (row.name or "").casefold() and word not in (row.image or "").casefold():

@@ -3,7 +3,9 @@
 
 Rows are keyed by (host key, container id). After every change the cursor stays on the
 same container; if that container is gone (removed, or filtered out), it stays at the
-same position, on the row that took its place.
+same position, on the row that took its place. Stopped containers are hidden unless
+``show_all`` (``a``) or the filter asks for a state (``status=``, ``exited=``), as
+``docker ps`` does.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from .rowfilter import RowFilter
 from .view import FleetView, Row
 
 Key = tuple[str, str]  # (host key, container id)
+# what ``docker ps`` lists without -a (and dstats --once: tui/rows.py's LIVE)
+LIVE = frozenset({"running", "paused", "restarting"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +139,8 @@ class TableModel:
 
     def _rebuild(self) -> None:
         self.total = len(self.rows)
-        shown = self.rows if self.show_all else [r for r in self.rows if r.running]
+        everything = self.show_all or self.row_filter.asks_state
+        shown = self.rows if everything else [r for r in self.rows if r.state in LIVE]
         if self.row_filter.active:
             names = {k: h.name for k, h in self.hosts.items()}
             shown = [r for r in shown if self.row_filter.matches(r, names.get(r.host, ""))]
