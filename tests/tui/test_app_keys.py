@@ -8,8 +8,9 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from helpers.staticfleet import StaticFleet
 from textual.pilot import Pilot
-from tuifakes import NOW, PushFleet, fleet_of, host, row, stopped
+from tuifakes import NOW, fleet_of, host, row, stopped
 
 from watchdog_agent.tui.app import DstatsApp
 from watchdog_agent.tui.mainscreen import FilterInput, MainScreen
@@ -29,8 +30,8 @@ ROWS = [
 FIRST = fleet_of(host(ROWS))
 
 
-def make(view: FleetView = FIRST, **options: Any) -> tuple[DstatsApp, PushFleet]:
-    fleet = PushFleet(view)
+def make(view: FleetView = FIRST, **options: Any) -> tuple[DstatsApp, StaticFleet]:
+    fleet = StaticFleet(view)
     return DstatsApp(fleet, ViewOptions(**options), clock=lambda: NOW), fleet
 
 
@@ -229,7 +230,7 @@ async def test_q_quits_and_closes_the_fleet() -> None:
         await pilot.press("q")
         await pilot.pause()
         assert app.return_code == 0 and not app.is_running
-    assert fleet.closed == 1
+    assert fleet.closed
 
 
 async def test_a_small_terminal_gets_a_message_not_the_table() -> None:

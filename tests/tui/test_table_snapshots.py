@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from helpers.staticfleet import StaticFleet
 from textual.pilot import Pilot
-from tuifakes import NOW, PushFleet, fleet_of, host, row, stopped
+from tuifakes import NOW, fleet_of, host, row, stopped
 
 from watchdog_agent.tui.app import DstatsApp
 from watchdog_agent.tui.options import ViewOptions
@@ -35,7 +36,7 @@ ROWS = [
 
 
 def app_for(view: FleetView, **options: Any) -> DstatsApp:
-    return DstatsApp(PushFleet(view), ViewOptions(**options), clock=lambda: NOW)
+    return DstatsApp(StaticFleet(view), ViewOptions(**options), clock=lambda: NOW)
 
 
 async def settle(pilot: Pilot[None]) -> None:

@@ -1,19 +1,12 @@
-"""Rows, hosts and a Fleet whose updates the test pushes: for the main table's tests.
-
-``PushFleet.run`` publishes the first view, then waits; ``push`` publishes the next one
-(as the data side would after a snapshot). The other Fleet methods answer with empty
-documents: the main table's tests only check that a screen is pushed with the right
-host and container.
-"""
+"""Rows and hosts built to order for the main table's tests (sort orders, gaps, stopped
+containers, many rows); the Fleet that carries them is tests/helpers/staticfleet.py's."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from watchdog_agent.model import ContainerStats, Event, LogLine, ProcessInfo
 from watchdog_agent.tui.view import FleetView, HostView, LinkState, Row
 
 NOW = 1_700_000_000.0
@@ -61,59 +54,3 @@ def host(rows: Sequence[Row], key: str = "http://h1:9338", name: str = "h1", **k
 
 def fleet_of(*hosts: HostView) -> FleetView:
     return FleetView(hosts=tuple(hosts))
-
-
-class PushFleet:
-    """A Fleet the test drives: ``push`` publishes a view; calls are recorded."""
-
-    def __init__(self, first: FleetView) -> None:
-        self.first = first
-        self.publish: Callable[[FleetView], None] | None = None
-        self.closed = 0
-        self.calls: list[tuple[str, tuple[Any, ...]]] = []
-        self._stop = asyncio.Event()
-
-    async def run(self, publish: Callable[[FleetView], None]) -> None:
-        self.publish = publish
-        publish(self.first)
-        await self._stop.wait()
-
-    def push(self, view: FleetView) -> None:
-        assert self.publish is not None, "the app has not started the fleet"
-        self.publish(view)
-
-    async def close(self) -> None:
-        self.closed += 1
-        self._stop.set()
-
-    async def container(self, host: str, cid: str) -> Mapping[str, Any]:
-        self.calls.append(("container", (host, cid)))
-        return {"id": cid}
-
-    async def history(self, host: str, cid: str, count: int) -> Sequence[ContainerStats]:
-        self.calls.append(("history", (host, cid, count)))
-        return []
-
-    async def top(self, host: str, cid: str) -> Sequence[ProcessInfo]:
-        self.calls.append(("top", (host, cid)))
-        return []
-
-    async def postmortem(self, host: str, cid: str) -> Mapping[str, Any] | None:
-        self.calls.append(("postmortem", (host, cid)))
-        return None
-
-    async def disk(self, host: str) -> Mapping[str, Any]:
-        self.calls.append(("disk", (host,)))
-        return {}
-
-    async def logs(self, host: str, cid: str, *, tail: int, follow: bool) -> AsyncIterator[LogLine]:
-        self.calls.append(("logs", (host, cid)))
-        return
-        yield
-
-    async def events(
-        self, host: str, filters: Sequence[str], since: str | None
-    ) -> AsyncIterator[Event]:
-        self.calls.append(("events", (host, tuple(filters))))
-        return
-        yield
