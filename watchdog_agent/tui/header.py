@@ -116,9 +116,17 @@ def containers_text(host: HostView) -> str:
 
 
 def cpu_text(host: HostView) -> str:
+    """The host's CPU use as a share of all its CPUs (0-100 %, as top's summary), not
+    the table's docker-stats scale (100 % per core)."""
     cpus = _int(_num(host.host, "cpus"))
-    of = "" if cpus is None else f" of {cpus}"
-    return f"CPU {_pct(_num(host.host, 'cpu_percent'))}{of}"
+    share = _num(host.host, "cpu_fraction")
+    if share is not None:
+        share *= 100.0
+    else:
+        percent = _num(host.host, "cpu_percent")
+        share = None if percent is None or not cpus else percent / cpus
+    of = "" if cpus is None else f" of {cpus} CPU{'' if cpus == 1 else 's'}"
+    return f"CPU {_pct(share)}{of}"
 
 
 def memory_text(host: HostView) -> str:
