@@ -4,12 +4,14 @@ a small terminal and NO_COLOR (tui/app.py, mainscreen.py, table.py)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 import pytest
 from helpers.staticfleet import StaticFleet
 from textual.pilot import Pilot
+from textual.screen import Screen
 from tuifakes import NOW, fleet_of, host, row, stopped
 
 from watchdog_agent.tui.app import DstatsApp
@@ -17,7 +19,7 @@ from watchdog_agent.tui.mainscreen import FilterInput, MainScreen
 from watchdog_agent.tui.options import ViewOptions
 from watchdog_agent.tui.screens.help import HelpScreen
 from watchdog_agent.tui.screens.sortpick import SortPicker
-from watchdog_agent.tui.view import FleetView, LinkState
+from watchdog_agent.tui.view import FleetError, FleetView, LinkState
 
 SIZE = (200, 40)
 ROWS = [
@@ -285,3 +287,58 @@ async def test_no_color_turns_the_screen_monochrome(monkeypatch: pytest.MonkeyPa
         assert app.no_color
         plain = _colours(app.export_screenshot())
     assert plain and all(_grey(c) for c in plain), plain
+
+
+async def test_help_closes_with_q_without_quitting() -> None:
+    app, fleet = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("h", "q")
+        assert isinstance(app.screen, MainScreen) and app.is_running
+        assert not fleet.closed
+
+
+async def test_any_exit_closes_the_fleet() -> None:
+    app, fleet = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        app.exit()
+        await pilot.pause()
+    assert fleet.closed
+
+
+class Watcher(Screen[None]):
+    """A screen that follows the fleet, as the container view does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.views: list[FleetView] = []
+
+    def fleet_changed(self, view: FleetView) -> None:
+        self.views.append(view)
+
+
+async def test_the_top_screen_gets_each_view_and_the_table_keeps_up_beneath() -> None:
+    app, fleet = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        watcher = Watcher()
+        await app.push_screen(watcher)
+        newer = fleet_of(host([row("z", "zulu")]))
+        fleet.push(newer)
+        await pilot.pause()
+        assert watcher.views == [newer]
+        assert names(app) == ["zulu"]
+
+
+class BrokenFleet(StaticFleet):
+    async def run(self, publish: Callable[[FleetView], None]) -> None:
+        raise FleetError("the data side gave up")
+
+
+async def test_a_feed_that_fails_is_reported_not_a_crash() -> None:
+    app = DstatsApp(BrokenFleet(FIRST), ViewOptions(), clock=lambda: NOW)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert app.is_running and isinstance(app.screen, MainScreen)
+        assert any("the data side gave up" in str(n.message) for n in app._notifications)

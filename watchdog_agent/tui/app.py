@@ -35,14 +35,17 @@ class DstatsApp(App[None]):
         self.options = options
         self.clock = clock
         self.main = MainScreen(fleet, options, clock)
-        self._closed = False
+        self._fleet_closed = False
 
     def on_mount(self) -> None:
         self.push_screen(self.main)
         self.run_worker(self._feed(), name="fleet", group="fleet", exit_on_error=False)
 
     async def _feed(self) -> None:
-        await self.fleet.run(self.publish)
+        try:
+            await self.fleet.run(self.publish)
+        finally:  # the app is closing (the worker is cancelled) or the feed ended
+            await self.close_fleet()
 
     def publish(self, view: FleetView) -> None:
         """What ``fleet.run`` calls (on this loop) with each new FleetView."""
@@ -59,8 +62,8 @@ class DstatsApp(App[None]):
             self.notify(f"the data feed stopped: {error}", severity="error", timeout=30)
 
     async def close_fleet(self) -> None:
-        if not self._closed:
-            self._closed = True
+        if not self._fleet_closed:
+            self._fleet_closed = True
             await self.fleet.close()
 
     async def action_quit(self) -> None:

@@ -76,7 +76,7 @@ class MainScreen(Screen[None]):
         self.paused = False
         self.view: FleetView | None = None  # the latest view shown
         self.pending: FleetView | None = None  # the latest view held back by a pause
-        self._composed = False  # widgets exist (views before that wait for on_mount)
+        self._widgets_ready = False  # widgets exist (views before that wait for on_mount)
 
     def compose(self) -> ComposeResult:
         yield FleetHeader(id="header")
@@ -93,7 +93,7 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#filter").display = False
-        self._composed = True
+        self._widgets_ready = True
         if self.view is not None:
             self.show(self.view)
         self.table.model_changed()
@@ -113,7 +113,7 @@ class MainScreen(Screen[None]):
     def show(self, view: FleetView) -> None:
         self.view, self.pending = view, None
         self.model.update(view)
-        if self._composed:
+        if self._widgets_ready:
             self.query_one("#header", FleetHeader).show(view, self.clock())
             self.table.model_changed()
             self._status()
