@@ -95,10 +95,19 @@ def rows_a() -> dict[str, Row]:
     return {r.id: r for r in rows}
 
 
-def fleet_view(*, cpu_busy: float = 49.6, link_b: LinkState = LinkState.CONNECTED) -> FleetView:
-    """The standard fleet; ``cpu_busy`` changes the busy row (a new publish to push)."""
+def fleet_view(
+    *,
+    cpu_busy: float = 49.6,
+    link_b: LinkState = LinkState.CONNECTED,
+    at: float = CLOCK,
+    without: tuple[str, ...] = (),
+) -> FleetView:
+    """The standard fleet; ``cpu_busy`` changes the busy row and ``at`` the first host's
+    ``sampled_at`` (a new publish to push); ``without``: container ids removed."""
     a_rows = rows_a()
     a_rows[BUSY] = dataclasses.replace(a_rows[BUSY], cpu_percent=cpu_busy)
+    for cid in without:
+        a_rows.pop(cid, None)
     b_rows = {DB: _row(DB, "db", host=HOST_B, cpu_percent=7.5, pids=9)}
     host_doc = {"hostname": "alpha", "cpus": 2, "cpu_percent": 60.0, "cpu_fraction": 0.3,
                 "load1": 0.5, "load5": 0.4, "load15": 0.3,
@@ -107,7 +116,7 @@ def fleet_view(*, cpu_busy: float = 49.6, link_b: LinkState = LinkState.CONNECTE
     a = HostView(
         key=HOST_A, name="alpha", link=LinkState.CONNECTED, detail=None, since=CLOCK - 60,
         rows=a_rows, host=host_doc, daemon={"version": "20.10.24", "containers_running": 4},
-        agent={"cpu_percent": 0.4}, sampled_at=CLOCK, interval=1.0,
+        agent={"cpu_percent": 0.4}, sampled_at=at, interval=1.0,
     )  # fmt: skip
     detail = None if link_b is LinkState.CONNECTED else "connection refused"
     b = HostView(
@@ -339,7 +348,7 @@ class StaticFleet:
     async def history(self, host: str, cid: str, count: int) -> Sequence[ContainerStats]:
         self._check("history", host, cid, count)
         row = self._row(host, cid)
-        return history_of(cid, count) if row.running else []
+        return history_of(cid, min(count, HISTORY_SAMPLES)) if row.running else []
 
     async def top(self, host: str, cid: str) -> Sequence[ProcessInfo]:
         self._check("top", host, cid)
