@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from tuifakes import NOW, row, stopped
 
+from watchdog_agent.errors import UsageError
 from watchdog_agent.tui.columns import (
     COLUMNS,
     Context,
@@ -14,6 +16,7 @@ from watchdog_agent.tui.columns import (
     duration,
     find_column,
     rate,
+    sort_column,
     state_text,
 )
 
@@ -86,3 +89,13 @@ def test_columns_by_key_alias_and_title() -> None:
     assert find_column("bogus") is None
     assert columns_for(True)[0].key == "host"
     assert "host" not in [c.key for c in columns_for(False)]
+
+
+@pytest.mark.parametrize("text", ["cpu", "CPU %", "Cpu%", " cpu "])
+def test_sort_column_takes_keys_aliases_and_titles(text: str) -> None:
+    assert sort_column(text).key == "cpu"
+
+
+def test_unknown_sort_column_names_the_valid_ones() -> None:
+    with pytest.raises(UsageError, match="valid: host, name, id"):
+        sort_column("colour")

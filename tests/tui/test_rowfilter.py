@@ -35,6 +35,8 @@ def test_docker_grammar() -> None:
     assert names("id=bbbb") == ["db"]
     assert names("ancestor=busybox") == ["job"]
     assert names("name=web name=db") == ["web-1", "db"]  # OR within a key
+    assert names("label=tier=front we") == ["web-1"]  # a word and a docker term: both hold
+    assert names("label=tier=front db") == []
 
 
 def test_host_term_matches_name_or_key() -> None:

@@ -36,9 +36,10 @@ from watchdog_agent.tui.client import (
     first_line,
     tls_context,
 )
+from watchdog_agent.tui.columns import sort_column
 from watchdog_agent.tui.fleet import AgentFleet, sources_for
 from watchdog_agent.tui.options import ViewOptions
-from watchdog_agent.tui.selection import parse_filters, sort_key
+from watchdog_agent.tui.rowfilter import from_terms
 from watchdog_agent.tui.view import FleetError
 
 PROBE_TIMEOUT = 3.0  # seconds the default agent has to answer before dstats samples itself
@@ -116,8 +117,8 @@ def credentials(args: argparse.Namespace) -> Credentials:
 
 def view_options(args: argparse.Namespace) -> ViewOptions:
     filters = tuple(args.filter)
-    parse_filters(filters)  # UsageError now for a bad KEY=VALUE
-    sort = None if args.sort is None else sort_key(args.sort)
+    from_terms(filters)  # UsageError now for a bad KEY=VALUE (as the app's own filter)
+    sort = None if args.sort is None else sort_column(args.sort).key
     return ViewOptions(all=args.all, filters=filters, sort=sort, reverse=args.reverse)
 
 

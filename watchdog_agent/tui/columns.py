@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from watchdog_agent.commands.textfmt import binary_size
+from watchdog_agent.errors import UsageError
 from watchdog_agent.termsafe import escape
 
 from .view import Row
@@ -269,3 +270,13 @@ def find_column(name: str | None) -> Column | None:
         if wanted in (column.key, column.title.casefold()):
             return column
     return None
+
+
+def sort_column(text: str) -> Column:
+    """``--sort``'s column (a key, an alias or a title, any case); a UsageError naming
+    the valid keys."""
+    column = find_column(text)
+    if column is None:
+        valid = ", ".join(c.key for c in (HOST, *COLUMNS))
+        raise UsageError(f"unknown sort column {text[:40]!r}; valid: {valid}, uptime")
+    return column

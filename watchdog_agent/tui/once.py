@@ -22,7 +22,8 @@ from watchdog_agent.commands.textfmt import MISSING, binary_size, decimal_size, 
 from watchdog_agent.termsafe import escape
 from watchdog_agent.tui.fleet import AgentFleet
 from watchdog_agent.tui.options import ViewOptions
-from watchdog_agent.tui.selection import parse_filters, select, sort_rows
+from watchdog_agent.tui.rowfilter import from_terms
+from watchdog_agent.tui.tablemodel import TableModel
 from watchdog_agent.tui.view import FleetView, HostView, LinkState, Row
 
 ONCE_TIMEOUT = 20.0  # seconds to wait for every host's second document
@@ -120,7 +121,7 @@ async def run_once(
 ) -> int:
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
-    rows_filter = parse_filters(options.filters)
+    row_filter = from_terms(options.filters)
 
     def ready(view: FleetView) -> bool:
         return all(
@@ -137,8 +138,12 @@ async def run_once(
     if not good:
         print("dstats: no agent answered", file=err)
         return 1
-    rows = [r for h in good for r in h.rows.values()]
-    rows = sort_rows(select(rows, options.all, rows_filter), options.sort, options.reverse)
+    # the rows the app would show, in its order: the same filter, sort and default
+    model = TableModel(
+        sort=options.sort, reverse=options.reverse, show_all=options.all, row_filter=row_filter
+    )
+    model.update(FleetView(tuple(good)))
+    rows = model.visible
     text = render_json(view, rows) if fmt == "json" else render_table(view, rows, time.time())
     out.write(text + "\n")
     out.flush()

@@ -16,11 +16,10 @@ from typing import Any
 
 from .columns import DEFAULT_SORT, Column, Context, columns_for, find_column
 from .rowfilter import RowFilter
+from .rows import LIVE  # what ``docker ps`` lists without -a
 from .view import FleetView, Row
 
 Key = tuple[str, str]  # (host key, container id)
-# what ``docker ps`` lists without -a (and dstats --once: tui/rows.py's LIVE)
-LIVE = frozenset({"running", "paused", "restarting"})
 
 
 @dataclass(frozen=True, slots=True)
