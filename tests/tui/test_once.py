@@ -14,6 +14,11 @@ import pytest
 from helpers.agentcli import agent_env
 from helpers.dockercli import DockerCLI
 from helpers.dstats import Workload, free_port, running_agent, running_workload
+from tuifakes import NOW, row, stopped
+
+from watchdog_agent.tui.columns import COLUMNS, Context
+from watchdog_agent.tui.once import HEADERS, cells
+from watchdog_agent.tui.view import Row
 
 DSTATS = str(Path(sys.executable).parent / "dstats")
 
@@ -35,6 +40,24 @@ def workload(docker_cli: DockerCLI) -> Iterator[Workload]:
 @pytest.fixture(scope="module")
 def agent_url(docker_host: str, workload: Workload) -> Iterator[str]:
     yield from running_agent(docker_host)
+
+
+@pytest.mark.parametrize(
+    "shown",
+    [row("a", "web", cpu_percent=42.25, memory_limit_bytes=2**30, psi_cpu_some_avg10=12.5,
+         throttled_percent=7.0, net_rx_rate=12_345.0, restart_count=2),
+     stopped("b", "job", 137, oom_killed=True, memory_limit_bytes=2**30)],
+)  # fmt: skip
+def test_once_cells_are_the_apps_text(shown: Row) -> None:
+    ctx = Context(now=NOW, host_cpus={}, host_names={})
+    mine = cells(shown, NOW)
+    assert tuple(c.title for c in COLUMNS) == HEADERS and len(mine) == len(HEADERS)
+    for column, text in zip(COLUMNS, mine, strict=True):
+        app = "".join(t for t, _ in column.format(shown, ctx))
+        if column.key == "cpu":  # the app draws a bar before the number
+            assert app.split()[-1] == text, (app, text)
+        else:
+            assert app == text, column.key
 
 
 @pytest.mark.engine

@@ -2,7 +2,8 @@
 
 It waits for two sampled documents from each host that answers, so that CPU % and the
 NET and BLOCK I/O rates are real, not gaps of a first sample (or until ONCE_TIMEOUT).
-The table has the view's columns (HOST only with more than one agent); every cell from
+The table has the view's columns and cell text (tui/columns.py; HOST only with more than
+one agent), in the view's order (tui/tablemodel.py); every cell from
 a container (name, image, state) is escaped by ``textfmt.table``; gaps are "-". JSON is
 a list of row objects with the exact strings and null for gaps. Hosts that did not
 answer are named on stderr; when none answers, nothing is printed on stdout and the
@@ -18,8 +19,9 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any, TextIO
 
-from watchdog_agent.commands.textfmt import MISSING, binary_size, decimal_size, percent, table
+from watchdog_agent.commands.textfmt import MISSING, table
 from watchdog_agent.termsafe import escape
+from watchdog_agent.tui.columns import COLUMNS, memory_text, pair, percent, state_text
 from watchdog_agent.tui.fleet import AgentFleet
 from watchdog_agent.tui.options import ViewOptions
 from watchdog_agent.tui.rowfilter import from_terms
@@ -30,58 +32,24 @@ ONCE_TIMEOUT = 20.0  # seconds to wait for every host's second document
 DOCUMENTS = 2  # sampled documents per host before printing
 FAILED = frozenset({LinkState.RETRYING, LinkState.AUTH_REFUSED, LinkState.BAD_ANSWER})
 
-HEADERS = ("NAME", "ID", "IMAGE", "STATE", "CPU %", "MEM USAGE / LIMIT", "MEM %",
-           "NET I/O", "BLOCK I/O", "PIDS", "PSI", "THROTTLED %", "RESTARTS")  # fmt: skip
-
-
-def duration(seconds: float) -> str:
-    """``45s``, ``12m03s``, ``5h07m``, ``3d04h``."""
-    s = max(0, int(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
-
-
-def state_text(row: Row, now: float) -> str:
-    """``running 5m03s``; ``exited (137, OOM)``; the state alone when nothing more is known."""
-    if row.state is None:
-        return MISSING
-    if row.running and row.started_at is not None:
-        return f"{row.state} {duration(now - row.started_at)}"
-    if row.finished_exit_code is not None:
-        oom = ", OOM" if row.oom_killed else ""
-        return f"{row.state} ({row.finished_exit_code}{oom})"
-    return row.state
-
-
-def rate(value: float | None) -> str:
-    return MISSING if value is None else decimal_size(round(value)) + "/s"
-
-
-def memory(row: Row) -> str:
-    if row.memory_usage_bytes is None:
-        return MISSING
-    limit = "unlimited" if row.memory_limit_bytes is None else binary_size(row.memory_limit_bytes)
-    return f"{binary_size(row.memory_usage_bytes)} / {limit}"
+HEADERS = tuple(c.title for c in COLUMNS)  # the app's columns, HOST aside
 
 
 def cells(row: Row, now: float) -> list[str]:
+    """The row's cells as the app shows them (tui/columns.py's text; the CPU % without
+    its bar); untrusted text stays raw here: ``textfmt.table`` escapes every cell."""
     return [
         row.name or MISSING,
         row.id[:12],
         row.image or MISSING,
-        state_text(row, now),
+        state_text(row, now) or MISSING,
         percent(row.cpu_percent),
-        memory(row),
+        memory_text(row),
         percent(row.memory_percent),
-        f"{rate(row.net_rx_rate)} / {rate(row.net_tx_rate)}",
-        f"{rate(row.blk_read_rate)} / {rate(row.blk_write_rate)}",
+        pair(row.net_rx_rate, row.net_tx_rate),
+        pair(row.blk_read_rate, row.blk_write_rate),
         MISSING if row.pids is None else str(row.pids),
-        MISSING if row.psi_cpu_some_avg10 is None else f"{row.psi_cpu_some_avg10:.2f}",
+        percent(row.psi_cpu_some_avg10),
         percent(row.throttled_percent),
         MISSING if row.restart_count is None else str(row.restart_count),
     ]
