@@ -20,11 +20,11 @@ from watchdog_agent.config import (
     parse_listen,
 )
 from watchdog_agent.errors import NotFound, UsageError
+from watchdog_agent.inventory.psfilter import parse_ps_filters
 from watchdog_agent.model import CgroupMode, CgroupSample, ContainerRef, ContainerStats, Snapshot
 from watchdog_agent.server.app import create_app
 from watchdog_agent.server.httperrors import ApiError
 from watchdog_agent.server.openapi import document
-from watchdog_agent.server.psfilter import parse_ps_filters
 from watchdog_agent.server.resolve import resolve
 from watchdog_agent.server.streams import StreamRegistry
 

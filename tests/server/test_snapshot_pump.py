@@ -10,8 +10,8 @@ import json
 from helpers.serving import tree_settings
 
 from watchdog_agent.agent.wiring import Agent
+from watchdog_agent.inventory.psfilter import parse_ps_filters
 from watchdog_agent.model import CgroupMode, Snapshot
-from watchdog_agent.server.psfilter import parse_ps_filters
 from watchdog_agent.server.routes_snapshot import _pump
 from watchdog_agent.server.streams import Writer
 from watchdog_agent.wire.fromjson import parse_time

@@ -33,7 +33,7 @@ from watchdog_agent.wire.fromjson import parse_time, ref_from_json, stats_from_j
 from watchdog_agent.wire.tojson import stats_doc, unsampled
 
 _CLEAR = "\x1b[2J\x1b[H"
-# filters the agent's list applies as Docker does (server/psfilter.py); with others (id:
+# filters the agent's list applies as Docker does (inventory/psfilter.py); with others (id:
 # Docker's regex over the id; ancestor: Docker follows the image graph; name as a regex)
 # the one-shot command samples on its own
 AGENT_FILTER_KEYS = frozenset({"name", "label", "status", "exited"})

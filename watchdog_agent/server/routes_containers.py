@@ -14,6 +14,7 @@ from watchdog_agent.agent.snapshots import SnapshotSubscription
 from watchdog_agent.agent.wiring import Agent
 from watchdog_agent.collectors.proctree import build_tree, read_top
 from watchdog_agent.errors import ContainerGone
+from watchdog_agent.inventory.psfilter import parse_ps_filters
 from watchdog_agent.model import (
     LIVE_STATES,
     ContainerRef,
@@ -24,7 +25,6 @@ from watchdog_agent.wire.tojson import history_json, stats_doc, stats_json
 from . import documents, params
 from .httperrors import ApiError
 from .keys import AGENT, STREAMS
-from .psfilter import parse_ps_filters
 from .resolve import resolve
 from .streams import KEEPALIVE, Writer, choose_writer, next_or_tick, run_stream
 

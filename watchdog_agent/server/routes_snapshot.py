@@ -16,12 +16,12 @@ from aiohttp import web
 
 from watchdog_agent.agent.snapshots import SnapshotSubscription
 from watchdog_agent.agent.wiring import Agent
+from watchdog_agent.inventory.psfilter import PsFilter, parse_ps_filters
 from watchdog_agent.model import ProcessCost, Snapshot
 from watchdog_agent.wire.tojson import rfc3339
 
 from . import documents, params
 from .keys import AGENT, STREAMS
-from .psfilter import PsFilter, parse_ps_filters
 from .routes_containers import current_stats
 from .streams import KEEPALIVE, Writer, choose_writer, next_or_tick, run_stream
 

@@ -4,7 +4,7 @@ The text is split like a shell line (quotes keep spaces). Every term must hold:
 
 - a plain word matches when the container's name or image contains it (any case);
 - ``key=value`` terms use docker's ``ps --filter`` grammar as the agent's
-  ``server/psfilter.py`` implements it (``id``, ``name``, ``label``, ``status``,
+  ``inventory/psfilter.py`` implements it (``id``, ``name``, ``label``, ``status``,
   ``ancestor``/``image``, ``exited``: OR across the values of one key, AND across keys,
   every ``label`` must hold), applied to the row; image ids are not in a row, so
   ``ancestor`` matches the image reference or its familiar name only;
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from watchdog_agent.errors import UsageError
+from watchdog_agent.inventory.psfilter import PsFilter, parse_ps_filters
 from watchdog_agent.model import ContainerRef
-from watchdog_agent.server.psfilter import PsFilter, parse_ps_filters
 
 from .view import Row
 
