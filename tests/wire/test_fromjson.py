@@ -20,6 +20,10 @@ from watchdog_agent.model import (
 )
 from watchdog_agent.server.documents import top_json
 from watchdog_agent.wire.fromjson import (
+    as_float,
+    as_int,
+    as_obj,
+    as_str,
     parse_time,
     process_from_json,
     ref_from_json,
@@ -166,3 +170,14 @@ def test_the_unreadable_count_reads_back_and_its_absence_stays_a_gap() -> None:
                 {"unreadable": -1}):  # fmt: skip
         assert unreadable_from_json(odd) is None
     assert top_footer(2, None) == "2 processes, unreadable unknown (the agent does not report it)"
+
+
+def test_typed_getters_take_only_their_json_type() -> None:
+    # a bool is not a number (JSON true is not 1); anything of another type is a gap
+    assert as_int(3) == 3 and as_int(True) is None and as_int(3.0) is None
+    assert as_int("3") is None
+    value = as_float(2)
+    assert value == 2.0 and isinstance(value, float)
+    assert as_float(False) is None and as_float("1.5") is None and as_float(None) is None
+    assert as_str("x") == "x" and as_str(1) is None
+    assert as_obj({"a": 1}) == {"a": 1} and as_obj([1]) == {} and as_obj(None) == {}

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 from watchdog_agent.errors import ParseError
 from watchdog_agent.tui.view import Row
-from watchdog_agent.wire.fromjson import parse_time
+from watchdog_agent.wire.fromjson import as_float, as_int, as_obj, as_str, parse_time
 
 # states in which a container has no exit code to show (it has not exited)
 LIVE = frozenset({"running", "paused", "restarting"})
@@ -58,24 +58,6 @@ class Reading:
     agent: Mapping[str, Any] | None
 
 
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _float(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _obj(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def _bool(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
 
@@ -93,8 +75,8 @@ def rate(
 
 
 def psi_some_avg10(stats: Mapping[str, Any], resource: str) -> float | None:
-    some = _obj(_obj(_obj(stats.get("psi")).get(resource)).get("some"))
-    return _float(some.get("avg10"))
+    some = as_obj(as_obj(as_obj(stats.get("psi")).get(resource)).get("some"))
+    return as_float(some.get("avg10"))
 
 
 def read_container(
@@ -102,17 +84,17 @@ def read_container(
 ) -> tuple[Row, Counters]:
     """One container object of the document (``id`` checked by the caller)."""
     cid = str(doc["id"])
-    stats = _obj(doc.get("stats"))
-    limits = _obj(doc.get("limits"))
-    state = _str(doc.get("state"))
+    stats = as_obj(doc.get("stats"))
+    limits = as_obj(doc.get("limits"))
+    state = as_str(doc.get("state"))
     started_at = parse_time(doc.get("started_at"))
     counters = Counters(
         at=parse_time(stats.get("sampled_at")),
         started_at=started_at,
-        net_rx=_int(stats.get("net_rx_bytes")),
-        net_tx=_int(stats.get("net_tx_bytes")),
-        blk_read=_int(stats.get("blk_read_bytes")),
-        blk_write=_int(stats.get("blk_write_bytes")),
+        net_rx=as_int(stats.get("net_rx_bytes")),
+        net_tx=as_int(stats.get("net_tx_bytes")),
+        blk_read=as_int(stats.get("blk_read_bytes")),
+        blk_write=as_int(stats.get("blk_write_bytes")),
     )
     before = previous
     if before is not None and before.started_at != started_at:
@@ -123,35 +105,35 @@ def read_container(
 
     was = before or Counters(None, None, None, None, None, None)
 
-    labels = _obj(doc.get("labels"))
-    memory_limit = _int(stats.get("memory_limit_bytes"))
+    labels = as_obj(doc.get("labels"))
+    memory_limit = as_int(stats.get("memory_limit_bytes"))
     row = Row(
         host=host,
         id=cid,
-        name=_str(doc.get("name")) or _str(stats.get("name")),
-        image=_str(doc.get("image")) or _str(stats.get("image")),
+        name=as_str(doc.get("name")) or as_str(stats.get("name")),
+        image=as_str(doc.get("image")) or as_str(stats.get("image")),
         state=state,
         started_at=started_at,
-        finished_exit_code=None if state in LIVE else _int(doc.get("exit_code")),
+        finished_exit_code=None if state in LIVE else as_int(doc.get("exit_code")),
         oom_killed=_bool(doc.get("oom_killed")),
-        restart_count=_int(doc.get("restart_count")),
-        cpu_percent=_float(stats.get("cpu_percent")),
-        cpu_limit=_float(limits.get("cpus")),
-        memory_usage_bytes=_int(stats.get("memory_usage_bytes")),
+        restart_count=as_int(doc.get("restart_count")),
+        cpu_percent=as_float(stats.get("cpu_percent")),
+        cpu_limit=as_float(limits.get("cpus")),
+        memory_usage_bytes=as_int(stats.get("memory_usage_bytes")),
         memory_limit_bytes=memory_limit
         if memory_limit is not None
-        else _int(limits.get("memory_bytes")),
-        memory_percent=_float(stats.get("memory_percent")),
+        else as_int(limits.get("memory_bytes")),
+        memory_percent=as_float(stats.get("memory_percent")),
         net_rx_rate=per_second(counters.net_rx, was.net_rx),
         net_tx_rate=per_second(counters.net_tx, was.net_tx),
         blk_read_rate=per_second(counters.blk_read, was.blk_read),
         blk_write_rate=per_second(counters.blk_write, was.blk_write),
-        pids=_int(stats.get("pids")),
-        pids_limit=_int(stats.get("pids_limit"))
+        pids=as_int(stats.get("pids")),
+        pids_limit=as_int(stats.get("pids_limit"))
         if "pids_limit" in stats
-        else _int(limits.get("pids")),
+        else as_int(limits.get("pids")),
         psi_cpu_some_avg10=psi_some_avg10(stats, "cpu"),
-        throttled_percent=_float(stats.get("cpu_throttled_percent")),
+        throttled_percent=as_float(stats.get("cpu_throttled_percent")),
         labels={str(k): str(v) for k, v in labels.items()},
     )
     return row, counters
@@ -180,8 +162,8 @@ def read_document(host: str, doc: Any, previous: Mapping[str, Counters]) -> Read
         rows=rows,
         counters=counters,
         sampled_at=parse_time(doc.get("sampled_at")),
-        interval=_float(doc.get("interval_seconds")),
-        hostname=_str(_obj(host_doc).get("hostname")) or None,
+        interval=as_float(doc.get("interval_seconds")),
+        hostname=as_str(as_obj(host_doc).get("hostname")) or None,
         host=host_doc,
         daemon=daemon if isinstance(daemon, dict) else None,
         agent=agent if isinstance(agent, dict) else None,

@@ -34,53 +34,57 @@ def parse_time(text: Any) -> float | None:
         return None
 
 
-def _int(value: Any) -> int | None:
+def as_int(value: Any) -> int | None:
+    """A JSON integer (a bool is not one); anything else is a gap."""
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _float(value: Any) -> float | None:
+def as_float(value: Any) -> float | None:
+    """A JSON number as a float (a bool is not one); anything else is a gap."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value)
 
 
-def _str(value: Any) -> str | None:
+def as_str(value: Any) -> str | None:
+    """A JSON string; anything else is a gap."""
     return value if isinstance(value, str) else None
 
 
-def _obj(value: Any) -> Mapping[str, Any]:
+def as_obj(value: Any) -> Mapping[str, Any]:
+    """A JSON object; anything else reads as an empty one."""
     return value if isinstance(value, dict) else {}
 
 
 def ref_from_json(doc: Mapping[str, Any]) -> ContainerRef:
     """A container object of ``GET /api/v1/containers`` (its stats aside)."""
-    labels = _obj(doc.get("labels"))
-    limits = _obj(doc.get("limits"))
+    labels = as_obj(doc.get("labels"))
+    limits = as_obj(doc.get("limits"))
     return ContainerRef(
         id=str(doc["id"]),
-        name=_str(doc.get("name")),
-        image=_str(doc.get("image")),
-        image_id=_str(doc.get("image_id")),
+        name=as_str(doc.get("name")),
+        image=as_str(doc.get("image")),
+        image_id=as_str(doc.get("image_id")),
         labels={str(k): str(v) for k, v in labels.items()},
-        state=_str(doc.get("state")),
-        pid=_int(doc.get("pid")),
+        state=as_str(doc.get("state")),
+        pid=as_int(doc.get("pid")),
         started_at=parse_time(doc.get("started_at")),
         created=parse_time(doc.get("created")),
         tty=doc.get("tty") if isinstance(doc.get("tty"), bool) else None,
-        restart_count=_int(doc.get("restart_count")),
-        exit_code=_int(doc.get("exit_code")),
+        restart_count=as_int(doc.get("restart_count")),
+        exit_code=as_int(doc.get("exit_code")),
         oom_killed=doc.get("oom_killed") if isinstance(doc.get("oom_killed"), bool) else None,
-        memory_limit_bytes=_int(limits.get("memory_bytes")),
-        cpu_limit=_float(limits.get("cpus")),
-        pids_limit=_int(limits.get("pids")),
+        memory_limit_bytes=as_int(limits.get("memory_bytes")),
+        cpu_limit=as_float(limits.get("cpus")),
+        pids_limit=as_int(limits.get("pids")),
     )
 
 
 def _psi_line(doc: Any) -> PsiLine | None:
     if not isinstance(doc, dict):
         return None
-    avg10, avg60, avg300 = (_float(doc.get(k)) for k in ("avg10", "avg60", "avg300"))
-    total = _int(doc.get("total"))
+    avg10, avg60, avg300 = (as_float(doc.get(k)) for k in ("avg10", "avg60", "avg300"))
+    total = as_int(doc.get("total"))
     if avg10 is None or avg60 is None or avg300 is None or total is None:
         return None
     return PsiLine(avg10, avg60, avg300, total)
@@ -99,7 +103,7 @@ def _net(doc: Any) -> tuple[NetInterface, ...] | None:
             "tx_bytes", "tx_packets", "tx_errors", "tx_dropped")  # fmt: skip
     out = []
     for name, counters in doc.items():
-        values = [v for k in keys if (v := _int(_obj(counters).get(k))) is not None]
+        values = [v for k in keys if (v := as_int(as_obj(counters).get(k))) is not None]
         if len(values) == len(keys):
             out.append(NetInterface(str(name), *values))
     return tuple(out)
@@ -110,19 +114,19 @@ def stats_from_json(doc: Mapping[str, Any]) -> ContainerStats:
     holds what the object carries of it (PSI, interfaces, ``memory_stat``, the time)."""
     cid = str(doc["id"])
     at = parse_time(doc.get("sampled_at"))
-    psi = _obj(doc.get("psi"))
-    memory = _obj(doc.get("memory_stat"))
+    psi = as_obj(doc.get("psi"))
+    memory = as_obj(doc.get("memory_stat"))
     sample = CgroupSample(
         container_id=cid,
         monotonic=0.0,
         wall=at or 0.0,
-        memory_usage_bytes=_int(memory.get("current")),
-        memory_rss_bytes=_int(memory.get("anon")),
-        memory_cache_bytes=_int(memory.get("file")),
-        memory_inactive_file_bytes=_int(memory.get("inactive_file")),
-        memory_active_file_bytes=_int(memory.get("active_file")),
-        memory_shmem_bytes=_int(memory.get("shmem")),
-        memory_kernel_bytes=_int(memory.get("kernel")),
+        memory_usage_bytes=as_int(memory.get("current")),
+        memory_rss_bytes=as_int(memory.get("anon")),
+        memory_cache_bytes=as_int(memory.get("file")),
+        memory_inactive_file_bytes=as_int(memory.get("inactive_file")),
+        memory_active_file_bytes=as_int(memory.get("active_file")),
+        memory_shmem_bytes=as_int(memory.get("shmem")),
+        memory_kernel_bytes=as_int(memory.get("kernel")),
         psi_cpu=_pressure(psi.get("cpu")),
         psi_memory=_pressure(psi.get("memory")),
         psi_io=_pressure(psi.get("io")),
@@ -132,29 +136,29 @@ def stats_from_json(doc: Mapping[str, Any]) -> ContainerStats:
         id=cid,
         sampled_at=at or 0.0,
         sample=sample,
-        name=_str(doc.get("name")),
-        image=_str(doc.get("image")),
-        cpu_percent=_float(doc.get("cpu_percent")),
-        cpu_usage_seconds_total=_float(doc.get("cpu_usage_seconds_total")),
-        cpu_throttled_seconds_total=_float(doc.get("cpu_throttled_seconds_total")),
-        cpu_throttled_percent=_float(doc.get("cpu_throttled_percent")),
-        memory_usage_bytes=_int(doc.get("memory_usage_bytes")),
-        memory_working_set_bytes=_int(doc.get("memory_working_set_bytes")),
-        memory_limit_bytes=_int(doc.get("memory_limit_bytes")),
-        memory_percent=_float(doc.get("memory_percent")),
-        pids=_int(doc.get("pids")),
-        pids_limit=_int(doc.get("pids_limit")),
-        net_rx_bytes=_int(doc.get("net_rx_bytes")),
-        net_tx_bytes=_int(doc.get("net_tx_bytes")),
-        blk_read_bytes=_int(doc.get("blk_read_bytes")),
-        blk_write_bytes=_int(doc.get("blk_write_bytes")),
+        name=as_str(doc.get("name")),
+        image=as_str(doc.get("image")),
+        cpu_percent=as_float(doc.get("cpu_percent")),
+        cpu_usage_seconds_total=as_float(doc.get("cpu_usage_seconds_total")),
+        cpu_throttled_seconds_total=as_float(doc.get("cpu_throttled_seconds_total")),
+        cpu_throttled_percent=as_float(doc.get("cpu_throttled_percent")),
+        memory_usage_bytes=as_int(doc.get("memory_usage_bytes")),
+        memory_working_set_bytes=as_int(doc.get("memory_working_set_bytes")),
+        memory_limit_bytes=as_int(doc.get("memory_limit_bytes")),
+        memory_percent=as_float(doc.get("memory_percent")),
+        pids=as_int(doc.get("pids")),
+        pids_limit=as_int(doc.get("pids_limit")),
+        net_rx_bytes=as_int(doc.get("net_rx_bytes")),
+        net_tx_bytes=as_int(doc.get("net_tx_bytes")),
+        blk_read_bytes=as_int(doc.get("blk_read_bytes")),
+        blk_write_bytes=as_int(doc.get("blk_write_bytes")),
     )
 
 
 def unreadable_from_json(doc: Mapping[str, Any]) -> int | None:
     """A top document's count of processes it could not read; None from an agent that
     does not report it (absent stays a gap, not 0)."""
-    count = _int(doc.get("unreadable"))
+    count = as_int(doc.get("unreadable"))
     return None if count is None or count < 0 else count
 
 
@@ -164,15 +168,15 @@ def process_from_json(doc: Mapping[str, Any]) -> ProcessInfo:
     return ProcessInfo(
         pid=int(doc["pid"]),
         ppid=int(doc["ppid"]),
-        ns_pid=_int(doc.get("ns_pid")),
-        ns_ppid=_int(doc.get("ns_ppid")),
+        ns_pid=as_int(doc.get("ns_pid")),
+        ns_ppid=as_int(doc.get("ns_ppid")),
         user=str(doc.get("user", "")),
-        uid=_int(doc.get("uid")),
+        uid=as_int(doc.get("uid")),
         state=str(doc.get("state", "")),
-        threads=_int(doc.get("threads")) or 0,
-        cpu_seconds=_float(doc.get("cpu_seconds")) or 0.0,
-        cpu_percent=_float(doc.get("cpu_percent")),
-        rss_bytes=_int(doc.get("rss_bytes")),
+        threads=as_int(doc.get("threads")) or 0,
+        cpu_seconds=as_float(doc.get("cpu_seconds")) or 0.0,
+        cpu_percent=as_float(doc.get("cpu_percent")),
+        rss_bytes=as_int(doc.get("rss_bytes")),
         started_at=parse_time(doc.get("started_at")),
         cmd=str(doc.get("cmd", "")),
         children=tuple(process_from_json(c) for c in children)
