@@ -1,4 +1,8 @@
-"""dstats' tests: the workload the data side is tested against, agents on free ports."""
+"""dstats' tests: the workload the data side is tested against, agents on free ports.
+
+``workload`` and ``agent_url`` are module fixtures, offered to tests/tui/ by its
+conftest.py.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ import secrets
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
+
+import pytest
 
 from helpers.dockercli import IMAGE, DockerCLI, unique_name
 from helpers.serveproc import ServeProcess
@@ -58,3 +64,15 @@ def running_agent(docker_host: str, *args: str) -> Iterator[str]:
         yield proc.wait_url()
     finally:
         proc.kill()
+
+
+@pytest.fixture(scope="module")
+def workload(docker_cli: DockerCLI) -> Iterator[Workload]:
+    """The module's three containers (``running_workload``)."""
+    yield from running_workload(docker_cli)
+
+
+@pytest.fixture(scope="module")
+def agent_url(docker_host: str, workload: Workload) -> Iterator[str]:
+    """An agent on the test engine, started once the workload runs; its URL."""
+    yield from running_agent(docker_host)

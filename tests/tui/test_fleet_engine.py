@@ -6,26 +6,17 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import Iterator
 
 import pytest
+from helpers import dstats as shared
 from helpers.dockercli import IMAGE, DockerCLI, unique_name
-from helpers.dstats import Workload, free_port, running_agent, running_workload, serve
+from helpers.dstats import Workload, free_port, serve
 
 from watchdog_agent.tui.fleet import AgentFleet, sources_for
 from watchdog_agent.tui.view import FleetView, HostView, LinkState
 
 pytestmark = pytest.mark.engine
-
-
-@pytest.fixture(scope="module")
-def workload(docker_cli: DockerCLI) -> Iterator[Workload]:
-    yield from running_workload(docker_cli)
-
-
-@pytest.fixture(scope="module")
-def agent_url(docker_host: str, workload: Workload) -> Iterator[str]:
-    yield from running_agent(docker_host)
+workload, agent_url = shared.workload, shared.agent_url  # the module fixtures
 
 
 def host(view: FleetView) -> HostView:

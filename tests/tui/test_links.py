@@ -11,9 +11,9 @@ from pathlib import Path
 import bcrypt
 import pytest
 from aiohttp import web
+from helpers import dstats as shared
 from helpers.certs import make_cert
-from helpers.dockercli import DockerCLI
-from helpers.dstats import Workload, running_workload, serve
+from helpers.dstats import Workload, serve
 
 from watchdog_agent.tui.client import Credentials
 from watchdog_agent.tui.fleet import AgentFleet, sources_for
@@ -21,11 +21,7 @@ from watchdog_agent.tui.view import FleetView, HostView, LinkState
 
 TOKEN = secrets.token_hex(16)
 USER, PASSWORD = "viewer", secrets.token_hex(8)
-
-
-@pytest.fixture(scope="module")
-def workload(docker_cli: DockerCLI) -> Iterator[Workload]:
-    yield from running_workload(docker_cli)
+workload = shared.workload  # the module fixture
 
 
 def only(view: FleetView) -> HostView:

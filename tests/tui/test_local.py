@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
 
 import pytest
-from helpers.dockercli import DockerCLI
-from helpers.dstats import Workload, running_workload
+from helpers import dstats as shared
+from helpers.dstats import Workload
 
 from watchdog_agent.tui.fleet import AgentFleet
 from watchdog_agent.tui.local import local_settings, start_local
 from watchdog_agent.tui.view import FleetView, LinkState
 
 pytestmark = pytest.mark.engine
-
-
-@pytest.fixture(scope="module")
-def workload(docker_cli: DockerCLI) -> Iterator[Workload]:
-    yield from running_workload(docker_cli)
+workload = shared.workload  # the module fixture
 
 
 async def test_local_mode_shows_the_engines_containers(

@@ -7,13 +7,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import dstats as shared
 from helpers.agentcli import agent_env
-from helpers.dockercli import DockerCLI
-from helpers.dstats import Workload, free_port, running_agent, running_workload
+from helpers.dstats import Workload, free_port
 from tuifakes import NOW, row, stopped
 
 from watchdog_agent.tui.columns import COLUMNS, Context
@@ -21,6 +20,7 @@ from watchdog_agent.tui.once import HEADERS, cells
 from watchdog_agent.tui.view import Row
 
 DSTATS = str(Path(sys.executable).parent / "dstats")
+workload, agent_url = shared.workload, shared.agent_url  # the module fixtures
 
 
 def dstats(
@@ -30,16 +30,6 @@ def dstats(
         [DSTATS, *args], env={**agent_env(docker_host), **env}, capture_output=True, text=True,
         timeout=90, check=False,
     )  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def workload(docker_cli: DockerCLI) -> Iterator[Workload]:
-    yield from running_workload(docker_cli)
-
-
-@pytest.fixture(scope="module")
-def agent_url(docker_host: str, workload: Workload) -> Iterator[str]:
-    yield from running_agent(docker_host)
 
 
 @pytest.mark.parametrize(
