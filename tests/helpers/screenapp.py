@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from rich.console import Console
 from textual.app import App
@@ -17,6 +18,7 @@ from watchdog_agent.tui.screens.logview import LogView
 from watchdog_agent.tui.view import Fleet, FleetView
 
 SIZE = (110, 45)  # terminal size of the snapshots
+S = TypeVar("S", bound=Screen[Any])
 
 
 class ScreenApp(App[None]):
@@ -38,6 +40,13 @@ class ScreenApp(App[None]):
 
     async def on_unmount(self) -> None:
         await self.fleet.close()
+
+
+def top_screen(app: App[None], kind: type[S]) -> S:
+    """The app's top screen, which must be a ``kind``."""
+    screen = app.screen
+    assert isinstance(screen, kind), screen
+    return screen
 
 
 async def settle(

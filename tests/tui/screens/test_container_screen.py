@@ -5,7 +5,7 @@ container and a FleetError said in words."""
 
 from __future__ import annotations
 
-from helpers.screenapp import SIZE, ScreenApp, settle, shown
+from helpers.screenapp import SIZE, ScreenApp, settle, shown, top_screen
 from helpers.staticfleet import (
     BUSY,
     CLOCK,
@@ -29,12 +29,6 @@ def _app(fleet: StaticFleet, cid: str = BUSY) -> ScreenApp:
     return ScreenApp(fleet, lambda: ContainerScreen(fleet, HOST_A, cid, clock))
 
 
-def _screen(app: ScreenApp) -> ContainerScreen:
-    screen = app.screen
-    assert isinstance(screen, ContainerScreen)
-    return screen
-
-
 def _loaded(screen: ContainerScreen) -> bool:
     return len(screen.series) > 0 and screen.doc is not None and "4242" in shown(screen.procs)
 
@@ -43,7 +37,7 @@ async def test_everything_at_once() -> None:
     fleet = StaticFleet()
     app = _app(fleet)
     async with app.run_test(size=SIZE) as pilot:
-        screen = _screen(app)
+        screen = top_screen(app, ContainerScreen)
         await settle(pilot, lambda: _loaded(screen) and len(screen.recent) == 2)
         assert ("history", HOST_A, BUSY, KEEP) in fleet.calls
         # sparklines: the 60 kept samples, full at once
@@ -77,7 +71,7 @@ async def test_publishes_extend_the_sparklines() -> None:
     fleet = StaticFleet()
     app = _app(fleet)
     async with app.run_test(size=SIZE) as pilot:
-        screen = _screen(app)
+        screen = top_screen(app, ContainerScreen)
         await settle(pilot, lambda: _loaded(screen))
         fleet.push(fleet_view(cpu_busy=12.0, at=CLOCK + 1))
         await pilot.pause()
@@ -94,7 +88,7 @@ async def test_keys_open_logs_tree_events_and_escape_comes_back() -> None:
     fleet = StaticFleet()
     app = _app(fleet)
     async with app.run_test(size=SIZE) as pilot:
-        screen = _screen(app)
+        screen = top_screen(app, ContainerScreen)
         await settle(pilot, lambda: _loaded(screen))
         for key, kind in (("l", LogsScreen), ("t", TreeScreen), ("e", EventsScreen)):
             await pilot.press(key)
@@ -115,7 +109,7 @@ async def test_a_dead_container_shows_its_post_mortem() -> None:
     fleet = StaticFleet()
     app = _app(fleet, DEAD)
     async with app.run_test(size=SIZE) as pilot:
-        screen = _screen(app)
+        screen = top_screen(app, ContainerScreen)
         await settle(pilot, lambda: screen.postmortem.display)
         info = shown(screen.info)
         assert "state exited   exit code 137 (OOM killed)   restarts 2" in info
@@ -131,7 +125,7 @@ async def test_a_vanished_container_says_so() -> None:
     fleet = StaticFleet()
     app = _app(fleet)
     async with app.run_test(size=SIZE) as pilot:
-        screen = _screen(app)
+        screen = top_screen(app, ContainerScreen)
         await settle(pilot, lambda: _loaded(screen))
         fleet.push(fleet_view(at=CLOCK + 1, without=(BUSY,)))
         await pilot.pause()
@@ -144,7 +138,7 @@ async def test_fleet_errors_are_messages() -> None:
     fleet.fail("history", "agent at http://127.0.0.1:9338: timed out")
     app = _app(fleet)
     async with app.run_test(size=SIZE) as pilot:
-        screen = _screen(app)
+        screen = top_screen(app, ContainerScreen)
         await settle(pilot, lambda: len(screen.problems) == 2)
         status = shown(screen.status)
         assert "history: agent at http://127.0.0.1:9338: timed out" in status
@@ -155,7 +149,7 @@ async def test_an_escape_in_the_name_is_shown_escaped() -> None:
     fleet = StaticFleet()
     app = _app(fleet, EVIL)
     async with app.run_test(size=SIZE) as pilot:
-        screen = _screen(app)
+        screen = top_screen(app, ContainerScreen)
         await settle(pilot, lambda: screen.doc is not None)
         title = shown(screen.title_line)
         assert "evil\\x1b[31mred\\x1b]0;pwned\\x07" in title and "\x1b" not in title
@@ -178,7 +172,7 @@ async def test_a_removed_container_still_shows_its_post_mortem() -> None:
     fleet.fail("container", f"no such container: {DEAD[:12]}")  # docker run --rm: removed
     app = _app(fleet, DEAD)
     async with app.run_test(size=SIZE) as pilot:
-        screen = _screen(app)
+        screen = top_screen(app, ContainerScreen)
         await settle(pilot, lambda: screen.postmortem.display)
         assert "Exit code:   137" in shown(screen.postmortem)
         assert f"container: no such container: {DEAD[:12]}" in shown(screen.status)

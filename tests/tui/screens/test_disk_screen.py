@@ -3,7 +3,7 @@ each, r reads again, a FleetError is a message."""
 
 from __future__ import annotations
 
-from helpers.screenapp import SIZE, ScreenApp, settle, shown
+from helpers.screenapp import SIZE, ScreenApp, settle, shown, top_screen
 from helpers.staticfleet import HOST_A, StaticFleet
 
 from watchdog_agent.tui.screens.disk import DiskScreen
@@ -13,17 +13,11 @@ def _app(fleet: StaticFleet) -> ScreenApp:
     return ScreenApp(fleet, lambda: DiskScreen(fleet, HOST_A))
 
 
-def _screen(app: ScreenApp) -> DiskScreen:
-    screen = app.screen
-    assert isinstance(screen, DiskScreen)
-    return screen
-
-
 async def test_areas_and_largest_rows() -> None:
     fleet = StaticFleet()
     app = _app(fleet)
     async with app.run_test(size=SIZE) as pilot:
-        screen = _screen(app)
+        screen = top_screen(app, DiskScreen)
         await settle(pilot, lambda: screen.document is not None)
         lines = [line.split() for line in shown(screen.body).splitlines()]
         # tests/helpers/diskdocs.py's numbers, as docker system df counts them
@@ -44,7 +38,7 @@ async def test_fleet_error_is_a_message() -> None:
     fleet.fail("disk", "the agent has no Docker connection")
     app = _app(fleet)
     async with app.run_test(size=SIZE) as pilot:
-        screen = _screen(app)
+        screen = top_screen(app, DiskScreen)
         await settle(pilot, lambda: "no Docker" in shown(screen.status))
         assert shown(screen.status) == "disk use: the agent has no Docker connection\n"
         await pilot.press("q")

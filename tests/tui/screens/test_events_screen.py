@@ -3,7 +3,7 @@ grammar (a bad filter refused with a clear message), attributes escaped."""
 
 from __future__ import annotations
 
-from helpers.screenapp import SIZE, ScreenApp, settle, shown
+from helpers.screenapp import SIZE, ScreenApp, settle, shown, top_screen
 from helpers.staticfleet import BUSY, CLOCK, DEAD, EVIL, HOST_A, StaticFleet
 from textual.widgets import Input
 
@@ -15,17 +15,11 @@ def _app(fleet: StaticFleet, filters: tuple[str, ...] = ()) -> ScreenApp:
     return ScreenApp(fleet, lambda: EventsScreen(fleet, HOST_A, filters))
 
 
-def _screen(app: ScreenApp) -> EventsScreen:
-    screen = app.screen
-    assert isinstance(screen, EventsScreen)
-    return screen
-
-
 async def test_last_hour_then_live_newest_at_the_bottom() -> None:
     fleet = StaticFleet()
     app = _app(fleet)
     async with app.run_test(size=SIZE) as pilot:
-        screen = _screen(app)
+        screen = top_screen(app, EventsScreen)
         await settle(pilot, lambda: screen.count == 9)
         assert ("events", HOST_A, (), "1h") in fleet.calls
         lines = shown(screen.log_view).splitlines()
@@ -44,7 +38,7 @@ async def test_attributes_are_escaped() -> None:
     fleet = StaticFleet()
     app = _app(fleet, (f"container={EVIL}",))
     async with app.run_test(size=SIZE) as pilot:
-        screen = _screen(app)
+        screen = top_screen(app, EventsScreen)
         await settle(pilot, lambda: screen.count == 1)
         text = shown(screen.log_view)
         assert "evil\\x1b[31mred\\x1b]0;pwned\\x07" in text
@@ -56,7 +50,7 @@ async def test_filter_key_and_a_bad_filter() -> None:
     fleet = StaticFleet()
     app = _app(fleet)
     async with app.run_test(size=SIZE) as pilot:
-        screen = _screen(app)
+        screen = top_screen(app, EventsScreen)
         await settle(pilot, lambda: screen.count == 9)
         await pilot.press("f")
         assert isinstance(app.focused, Input) and screen.editor.display
@@ -91,6 +85,6 @@ async def test_fleet_error_is_a_message() -> None:
     fleet.fail("events", "agent at http://127.0.0.1:9338 is retrying: connection refused")
     app = _app(fleet)
     async with app.run_test(size=SIZE) as pilot:
-        screen = _screen(app)
+        screen = top_screen(app, EventsScreen)
         await settle(pilot, lambda: "connection refused" in shown(screen.status))
         assert shown(screen.status).startswith("events: agent at")

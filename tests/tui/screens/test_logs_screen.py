@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from helpers.screenapp import SIZE, ScreenApp, settle, shown
+from helpers.screenapp import SIZE, ScreenApp, settle, shown, top_screen
 from helpers.staticfleet import BUSY, HOST_A, StaticFleet
 from textual.widgets import Input
 
@@ -20,17 +20,11 @@ def _app(fleet: StaticFleet) -> ScreenApp:
     return ScreenApp(fleet, lambda: LogsScreen(fleet, HOST_A, BUSY))
 
 
-async def _logs(app: ScreenApp) -> LogsScreen:
-    screen = app.screen
-    assert isinstance(screen, LogsScreen)
-    return screen
-
-
 async def test_tail_then_follow_escaped() -> None:
     fleet = StaticFleet()
     app = _app(fleet)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await _logs(app)
+        screen = top_screen(app, LogsScreen)
         await settle(pilot, lambda: len(screen.lines) == 500)
         assert ("logs", HOST_A, BUSY, 500, True) in fleet.calls
         text = shown(screen.log_view)
@@ -54,7 +48,7 @@ async def test_follow_toggle() -> None:
     fleet = StaticFleet()
     app = _app(fleet)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await _logs(app)
+        screen = top_screen(app, LogsScreen)
         await settle(pilot, lambda: len(screen.lines) == 500)
         await pilot.press("f")
         assert not screen.follow and "paused" in shown(screen.status)
@@ -67,7 +61,7 @@ async def test_search_and_next() -> None:
     fleet = StaticFleet()
     app = _app(fleet)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await _logs(app)
+        screen = top_screen(app, LogsScreen)
         await settle(pilot, lambda: len(screen.lines) == 500)
         await pilot.press("slash")
         assert isinstance(app.focused, Input)
@@ -97,7 +91,7 @@ async def test_bounded_buffer() -> None:
     fleet.logs_by_id[BUSY] = old
     app = ScreenApp(fleet, lambda: LogsScreen(fleet, HOST_A, BUSY, buffer=BUFFER))
     async with app.run_test(size=SIZE) as pilot:
-        screen = await _logs(app)
+        screen = top_screen(app, LogsScreen)
         screen_lines = screen.lines
         # the fleet gives the last 500 (tail); push more than the buffer holds
         await settle(pilot, lambda: len(screen_lines) == 500)
@@ -121,7 +115,7 @@ async def test_fleet_error_and_escape() -> None:
     fleet.fail("logs", "no such container: b5b5b5b5b5b5")
     app = _app(fleet)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await _logs(app)
+        screen = top_screen(app, LogsScreen)
         await settle(pilot, lambda: "no such container" in shown(screen.status))
         assert shown(screen.status).startswith("logs: no such container")
         await pilot.press("escape")
