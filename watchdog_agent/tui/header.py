@@ -109,6 +109,8 @@ def containers_text(host: HostView) -> str:
     """From the host's own rows once it has sent a snapshot (they are current: the
     daemon's counts come from its ``/info``, read once a minute); before that, the
     daemon's counts."""
+    running: int | None
+    stopped: int | None
     if host.sampled_at is not None:
         running = sum(1 for r in host.rows.values() if r.running)
         stopped = len(host.rows) - running
