@@ -186,16 +186,16 @@ DstatsApp(BenchFleet({n}, {every}), ViewOptions()).run()
 
 
 class Terminal:
-    """A child process on a pseudo-terminal of TERMINAL size; its output is drained (and
-    searched for ``wanted``) by a thread."""
+    """A child process (``argv``) on a pseudo-terminal of TERMINAL size; its output is
+    drained (and searched for ``wanted``) by a thread."""
 
-    def __init__(self, n: int, every: float | None, wanted: bytes = b"") -> None:
+    def __init__(self, argv: Sequence[str], wanted: bytes = b"") -> None:
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", TERMINAL[1], TERMINAL[0], 0, 0))
-        code = CHILD.format(root=str(Path(__file__).resolve().parent.parent), n=n, every=every)
-        env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor"}
+        env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+        env.update(TERM="xterm-256color", COLORTERM="truecolor")
         self.started = time.perf_counter()
-        self.proc = subprocess.Popen([sys.executable, "-c", code], stdin=slave, stdout=slave,
+        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave,
                                      stderr=slave, env=env, start_new_session=True)  # fmt: skip
         os.close(slave)
         self.master, self.wanted = master, wanted
@@ -241,17 +241,25 @@ class Terminal:
         os.close(self.master)
 
 
-def first_frame(n: int) -> float:
-    term = Terminal(n, None, wanted=f"{n} of {n} containers".encode())
+def child(n: int, every: float | None) -> list[str]:
+    """The app over a BenchFleet of ``n`` rows, in a child interpreter."""
+    root = str(Path(__file__).resolve().parent.parent)
+    return [sys.executable, "-c", CHILD.format(root=root, n=n, every=every)]
+
+
+def first_frame_of(argv: Sequence[str], n: int) -> float:
+    """Seconds from starting ``argv`` to its status line counting all ``n`` rows."""
+    term = Terminal(argv, wanted=f"{n} of {n} containers".encode())
     try:
         return term.wait_for_text(60)
     finally:
         term.close()
 
 
-def idle_cpu(n: int, seconds: float) -> float:
-    """Percent of one core the app used while fed ``n`` changing rows each second."""
-    term = Terminal(n, 1.0, wanted=f"{n} of {n} containers".encode())
+def idle_cpu_of(argv: Sequence[str], n: int, seconds: float) -> float:
+    """Percent of one core ``argv`` used over ``seconds`` (after it showed ``n`` rows and
+    3 s of warm-up)."""
+    term = Terminal(argv, wanted=f"{n} of {n} containers".encode())
     try:
         term.wait_for_text(60)
         time.sleep(3.0)
@@ -263,6 +271,15 @@ def idle_cpu(n: int, seconds: float) -> float:
         return 100.0 * used / (w1 - w0)
     finally:
         term.close()
+
+
+def first_frame(n: int) -> float:
+    return first_frame_of(child(n, None), n)
+
+
+def idle_cpu(n: int, seconds: float) -> float:
+    """Percent of one core the app used while fed ``n`` changing rows each second."""
+    return idle_cpu_of(child(n, 1.0), n, seconds)
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 # Sourced by scripts/run and scripts/test (from the repository root): is the package
 # installed into .venv from THIS checkout, and installing it.
 #
-# Installed means: the console script exists, the venv's interpreter, started outside the
+# Installed means: the console scripts exist, the venv's interpreter, started outside the
 # checkout (so the source tree itself is not on sys.path), imports watchdog_agent from
 # this checkout, and pyproject.toml has not changed since that install (a stamp in .venv
 # holds its hash). A .venv copied from elsewhere, an install that stopped half-way or a
@@ -17,7 +17,7 @@ venv_pyproject_hash() {
 venv_ready() {
     local here found
     here=$(pwd -P)
-    [ -x .venv/bin/watchdog-agent ] || return 1
+    [ -x .venv/bin/watchdog-agent ] && [ -x .venv/bin/dstats ] || return 1
     [ "$(cat "$VENV_STAMP" 2>/dev/null)" = "$(venv_pyproject_hash)" ] || return 1
     found=$(cd / && "$here/.venv/bin/python" -I -c \
         'import os, watchdog_agent; print(os.path.realpath(watchdog_agent.__file__))' \

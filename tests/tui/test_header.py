@@ -51,3 +51,14 @@ def test_agent_cpu_from_two_snapshots() -> None:
     value = cpu.update(later)  # 0.1 s of CPU over 2 s
     assert value is not None and abs(value - 5.0) < 1e-9
     assert cpu.update(later) == value  # the same snapshot again: unchanged
+
+
+def test_container_counts_come_from_the_rows_not_the_daemons_minute_old_info() -> None:
+    """The daemon's counts are from its /info, read once a minute: a container started
+    since then is in the rows (the snapshot) first. Before any snapshot they stand in."""
+    daemon = {"version": "20.10.24", "up": True, "containers_running": 1, "containers_stopped": 0}
+    rows = [row("a", "a"), row("b", "b"), row("c", "c"), row("d", "d", state="exited")]
+    assert "3 running, 1 stopped" in str(host_lines(host(rows, daemon=daemon), NOW, None)[1])
+    early = host([], daemon=daemon, sampled_at=None)
+    assert "1 running, 0 stopped" in str(host_lines(early, NOW, None)[1])
+    assert "containers -" in str(host_lines(host([], daemon=None, sampled_at=None), NOW, None)[1])

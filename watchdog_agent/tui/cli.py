@@ -40,7 +40,6 @@ from watchdog_agent.tui.columns import sort_column
 from watchdog_agent.tui.fleet import AgentFleet, sources_for
 from watchdog_agent.tui.options import ViewOptions
 from watchdog_agent.tui.rowfilter import from_terms
-from watchdog_agent.tui.view import FleetError
 
 PROBE_TIMEOUT = 3.0  # seconds the default agent has to answer before dstats samples itself
 USAGE_EXIT = 2
@@ -176,14 +175,11 @@ async def _main(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             from watchdog_agent.tui.once import run_once
 
             return await run_once(fleet, options, args.format)
-        try:
-            from watchdog_agent.tui.app import (  # type: ignore[import-not-found,unused-ignore]
-                DstatsApp,
-            )
-        except ModuleNotFoundError as exc:
-            if exc.name != "watchdog_agent.tui.app":
-                raise
-            raise FleetError("this build has no terminal view (tui/app.py); use --once") from exc
+        # the connections open and the first snapshots decode (on the fleet's data
+        # thread, the agent building its document meanwhile) while Textual loads
+        fleet.start()
+        from watchdog_agent.tui.app import DstatsApp
+
         app = DstatsApp(fleet, options)
         await app.run_async()
         return int(getattr(app, "return_code", 0) or 0)

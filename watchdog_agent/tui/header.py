@@ -106,12 +106,19 @@ def link_parts(host: HostView, now: float) -> list[Part]:
 
 
 def containers_text(host: HostView) -> str:
-    running = _int(_num(host.daemon, "containers_running"))
-    stopped = _int(_num(host.daemon, "containers_stopped"))
-    if running is None:
+    """From the host's own rows once it has sent a snapshot (they are current: the
+    daemon's counts come from its ``/info``, read once a minute); before that, the
+    daemon's counts."""
+    running: int | None
+    stopped: int | None
+    if host.sampled_at is not None:
         running = sum(1 for r in host.rows.values() if r.running)
-    if stopped is None:
-        stopped = sum(1 for r in host.rows.values() if not r.running)
+        stopped = len(host.rows) - running
+    else:
+        running = _int(_num(host.daemon, "containers_running"))
+        stopped = _int(_num(host.daemon, "containers_stopped"))
+    if running is None or stopped is None:
+        return "containers -"
     return f"{running} running, {stopped} stopped"
 
 
