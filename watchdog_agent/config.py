@@ -21,6 +21,9 @@ from watchdog_agent.errors import UsageError
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 DEFAULT_LISTEN = "127.0.0.1:9338"
+# where the client commands (stats, top, events, dstats) look for a running agent
+AGENT_URL_ENV = "WATCHDOG_AGENT_URL"
+DEFAULT_AGENT_URL = f"http://{DEFAULT_LISTEN}"
 JOURNAL_NAME = "watchdog-agent/events.db"
 
 

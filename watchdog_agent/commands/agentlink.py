@@ -28,13 +28,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from watchdog_agent.config import AGENT_URL_ENV, DEFAULT_AGENT_URL
 from watchdog_agent.docker.engine import EngineAPI, decode_json
 from watchdog_agent.docker.lite import LiteDockerClient, parse_response
 from watchdog_agent.errors import DockerError, DockerUnavailable, UsageError, WatchdogError
 from watchdog_agent.termsafe import escape
 
-DEFAULT_URL = "http://127.0.0.1:9338"
-URL_ENV = "WATCHDOG_AGENT_URL"
+DEFAULT_URL = DEFAULT_AGENT_URL
+URL_ENV = AGENT_URL_ENV
 CONNECT_TIMEOUT = 0.5  # seconds: an agent on this host answers a connect at once
 PROBE_TIMEOUT = 3.0  # seconds for a whole probe (the agent's /info, Docker's /info)
 MAX_HEAD = 64 * 1024

@@ -24,7 +24,8 @@ from collections.abc import Mapping, Sequence
 from typing import NoReturn
 
 from watchdog_agent import __version__
-from watchdog_agent.commands.agentlink import DEFAULT_URL, URL_ENV
+from watchdog_agent.config import AGENT_URL_ENV as URL_ENV
+from watchdog_agent.config import DEFAULT_AGENT_URL as DEFAULT_URL
 from watchdog_agent.errors import UsageError, WatchdogError
 from watchdog_agent.termsafe import escape
 from watchdog_agent.tui.client import (
