@@ -156,14 +156,15 @@ async def test_an_escape_in_the_name_is_shown_escaped() -> None:
 
 
 def test_uptime_words() -> None:
-    from watchdog_agent.tui.screens.container import _uptime
+    """The container view's uptime is the table's (columns.duration): one format."""
+    from watchdog_agent.tui.columns import duration
 
-    assert [_uptime(s) for s in (-1, 40, 340, 3 * 3600, 2 * 86400 + 3 * 3600 + 59)] == [
+    assert [duration(s) for s in (-1, 40, 340, 3 * 3600, 2 * 86400 + 3 * 3600 + 59)] == [
         "0s",
         "40s",
         "5m40s",
         "3h00m",
-        "2d3h",
+        "2d03h",
     ]
 
 

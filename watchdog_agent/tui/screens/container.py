@@ -21,6 +21,7 @@ from watchdog_agent.commands.pmtext import render as postmortem_text
 from watchdog_agent.commands.textfmt import binary_size
 from watchdog_agent.model import Event
 from watchdog_agent.termsafe import escape
+from watchdog_agent.tui.columns import duration
 from watchdog_agent.tui.view import Fleet, FleetError, FleetView, Row
 
 from .base import MISSING, FleetScreen, host_of, label, row_of, vanished
@@ -35,19 +36,6 @@ REFRESH_SECONDS = 2.0  # the document (memory, limits) and the process tree
 EVENTS_SHOWN = 10
 EVENTS_SINCE = "1h"
 DEAD_STATES = frozenset({"exited", "dead"})
-
-
-def _uptime(seconds: float) -> str:
-    """``40s``, ``5m40s``, ``3h00m``, ``2d3h``: two units at most, as ctop and docker do."""
-    whole = max(0, int(seconds))
-    minutes, secs = divmod(whole, 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    if days:
-        return f"{days}d{hours}h"
-    if hours:
-        return f"{hours}h{minutes:02d}m"
-    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
 def limits_line(doc: Mapping[str, Any]) -> str:
@@ -67,7 +55,7 @@ def state_line(doc: Mapping[str, Any], row: Row | None, now: float) -> str:
     state = str(doc.get("state") or (row.state if row else None) or MISSING)
     out = f"state {escape(state)}"
     if row is not None and row.running and row.started_at is not None:
-        out += f" (up {_uptime(now - row.started_at)})"
+        out += f" (up {duration(now - row.started_at)})"
     code = doc.get("exit_code")
     if state in DEAD_STATES and code is not None:
         out += f"   exit code {code}"
