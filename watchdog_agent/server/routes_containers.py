@@ -7,6 +7,7 @@ Stats never come from Docker's stats endpoint: they are the sampler's latest Sna
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from aiohttp import web
 
@@ -14,7 +15,7 @@ from watchdog_agent.agent.snapshots import SnapshotSubscription
 from watchdog_agent.agent.wiring import Agent
 from watchdog_agent.collectors.proctree import build_tree, read_top
 from watchdog_agent.errors import ContainerGone
-from watchdog_agent.inventory.psfilter import parse_ps_filters
+from watchdog_agent.inventory.psfilter import PsFilter, parse_ps_filters
 from watchdog_agent.model import (
     LIVE_STATES,
     ContainerRef,
@@ -47,15 +48,20 @@ def current_stats(agent: Agent) -> dict[str, ContainerStats]:
     }  # fmt: skip
 
 
-async def list_containers(request: web.Request) -> web.Response:
-    agent = request.app[AGENT]
-    ps = parse_ps_filters(request.query.getall("filter", []))
-    everything = params.flag(request.query, "all")
+def listed(agent: Agent, everything: bool, ps: PsFilter) -> list[dict[str, Any]]:
+    """The containers' document: the running ones (every one with ``everything``) that
+    ``ps`` matches, each with its latest stats (/api/v1/containers and /api/v1/stats)."""
     refs = [
         r for r in agent.refs().values()
         if (everything or r.state == "running") and ps.matches(r)
     ]  # fmt: skip
-    return web.json_response(documents.containers_json(refs, current_stats(agent)))
+    return documents.containers_json(refs, current_stats(agent))
+
+
+async def list_containers(request: web.Request) -> web.Response:
+    ps = parse_ps_filters(request.query.getall("filter", []))
+    everything = params.flag(request.query, "all")
+    return web.json_response(listed(request.app[AGENT], everything, ps))
 
 
 async def get_container(request: web.Request) -> web.Response:

@@ -17,6 +17,7 @@ from .openapi import document, summaries
 from .overview import agent_pairs, container_table, daemon_pairs, disk_table, host_pairs
 from .page import Section, prefers_html
 from .routes_containers import current_stats
+from .routes_host import host_doc
 
 FAILED = frozenset({"failed", "ended"})
 
@@ -47,11 +48,7 @@ def _page(request: web.Request) -> web.Response:
     containers = documents.containers_json(
         [r for r in agent.refs().values() if r.state == "running"], current_stats(agent)
     )
-    daemon = agent.daemon_state()
-    host = None
-    if agent.host is not None:
-        data_root = None if daemon is None else daemon.data_root_fs
-        host = documents.host_json(agent.host, agent.settings.proc_root, data_root)
+    host = host_doc(agent)
     usage = None if agent.disk is None else agent.disk.latest
     disk = None if usage is None else disk_json(usage, areas(usage), verbose=False)
     sections: list[Section] = [

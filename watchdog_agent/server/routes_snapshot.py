@@ -22,7 +22,8 @@ from watchdog_agent.wire.tojson import rfc3339
 
 from . import documents, params
 from .keys import AGENT, STREAMS
-from .routes_containers import current_stats
+from .routes_containers import listed
+from .routes_host import host_doc
 from .streams import KEEPALIVE, Writer, choose_writer, next_or_tick, run_stream
 
 
@@ -48,20 +49,12 @@ def cost_json(cost: ProcessCost | None) -> dict[str, Any] | None:
 def snapshot_doc(agent: Agent, everything: bool, ps: PsFilter) -> dict[str, Any]:
     """The document of the latest snapshot (``sampled_at`` null before the first pass)."""
     latest = agent.store.latest
-    refs = [
-        r for r in agent.refs().values()
-        if (everything or r.state == "running") and ps.matches(r)
-    ]  # fmt: skip
     daemon = agent.daemon_state()
-    host = agent.host
-    data_root = None if daemon is None else daemon.data_root_fs
     return {
         "sampled_at": None if latest is None else rfc3339(latest.taken_at),
         "interval_seconds": agent.settings.interval,
-        "containers": documents.containers_json(refs, current_stats(agent)),
-        "host": None
-        if host is None
-        else documents.host_json(host, agent.settings.proc_root, data_root),
+        "containers": listed(agent, everything, ps),
+        "host": host_doc(agent),
         "daemon": None if daemon is None else documents.daemon_json(daemon),
         "agent": cost_json(agent.cost),
     }
