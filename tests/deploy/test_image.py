@@ -16,11 +16,14 @@ import json
 import os
 import re
 import shlex
+import subprocess
 import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, TypeVar
@@ -99,17 +102,26 @@ class RunningAgent:
     started: float  # unix time the agent answered
 
 
-@pytest.fixture(scope="module")
-def agent(docker_cli: DockerCLI, agent_image: str) -> Iterator[RunningAgent]:
-    """The image run with the documented line, answering on a loopback port."""
+def container_logs(docker_cli: DockerCLI, cid: str) -> str:
+    """The last lines of a container's output, stdout and stderr (the agent logs there)."""
+    proc = subprocess.run(
+        [docker_cli.cli, "-H", docker_cli.host, "logs", "--tail", "40", cid],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    return proc.stdout + proc.stderr
+
+
+@contextmanager
+def documented_agent(docker_cli: DockerCLI, image: str, *more: str) -> Iterator[RunningAgent]:
+    """The image run with the documented line (``more``: options added before the
+    image, as the doc suggests some), answering on a loopback port; removed after."""
     doc = documented_run_line()
     assert doc[:3] == ["docker", "run", "-d"], doc
     argv = doc[3:]
     sock = socket_path(docker_cli.host)
     port = free_port()
     volume = unique_name("wd-agent-journal")
-    name = unique_name("wd-agent")
-    replace_one(argv, value_of(argv, "--name"), name)
+    replace_one(argv, value_of(argv, "--name"), unique_name("wd-agent"))
     replace_one(argv, "$(stat -c %g /var/run/docker.sock)", str(os.stat(sock).st_gid))
     replace_one(
         argv, "/var/run/docker.sock:/var/run/docker.sock:ro", f"{sock}:/var/run/docker.sock:ro"
@@ -117,8 +129,9 @@ def agent(docker_cli: DockerCLI, agent_image: str) -> Iterator[RunningAgent]:
     journal = value_of(argv, "-v", "watchdog-agent:")
     replace_one(argv, journal, journal.replace("watchdog-agent:", f"{volume}:", 1))
     replace_one(argv, value_of(argv, "-e", "WATCHDOG_LISTEN="), f"WATCHDOG_LISTEN=127.0.0.1:{port}")
-    replace_one(argv, "watchdog-agent:0.1.0", agent_image)
-    assert "--network" in argv and value_of(argv, "--network") == "host", argv
+    replace_one(argv, "watchdog-agent:0.1.0", image)
+    argv[argv.index(image) : argv.index(image)] = more
+    assert value_of(argv, "--network") == "host", argv  # the test engine has no bridge
     docker_cli.run("volume", "create", "--label", TEST_LABEL, volume)
     cid = ""
     try:
@@ -131,8 +144,11 @@ def agent(docker_cli: DockerCLI, agent_image: str) -> Iterator[RunningAgent]:
             except (OSError, ValueError):
                 state = docker_cli.inspect(cid)["State"]
                 if not state["Running"]:
-                    logs = docker_cli.run("logs", cid, check=False)
-                    pytest.fail(f"the agent container exited {state['ExitCode']}:\n{logs}")
+                    pytest.fail(
+                        f"the agent container exited {state['ExitCode']}:\n"
+                        + container_logs(docker_cli, cid),
+                        pytrace=False,
+                    )
                 return False
 
         poll(ready, bool, f"the agent's /readyz on {url}", tries=120, step=0.5)
@@ -141,6 +157,13 @@ def agent(docker_cli: DockerCLI, agent_image: str) -> Iterator[RunningAgent]:
         if cid:
             docker_cli.rm(cid)
         docker_cli.run("volume", "rm", "-f", volume, check=False)
+
+
+@pytest.fixture(scope="module")
+def agent(docker_cli: DockerCLI, agent_image: str) -> Iterator[RunningAgent]:
+    """The image run with exactly the documented line (as its own user)."""
+    with documented_agent(docker_cli, agent_image) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -175,22 +198,54 @@ def test_runs_as_its_own_user_with_the_sockets_group(
     assert re.search(rf"groups=.*\b{gid}\b", uids), uids
 
 
-def test_sees_a_busy_loop_at_half_a_cpu(agent: RunningAgent, busy: str) -> None:
-    """--cpus 0.5: about 50 % (the machine is shared: a few reads, a fair margin)."""
+def kernel_cpu_seconds(pid: int) -> float:
+    """The CPU time of ``pid``'s cgroup, read by the test from the host's cgroup tree:
+    cgroup v1's cpuacct.usage, else v2's cpu.stat (the unified tree of a hybrid host)."""
+    lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if "cpuacct" in controllers.split(","):
+            return int(Path(f"/sys/fs/cgroup/{controllers}{path}/cpuacct.usage").read_text()) / 1e9
+    path = next(line.split(":", 2)[2] for line in lines if line.startswith("0::"))
+    for root in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
+        stat = Path(f"{root}{path}/cpu.stat")
+        if stat.exists():
+            usage = next(x for x in stat.read_text().splitlines() if x.startswith("usage_usec"))
+            return int(usage.split()[1]) / 1e6
+    raise AssertionError(f"no CPU accounting found for pid {pid}: {lines}")
 
-    def stats() -> dict[str, Any]:
-        doc: dict[str, Any] = get(f"{agent.url}/api/v1/containers/{busy}")
-        return doc
 
-    doc = poll(
-        stats,
-        lambda d: d["stats"] is not None and 40 <= (d["stats"]["cpu_percent"] or 0) <= 60,
-        "cpu_percent of the --cpus 0.5 loop within 40..60",
-        tries=30,
-    )
-    assert doc["id"] == busy and doc["limits"]["cpus"] == 0.5
+def test_sees_a_busy_loop_at_half_a_cpu(
+    docker_cli: DockerCLI, agent: RunningAgent, busy: str
+) -> None:
+    """--cpus 0.5: about 50 %, never more. The machine is shared (a loaded 2-core host
+    gives the loop less than its half core), so the agent's figures are compared with
+    the kernel's own count over the same seconds, with a fair margin, a few times."""
+    pid = docker_cli.inspect(busy)["State"]["Pid"]
+    url = f"{agent.url}/api/v1/containers/{busy}"
+    readings = []
+    for _ in range(8):
+        k0, t0 = kernel_cpu_seconds(pid), time.monotonic()
+        a0 = get(url)["stats"]
+        time.sleep(3)
+        doc = get(url)
+        a1 = doc["stats"]
+        k1, t1 = kernel_cpu_seconds(pid), time.monotonic()
+        if a0 is None or a1 is None:
+            continue
+        kernel = 100 * (k1 - k0) / (t1 - t0)
+        span = datetime.fromisoformat(a1["sampled_at"]) - datetime.fromisoformat(a0["sampled_at"])
+        seen = 100 * (a1["cpu_usage_seconds_total"] - a0["cpu_usage_seconds_total"])
+        seen /= max(span.total_seconds(), 0.1)
+        readings.append((round(kernel, 1), round(seen, 1), round(a1["cpu_percent"], 1)))
+        if kernel <= 55 and abs(seen - kernel) <= 10 and abs(a1["cpu_percent"] - kernel) <= 15:
+            break
+    else:
+        pytest.fail(f"(kernel %, agent % over the window, agent cpu_percent): {readings}")
+    print(f"[agent-image] busy loop (kernel %, agent % over the window, cpu_percent): {readings}")
+    assert a1["cpu_percent"] <= 60 and doc["limits"]["cpus"] == 0.5, readings
     stats_now = poll(
-        lambda: get(f"{agent.url}/api/v1/containers/{busy}")["stats"],
+        lambda: get(url)["stats"],
         lambda s: (s["memory_stat"].get("shmem") or 0) >= 32 * MIB,
         "the 32 MiB in /dev/shm",
         tries=20,
@@ -252,3 +307,21 @@ def test_health_check_reports_healthy(docker_cli: DockerCLI, agent: RunningAgent
 
     status = poll(health, lambda h: h["Status"] != "starting", "a health check result", tries=90)
     assert status["Status"] == "healthy", status["Log"]
+
+
+def test_network_counters_need_root(
+    docker_cli: DockerCLI, agent_image: str, agent: RunningAgent, busy: str
+) -> None:
+    """What docs/deploy.md says: as its own user the agent cannot tell network
+    namespaces apart (/proc/<pid>/ns/net needs ptrace access), so the busy loop's network
+    counters are a gap; with ``--user 0`` added to the line they are there."""
+    mine = get(f"{agent.url}/api/v1/containers/{busy}")["stats"]
+    assert mine["net_rx_bytes"] is None and mine["net_interfaces"] is None
+    with documented_agent(docker_cli, agent_image, "--user", "0") as root:
+        stats = poll(
+            lambda: get(f"{root.url}/api/v1/containers/{busy}")["stats"],
+            lambda s: s is not None and s["net_rx_bytes"] is not None,
+            "the network counters of an agent run as root",
+            tries=20,
+        )
+        assert set(stats["net_interfaces"]) == {"lo"}  # --network none: loopback only
