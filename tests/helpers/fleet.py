@@ -317,12 +317,33 @@ def _run(host: FleetHost, name: str, *args: str, service: str | None = None) -> 
     host.docker("run", "-d", "--name", name, "--network", "none", *labels, *args)
 
 
+def block_device(path: Path) -> str | None:
+    """The whole disk (``/dev/vda``) holding ``path``'s filesystem; None for tmpfs and the
+    like (no block device)."""
+    st = os.stat(path)
+    sys_dev = Path(f"/sys/dev/block/{os.major(st.st_dev)}:{os.minor(st.st_dev)}")
+    if not sys_dev.exists():
+        return None
+    disk = sys_dev.resolve()
+    if (disk / "partition").exists():
+        disk = disk.parent
+    node = Path("/dev") / disk.name
+    return str(node) if node.exists() else None
+
+
 def start_workload(host: FleetHost) -> None:
     """The workload on ``host`` (modest CPU: the busy loop is capped at 0.2 CPU); returns
-    once the OOM kill and the exit 3 have happened."""
-    _run(host, BUSY, "--cpus", str(BUSY_CPUS), IMAGE, "sh", "-c",
+    once the OOM kill and the exit 3 have happened.
+
+    cgroup v1 counts a container's block I/O only on a disk with a throttle rule for it,
+    so the busy loop gets a generous one (--device-write-bps) on the disk under the data
+    root, when there is one (not on a tmpfs data root).
+    """
+    disk = block_device(host.engine.root / "data")
+    throttle = ["--device-write-bps", f"{disk}:1gb"] if disk else []
+    _run(host, BUSY, "--cpus", str(BUSY_CPUS), *throttle, IMAGE, "sh", "-c",
          "while :; do :; done & ping -q -i 0.2 127.0.0.1 >/dev/null & "
-         "while :; do dd if=/dev/zero of=/var/tmp.dd bs=64k count=16 conv=fsync 2>/dev/null; "
+         "while :; do dd if=/dev/zero of=/io.dd bs=64k count=16 conv=fsync 2>/dev/null; "
          "sleep 1; done", service="web")  # fmt: skip
     _run(host, NEAR_LIMIT, "--memory", "40m", "--memory-swap", "40m", IMAGE, "sh", "-c",
          "dd if=/dev/zero of=/dev/shm/hold bs=1M count=37 2>/dev/null; exec sleep 86400",
