@@ -295,18 +295,28 @@ def fleet(
         with _prometheus(tmp, made) as prom:
             yield Fleet(made, prom)
     finally:
+        # every step runs even when one before it fails (a hung engine, a timeout)
         for host in made:
-            host.stop_agent()
+            with contextlib.suppress(Exception):
+                host.stop_agent()
         for host in made:
-            if host.engine.proc is not None and host.engine.proc.poll() is None:
-                ids = host.docker("ps", "-aq", "--filter", f"label={TEST_LABEL}", check=False)
-                if ids.returncode == 0 and ids.stdout.split():
-                    host.docker("rm", "-f", *ids.stdout.split(), check=False)
-            host.engine.stop()
+            with contextlib.suppress(Exception):
+                _remove_test_containers(host)
+            with contextlib.suppress(Exception):
+                host.engine.stop()
         for path in mounts:
             unmount(path)
         for host in made:
-            host.engine.destroy()
+            with contextlib.suppress(Exception):
+                host.engine.destroy()
+
+
+def _remove_test_containers(host: FleetHost) -> None:
+    if host.engine.proc is None or host.engine.proc.poll() is not None:
+        return  # stopped by a test: its containers go with its state dir
+    ids = host.docker("ps", "-aq", "--filter", f"label={TEST_LABEL}", check=False)
+    if ids.returncode == 0 and ids.stdout.split():
+        host.docker("rm", "-f", *ids.stdout.split(), check=False)
 
 
 def _run(host: FleetHost, name: str, *args: str, service: str | None = None) -> None:
