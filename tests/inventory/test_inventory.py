@@ -12,6 +12,7 @@ from watchdog_agent.docker.client import DockerClient
 from watchdog_agent.events.bus import Bus
 from watchdog_agent.events.service import EventsService
 from watchdog_agent.inventory.follow import Inventory
+from watchdog_agent.model import Event
 
 pytestmark = pytest.mark.engine
 
@@ -56,3 +57,26 @@ async def test_inventory_follows_container_lifecycle(
             tap.cancel()
             bus.close()
             await asyncio.gather(tap, follower, return_exceptions=True)
+
+
+async def test_a_resync_keeps_what_inspect_said_about_a_stopped_container(
+    docker_cli: DockerCLI, docker_host: str
+) -> None:
+    """Docker's list has no OOMKilled and no RestartCount: a resync must not turn what
+    inspect said about a stopped container into unknowns (its state series would vanish)."""
+    async with DockerClient(docker_host) as client:
+        inventory = Inventory(client, resync_seconds=3600)
+        cid = await asyncio.to_thread(docker_cli.start, IMAGE, "sh", "-c", "exit 3")
+        await asyncio.to_thread(docker_cli.run, "wait", cid)
+        await inventory.resync()
+        assert inventory.refs[cid].oom_killed is None  # known from the list only
+        await inventory.apply(Event("container", "die", cid, {}, "local", 0, 0))
+        ref = inventory.refs[cid]
+        assert (ref.state, ref.exit_code, ref.oom_killed, ref.restart_count) == (
+            "exited",
+            3,
+            False,
+            0,
+        )
+        await inventory.resync()
+        assert inventory.refs[cid] == ref

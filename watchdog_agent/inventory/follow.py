@@ -45,8 +45,12 @@ class Inventory:
         return [r for r in self._refs.values() if r.state in LIVE_STATES]
 
     async def resync(self) -> None:
-        """List every container and inspect the live ones (their init PID)."""
-        self._refs = {ref.id: ref for ref in await list_inspected(self.client, all=True)}
+        """List every container and inspect the live ones (their init PID). A stopped
+        container keeps the inspect document it had while the list agrees with it: the
+        list has no OOMKilled and no RestartCount, which its metrics would otherwise lose."""
+        before = self._refs
+        listed = await list_inspected(self.client, all=True)
+        self._refs = {ref.id: _still_known(ref, before.get(ref.id)) for ref in listed}
         self.resyncs += 1
 
     async def apply(self, event: Event) -> None:
@@ -88,3 +92,16 @@ class Inventory:
                     log.info("inventory resynced after an events gap", reason=item.reason)
             except DockerUnavailable as exc:
                 log.warning("inventory update failed", reason=exc.reason)
+
+
+def _still_known(listed: ContainerRef, before: ContainerRef | None) -> ContainerRef:
+    """``before`` (an inspect document) for a stopped container whose state and exit code
+    the list still shows, else what the list gave."""
+    if (
+        listed.state not in LIVE_STATES
+        and before is not None
+        and before.oom_killed is not None  # inspected, not an earlier list summary
+        and (before.state, before.exit_code) == (listed.state, listed.exit_code)
+    ):
+        return before
+    return listed
