@@ -11,9 +11,10 @@ FILE = "watchdog-container.json"
 C = CONTAINER
 
 
-def new(selector: str) -> str:
-    """Series that appeared within the step: a first start, a first exit."""
-    return f"({selector} unless {selector} offset $__interval)"
+def new(selector: str, condition: str = "") -> str:
+    """Series that appeared (or came to meet ``condition``) within the step: a first
+    start, a first exit, an OOM kill."""
+    return f"({selector}{condition} unless {selector} offset $__interval{condition})"
 
 
 ANNOTATIONS = (
@@ -33,7 +34,7 @@ ANNOTATIONS = (
     Annotation(
         "OOM kills",
         f"increase(container_oom_events_total{{{C}}}[$__interval]) > 0"
-        f" or {new(f'watchdog_container_oom_killed{{{C}}} == 1')}",
+        f" or {new(f'watchdog_container_oom_killed{{{C}}}', ' == 1')}",
         "red",
         "OOM kill",
     ),

@@ -4,6 +4,9 @@ template variables, and every metric a query names exists in the agent's table."
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +15,7 @@ from helpers.dashqueries import (
     all_panels,
     dashboard_files,
     dashboard_queries,
+    expand,
     metric_names,
     tokens,
 )
@@ -126,6 +130,29 @@ def test_every_metric_exists_in_the_agents_table(path: Path) -> None:
     queries = dashboard_queries(path)
     assert len(queries) > 20 and all(metric_names(q.expr) for q in queries)
     assert unknown_metrics(path) == []
+
+
+def test_promtool_parses_every_query(tmp_path: Path) -> None:
+    """Every query, its variables filled in as Grafana would, is PromQL Prometheus' own
+    parser accepts (promtool checks them as recording rules)."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("promtool is not installed (scripts/test installs Debian's prometheus)")
+        pytest.skip("promtool is not installed")
+    values = {"instance": "h1:9338|h2:9338", "project": ".*", "image": ".*", "container": "a|b"}
+    rules = [{"record": f"dashboard:query:{i}", "expr": expand(q.expr, values)}
+             for i, q in enumerate(q for p in FILES for q in dashboard_queries(p))]  # fmt: skip
+    path = tmp_path / "queries.yml"
+    path.write_text(json.dumps({"groups": [{"name": "dashboards", "rules": rules}]}))
+    proc = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True,
+                          text=True, timeout=60, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"SUCCESS: {len(rules)} rules found" in proc.stdout, proc.stdout
+    path.write_text(path.read_text().replace("offset 1m", "offset", 1))  # and it can fail
+    broken = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True,
+                            text=True, timeout=60, check=False)  # fmt: skip
+    assert broken.returncode != 0, broken.stdout
 
 
 def test_a_made_up_metric_is_reported(tmp_path: Path) -> None:
