@@ -90,9 +90,13 @@ def test_compose_file_parses_and_runs_the_agent_as_documented() -> None:
     assert agent["cap_drop"] == ["ALL"] and "no-new-privileges:true" in agent["security_opt"]
     assert agent["build"]["dockerfile"] == "deploy/Dockerfile"
     assert Path(agent["build"]["context"]) == DEPLOY.parent
-    volumes = set(agent["volumes"])
-    assert {"/proc:/host/proc:ro", "/sys/fs/cgroup:/host/sys/fs/cgroup:ro",
-            "/var/run/docker.sock:/var/run/docker.sock:ro"} <= volumes  # fmt: skip
+    binds = {v for v in agent["volumes"] if isinstance(v, str)}
+    assert binds == {"/proc:/host/proc:ro", "/sys/fs/cgroup:/host/sys/fs/cgroup:ro",
+                     "/var/run/docker.sock:/var/run/docker.sock:ro"}  # fmt: skip
+    journal = [v for v in agent["volumes"] if isinstance(v, dict)]
+    assert journal == [{"type": "volume", "source": "journal", "volume": {"nocopy": True},
+                        "target": "/var/lib/watchdog-agent"}]  # fmt: skip
+    assert agent["user"] == "0:0"  # no capabilities: see docs/deploy.md
     assert "ports" not in agent  # reached by Prometheus on the project network only
     assert services["grafana"]["ports"] == ["127.0.0.1:3000:3000/tcp"]
     assert all(p.startswith("127.0.0.1:") for s in services.values() for p in s.get("ports", []))
