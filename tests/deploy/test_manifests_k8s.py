@@ -6,11 +6,6 @@ its container translated into `docker run` with the built image, on the test eng
 from __future__ import annotations
 
 import copy
-import json
-import subprocess
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +13,17 @@ import jsonschema  # type: ignore[import-untyped]
 import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 from helpers.dockercli import IMAGE, DockerCLI, unique_name
-from helpers.manifests import CRD, agent_container, one_kind, substitute, yaml_docs
+from helpers.manifests import (
+    CRD,
+    agent_container,
+    get_json,
+    one_kind,
+    seen_by_agent,
+    serving_url,
+    substitute,
+    wait_ready,
+    yaml_docs,
+)
 
 VERSIONS = ["1.25.0", kubernetes_validate.latest_version()]  # oldest bundled, newest
 
@@ -183,36 +188,6 @@ def pod_as_docker_run(ds: dict[str, Any], image: str, host_paths: dict[str, str]
     return [*run, image, *args]
 
 
-def _get_json(url: str) -> tuple[int, Any]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as resp:  # loopback only
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, None
-
-
-def _logs(docker_cli: DockerCLI, cid: str) -> str:
-    """The container's output, stdout and stderr (where the agent logs) together."""
-    proc = subprocess.run(
-        [docker_cli.cli, "-H", docker_cli.host, "logs", cid],
-        capture_output=True, text=True, timeout=30, check=False,
-    )  # fmt: skip
-    return proc.stdout + proc.stderr
-
-
-def _serving_url(docker_cli: DockerCLI, cid: str, timeout: float = 60) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        logs = _logs(docker_cli, cid)
-        for line in logs.splitlines():
-            if '"serving"' in line and json.loads(line).get("event") == "serving":
-                return f"http://{json.loads(line)['addresses'][0]}"
-        state = docker_cli.inspect(cid)["State"]
-        assert state["Running"], f"the agent exited: {state}\n{logs}"
-        assert time.monotonic() < deadline, f"no 'serving' line within {timeout} s: {logs}"
-        time.sleep(0.3)
-
-
 @pytest.mark.engine
 def test_daemonset_pod_runs_with_the_built_image(
     agent_image: str, docker_cli: DockerCLI, docker_host: str, tmp_path: Path
@@ -230,33 +205,20 @@ def test_daemonset_pod_runs_with_the_built_image(
                               IMAGE, "sh", "-c", "sleep 600 & sleep 601 & wait")  # fmt: skip
     agent = docker_cli.start(*run, name=unique_name("daemonset"))
     try:
-        url = _serving_url(docker_cli, agent)
+        url = serving_url(docker_cli, agent)
         hc = docker_cli.inspect(agent)["HostConfig"]
         assert hc["PidMode"] == "host" and hc["ReadonlyRootfs"] is True
         assert hc["CapDrop"] == ["ALL"] and "no-new-privileges" in hc["SecurityOpt"]
         container = agent_container(ds)
-        deadline = time.monotonic() + 30
-        while _get_json(url + container["readinessProbe"]["httpGet"]["path"])[0] != 200:
-            assert time.monotonic() < deadline, "never ready"
-            time.sleep(0.3)
-        assert _get_json(url + container["livenessProbe"]["httpGet"]["path"])[0] == 200
+        wait_ready(url, container["readinessProbe"]["httpGet"]["path"])
+        assert get_json(url + container["livenessProbe"]["httpGet"]["path"])[0] == 200
         # it sees the engine's containers, and their processes (host and container PIDs)
-        host_pid = docker_cli.inspect(target)["State"]["Pid"]
-        top: Any = None
-        while time.monotonic() < deadline:
-            status, top = _get_json(f"{url}/api/v1/containers/{target}/top")
-            if status == 200 and len(top["processes"]) == 3:
-                break
-            time.sleep(0.3)
-        assert top is not None and len(top["processes"]) == 3, top
+        top, info = seen_by_agent(url, target, processes=3)
+        assert len(top["processes"]) == 3, top
         init = [p for p in top["processes"] if p["ns_pid"] == 1]
-        assert [p["pid"] for p in init] == [host_pid], top
+        assert [p["pid"] for p in init] == [docker_cli.inspect(target)["State"]["Pid"]], top
         assert sorted(p["cmd"] for p in top["processes"])[1:] == ["sleep 600", "sleep 601"]
-        with urllib.request.urlopen(f"{url}/metrics", timeout=10) as resp:
-            metrics = resp.read().decode()
-        info = [x for x in metrics.splitlines()
-                if x.startswith("watchdog_container_info{") and target in x]  # fmt: skip
-        assert info and f'label_com_docker_compose_project="{project}"' in info[0], info
+        assert f'label_com_docker_compose_project="{project}"' in info, info
         # no capabilities at all, effective or permitted, in the running agent
         agent_pid = docker_cli.inspect(agent)["State"]["Pid"]
         status_lines = Path(f"/proc/{agent_pid}/status").read_text().splitlines()

@@ -10,6 +10,8 @@ import shlex
 import subprocess
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +20,7 @@ from typing import Any
 import yaml  # type: ignore[import-untyped]
 
 from helpers.agentcli import agent_env
+from helpers.dockercli import DockerCLI
 from watchdog_agent import cli
 
 REPO = Path(__file__).resolve().parents[2]
@@ -155,3 +158,63 @@ def running(argv: Sequence[str], docker_host: str | None = None) -> Iterator[Age
         yield agent
     finally:
         agent.stop()
+
+
+def get_json(url: str) -> tuple[int, Any]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:  # loopback only
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, None
+
+
+def container_logs(docker_cli: DockerCLI, cid: str) -> str:
+    """The container's output, stdout and stderr (where the agent logs) together."""
+    proc = subprocess.run(
+        [docker_cli.cli, "-H", docker_cli.host, "logs", cid],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    return proc.stdout + proc.stderr
+
+
+def serving_url(docker_cli: DockerCLI, cid: str, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        logs = container_logs(docker_cli, cid)
+        for line in logs.splitlines():
+            if '"serving"' in line and json.loads(line).get("event") == "serving":
+                return f"http://{json.loads(line)['addresses'][0]}"
+        state = docker_cli.inspect(cid)["State"]
+        assert state["Running"], f"the agent exited: {state}\n{logs}"
+        assert time.monotonic() < deadline, f"no 'serving' line within {timeout} s: {logs}"
+        time.sleep(0.3)
+
+
+def wait_ready(url: str, path: str = "/readyz", timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while get_json(url + path)[0] != 200:
+        assert time.monotonic() < deadline, f"{path} never answered 200"
+        time.sleep(0.3)
+
+
+def seen_by_agent(url: str, cid: str, processes: int, timeout: float = 30) -> tuple[Any, str]:
+    """The agent's /top of container ``cid`` once it lists ``processes`` processes (or the
+    last answer at the deadline), and its watchdog_container_info line on /metrics."""
+    deadline = time.monotonic() + timeout
+    top: Any = None
+    while time.monotonic() < deadline:
+        status, top = get_json(f"{url}/api/v1/containers/{cid}/top")
+        if status == 200 and len(top["processes"]) == processes:
+            break
+        time.sleep(0.3)
+    info: list[str] = []
+    while not info and time.monotonic() < deadline + 10:
+        with urllib.request.urlopen(f"{url}/metrics", timeout=10) as resp:  # loopback only
+            text = resp.read().decode()
+        info = [
+            x for x in text.splitlines() if x.startswith("watchdog_container_info{") and cid in x
+        ]
+        if not info:
+            time.sleep(0.3)
+    assert info, f"{cid} never reached /metrics"
+    return top, info[0]
