@@ -1,0 +1,1 @@
+"""Deployment tests: the container image, and the files under deploy/."""
