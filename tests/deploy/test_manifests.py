@@ -17,6 +17,7 @@ from helpers.manifests import (
     COMPOSE,
     DEPLOY,
     STACK,
+    SWARM_SERVICE,
     agent_container,
     compose_command,
     one_kind,
@@ -36,7 +37,7 @@ def manifest_args() -> dict[str, list[str]]:
         "systemd": unit_exec_start()[1:],
         "kubernetes": agent_container(one_kind("DaemonSet"))["args"],
         "compose": compose_command(COMPOSE),
-        "swarm": compose_command(STACK),
+        "swarm": compose_command(STACK, SWARM_SERVICE),
     }
 
 
@@ -138,7 +139,7 @@ def test_compose_prometheus_mounts_stack_up(docker_cli: DockerCLI) -> None:
 def test_swarm_stack_parses_as_compose_v3_and_runs_on_every_node() -> None:
     config = _compose_config(STACK)
     assert str(config["version"]).startswith("3.")
-    agent = config["services"]["agent"]  # type: ignore[index]
+    agent = config["services"][SWARM_SERVICE]  # type: ignore[index]
     assert agent["deploy"]["mode"] == "global"
     assert agent["image"] == "watchdog-agent:latest"  # ${WATCHDOG_AGENT_IMAGE:-...}
     assert agent["read_only"] is True and agent["cap_drop"] == ["ALL"]
@@ -150,7 +151,7 @@ def test_swarm_stack_parses_as_compose_v3_and_runs_on_every_node() -> None:
     # what Swarm ignores is left out rather than silently dropped (see the next test)
     assert not {"pid", "security_opt", "restart"} & set(agent)
     image = _compose_config(STACK, {"WATCHDOG_AGENT_IMAGE": "registry.example.invalid/wa:1"})
-    assert image["services"]["agent"]["image"] == "registry.example.invalid/wa:1"  # type: ignore[index]
+    assert image["services"][SWARM_SERVICE]["image"] == "registry.example.invalid/wa:1"  # type: ignore[index]
 
 
 def _stack_deploy(docker_cli: DockerCLI, path: Path) -> str:
@@ -178,11 +179,11 @@ def test_docker_stack_deploy_loads_the_stack_and_ignores_nothing(
     # what the stack cannot have: Swarm drops pid: host (no host PID namespace for a
     # service) and security_opt, with only this line to say so
     data = yaml.safe_load(STACK.read_text())
-    data["services"]["agent"]["pid"] = "host"
-    data["services"]["agent"]["security_opt"] = ["no-new-privileges:true"]
+    data["services"][SWARM_SERVICE]["pid"] = "host"
+    data["services"][SWARM_SERVICE]["security_opt"] = ["no-new-privileges:true"]
     with_pid = tmp_path / "with-pid.yml"
     with_pid.write_text(yaml.safe_dump(data))
     assert "Ignoring unsupported options: pid, security_opt" in _stack_deploy(docker_cli, with_pid)
-    data["services"]["agent"]["read_onyl"] = True
+    data["services"][SWARM_SERVICE]["read_onyl"] = True
     with_pid.write_text(yaml.safe_dump(data))
     assert "Additional property read_onyl is not allowed" in _stack_deploy(docker_cli, with_pid)

@@ -17,6 +17,7 @@ from helpers.dockercli import IMAGE, DockerCLI, unique_name
 from helpers.manifests import (
     COMPOSE,
     STACK,
+    SWARM_SERVICE,
     get_json,
     seen_by_agent,
     serving_url,
@@ -28,10 +29,10 @@ KNOWN = {"build", "image", "command", "pid", "user", "read_only", "cap_drop", "s
          "volumes", "mem_limit", "cpus", "restart", "ports", "deploy"}  # fmt: skip
 
 
-def _resolved(path: Path) -> dict[str, Any]:
+def _resolved(path: Path, name: str) -> dict[str, Any]:
     proc = subprocess.run(["docker-compose", "-f", str(path), "config"],
                           capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
-    service: dict[str, Any] = yaml.safe_load(proc.stdout)["services"]["agent"]
+    service: dict[str, Any] = yaml.safe_load(proc.stdout)["services"][name]
     return service
 
 
@@ -74,14 +75,21 @@ def service_as_docker_run(
 
 @pytest.mark.engine
 @pytest.mark.parametrize(
-    ("path", "sees_processes"), [(COMPOSE, True), (STACK, False)], ids=["compose", "swarm"]
+    ("path", "name", "sees_processes"),
+    [(COMPOSE, "agent", True), (STACK, SWARM_SERVICE, False)],
+    ids=["compose", "swarm"],
 )
 def test_agent_service_runs_with_the_built_image(
-    path: Path, sees_processes: bool, agent_image: str, docker_cli: DockerCLI, docker_host: str
+    path: Path,
+    name: str,
+    sees_processes: bool,
+    agent_image: str,
+    docker_cli: DockerCLI,
+    docker_host: str,
 ) -> None:
     journal = f"wd-journal-{secrets.token_hex(4)}"
     run = service_as_docker_run(
-        _resolved(path), agent_image,
+        _resolved(path, name), agent_image,
         {"/var/run/docker.sock": docker_host.removeprefix("unix://")}, {"journal": journal},
     )  # fmt: skip
     project = unique_name("proj")

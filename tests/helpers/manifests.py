@@ -28,6 +28,7 @@ DEPLOY = REPO / "deploy"
 COMPOSE = DEPLOY / "docker-compose.yml"
 UNIT = DEPLOY / "systemd" / "watchdog-agent.service"
 STACK = DEPLOY / "swarm" / "watchdog-stack.yml"
+SWARM_SERVICE = "watchdog-agent"  # the stack's one service
 KUBERNETES = DEPLOY / "kubernetes"
 CRD = REPO / "tests" / "fixtures" / "deploy" / "monitoring.coreos.com_servicemonitors.yaml"
 
