@@ -117,23 +117,37 @@ def test_compose_targets_name_the_agent_service() -> None:
     assert groups == [{"targets": ["agent:9338"]}]
 
 
+MOUNT_CHECKS = {
+    # service: (a file another part of Step 8 provides, a shell check inside, its output)
+    "prometheus": (DEPLOY / "prometheus" / "prometheus.yml",
+                   "test -s /etc/prometheus/prometheus.yml && cat /etc/prometheus/targets/*.yml",
+                   "agent:9338"),
+    "grafana": (DEPLOY.parent / "dashboards" / "provisioning" / "datasources" / "prometheus.yml",
+                "cat /etc/grafana/provisioning/datasources/*.yml && "
+                "ls /var/lib/grafana/dashboards/watchdog/",
+                "http://prometheus:9090"),
+}  # fmt: skip
+
+
 @pytest.mark.engine
-def test_compose_prometheus_mounts_stack_up(docker_cli: DockerCLI) -> None:
-    """The Prometheus service's mounts, made for real on the engine (busybox stands in for
-    prom/prometheus, which no registry here serves): the targets directory mounts over
-    deploy/prometheus/targets/ inside the read-only config mount, and Prometheus sees its
-    config and the compose targets file where prometheus.yml's job reads them."""
-    if not (DEPLOY / "prometheus" / "prometheus.yml").exists():
-        pytest.skip("deploy/prometheus/ (another part of Step 8) is not in this tree yet")
-    volumes = _compose_config(COMPOSE)["services"]["prometheus"]["volumes"]  # type: ignore[index]
-    binds = [v for v in volumes if v.startswith("/")]
-    argv = [a for v in binds for a in ("-v", v)]
-    out = docker_cli.run(
-        "run", "--rm", "--network", "none", "--label", "watchdog.test=1", *argv,
-        "watchdog-test/busybox:latest", "sh", "-c",
-        "test -s /etc/prometheus/prometheus.yml && cat /etc/prometheus/targets/*.yml",
-    )  # fmt: skip
-    assert "agent:9338" in out
+@pytest.mark.parametrize("service", sorted(MOUNT_CHECKS))
+def test_compose_mounts_stack_up(service: str, docker_cli: DockerCLI) -> None:
+    """A service's bind mounts, made for real on the engine (busybox stands in for the
+    public image, which no registry here serves). Prometheus: the targets directory mounts
+    over deploy/prometheus/targets/ inside the read-only config mount (a file mount there
+    could not: its mount point cannot be created on a read-only mount), and the config
+    and the compose targets are where prometheus.yml's job reads them. Grafana: its
+    provisioning and the dashboards' JSON where the provisioning files point."""
+    provided, check, expected = MOUNT_CHECKS[service]
+    if not provided.exists():
+        pytest.skip(f"{provided.relative_to(DEPLOY.parent)} (another part of Step 8) is not here")
+    volumes = _compose_config(COMPOSE)["services"][service]["volumes"]  # type: ignore[index]
+    argv = [a for v in volumes if v.startswith("/") for a in ("-v", v)]
+    out = docker_cli.run("run", "--rm", "--network", "none", "--label", "watchdog.test=1",
+                         *argv, "watchdog-test/busybox:latest", "sh", "-c", check)  # fmt: skip
+    assert expected in out, out
+    if service == "grafana":
+        assert "watchdog-overview.json" in out.split(), out
 
 
 def test_swarm_stack_parses_as_compose_v3_and_runs_on_every_node() -> None:
