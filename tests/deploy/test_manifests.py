@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml  # type: ignore[import-untyped]
+import yaml  # type: ignore[import-untyped,unused-ignore]
 from helpers.dockercli import DockerCLI
 from helpers.manifests import (
     COMPOSE,

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml  # type: ignore[import-untyped]
+import yaml  # type: ignore[import-untyped,unused-ignore]
 from helpers.dockercli import IMAGE, DockerCLI, unique_name
 from helpers.manifests import (
     COMPOSE,

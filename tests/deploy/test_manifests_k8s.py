@@ -9,8 +9,8 @@ import copy
 from pathlib import Path
 from typing import Any
 
-import jsonschema  # type: ignore[import-untyped]
-import kubernetes_validate  # type: ignore[import-untyped]
+import jsonschema  # type: ignore[import-untyped,unused-ignore]
+import kubernetes_validate  # type: ignore[import-untyped,unused-ignore]
 import pytest
 from helpers.dockercli import IMAGE, DockerCLI, unique_name
 from helpers.manifests import (
