@@ -19,6 +19,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from helpers.dockercli import TEST_LABEL, DockerCLI
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "deploy" / "Dockerfile"
 SUITE = "bookworm"  # Debian 12: python3 is 3.11, as the project requires
-PACKAGES = ("python3", "python3-venv", "ca-certificates")
+PACKAGES = ("python3", "python3-venv")  # the CA bundle comes from the host (trusting)
 APT_SOURCES = Path("/etc/apt/sources.list.d/debian.sources")  # the host's own mirrors
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 MMDEBSTRAP_TIMEOUT = 900.0  # seconds; about 2 min on a busy 2-core machine
@@ -58,35 +59,50 @@ class ImageBuild:
     timings: dict[str, float] = field(default_factory=dict)  # step -> seconds
 
     def tool(
-        self, step: str, argv: Sequence[str], timeout: float, stdin: Path | None = None
-    ) -> str:
-        """Run one step's command; its stdout. Fails the test with its output on error."""
+        self,
+        step: str,
+        argv: Sequence[str],
+        timeout: float,
+        stdin: Path | None = None,
+        progress: str | None = None,
+    ) -> None:
+        """Run one step's command, echoing its output lines that start with ``progress``
+        (with the seconds so far); fails the test with its output on error or timeout."""
         env = {k: v for k, v in os.environ.items() if k != "DOCKER_CONTEXT"}
         env["DOCKER_HOST"] = self.cli.host
         env["DOCKER_BUILDKIT"] = "0"  # the classic builder: no buildx plugin needed
         say(f"{step}: {' '.join(argv)}")
         start = time.monotonic()
+        lines: list[str] = []
         try:
             with open(stdin or os.devnull, "rb") as fh:
-                proc = subprocess.run(
-                    list(argv), stdin=fh, env=env, capture_output=True, text=True,
-                    timeout=timeout, check=False,
+                proc = subprocess.Popen(
+                    list(argv), stdin=fh, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                    env=env, text=True, errors="replace",
                 )  # fmt: skip
-        except subprocess.TimeoutExpired as exc:
-            out = (exc.stdout or b"").decode() if isinstance(exc.stdout, bytes) else exc.stdout
-            pytest.fail(f"{step} timed out after {timeout} s:\n{_tail(out or '')}", pytrace=False)
         except OSError as exc:
             pytest.fail(f"{step}: cannot run {argv[0]}: {exc}", pytrace=False)
+        timer = threading.Timer(timeout, proc.kill)  # the read below ends when it dies
+        timer.start()
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                lines.append(line.rstrip("\n"))
+                if progress is not None and line.startswith(progress):
+                    say(f"{step} [{time.monotonic() - start:.0f} s] {line.strip()}")
+            rc = proc.wait()
+        finally:
+            timer.cancel()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         took = time.monotonic() - start
         self.timings[step] = took
-        if proc.returncode != 0:
-            pytest.fail(
-                f"{step} failed (exit {proc.returncode}) after {took:.1f} s:\n"
-                f"{_tail(proc.stdout)}\n{_tail(proc.stderr)}",
-                pytrace=False,
-            )
+        if rc != 0:
+            why = f"timed out after {timeout:.0f} s" if took >= timeout else f"failed (exit {rc})"
+            pytest.fail(f"{step} {why} after {took:.1f} s:\n{_tail(chr(10).join(lines))}",
+                        pytrace=False)  # fmt: skip
         say(f"{step}: done in {took:.1f} s")
-        return proc.stdout
 
     def tag(self, name: str) -> str:
         tag = f"watchdog-test/{name}:{self.token}"
@@ -105,10 +121,13 @@ class ImageBuild:
             "mmdebstrap",
             [
                 mmdebstrap, "--variant=minbase", f"--include={','.join(PACKAGES)}",
-                # a throwaway tree: dpkg need not fsync every file
-                "--dpkgopt=force-unsafe-io", SUITE, str(tarball), str(APT_SOURCES),
+                # a throwaway tree: dpkg need not fsync every file, nor unpack the docs
+                "--dpkgopt=force-unsafe-io", *(f"--dpkgopt=path-exclude=/usr/share/{d}/*"
+                                               for d in ("doc", "man", "locale", "info")),
+                SUITE, str(tarball), str(APT_SOURCES),
             ],
             MMDEBSTRAP_TIMEOUT,
+            progress="I: ",
         )  # fmt: skip
         tag = self.tag("agent-base")
         self.tool(
@@ -148,6 +167,7 @@ class ImageBuild:
                 "--label", TEST_LABEL, "-f", str(DOCKERFILE), "-t", tag, str(REPO),
             ],
             BUILD_TIMEOUT,
+            progress="Step ",
         )  # fmt: skip
         return tag
 
@@ -164,6 +184,11 @@ class ImageBuild:
 
 def build_agent_image(build: ImageBuild) -> str:
     """Base from Debian, the CA layer, then deploy/Dockerfile; the agent image's tag."""
-    image = build.agent(build.trusting(build.debian_base()))
-    say(f"built {image}: {build.summary()}")
+    base = build.trusting(build.debian_base())
+    image = build.agent(base)
+    size = {t: int(build.cli.run("image", "inspect", "-f", "{{.Size}}", t)) for t in (base, image)}
+    say(
+        f"built {image}: {size[image] / 1e6:.0f} MB, {(size[image] - size[base]) / 1e6:.0f} MB "
+        f"over its base; {build.summary()}"
+    )
     return image
