@@ -124,11 +124,39 @@ class FleetHost:
             self.proc.kill()
             self.proc.wait(timeout=10)
 
+    def cpu_seconds(self, name: str) -> float:
+        """CPU time the container has used, read from the kernel (its cgroup: cgroup v1's
+        cpuacct.usage or v2's cpu.stat), not through the agent: a test's oracle."""
+        pid = self.docker("inspect", "-f", "{{.State.Pid}}", name).stdout.strip()
+        for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+            _, controllers, path = line.split(":", 2)
+            if "cpuacct" in controllers.split(","):
+                base = _cgroup_v1_mount("cpuacct")
+                return int((base / path.lstrip("/") / "cpuacct.usage").read_text()) / 1e9
+            if controllers == "" and Path("/sys/fs/cgroup/cgroup.controllers").exists():
+                stat = (Path("/sys/fs/cgroup") / path.lstrip("/") / "cpu.stat").read_text()
+                usec = next(
+                    ln.split()[1] for ln in stat.splitlines() if ln.startswith("usage_usec")
+                )
+                return int(usec) / 1e6
+        raise AssertionError(f"no cpu accounting cgroup for {name} on {self.name}")
+
     def metrics(self) -> str:
         """The agent's /metrics text, as Prometheus reads it."""
         with urllib.request.urlopen(self.agent_url + "/metrics", timeout=10) as r:
             body: bytes = r.read()
         return body.decode()
+
+
+def _cgroup_v1_mount(controller: str) -> Path:
+    """Where the cgroup v1 hierarchy holding ``controller`` is mounted."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            sep = fields.index("-")
+            if fields[sep + 1] == "cgroup" and controller in fields[sep + 3].split(","):
+                return Path(fields[4])
+    raise AssertionError(f"no cgroup v1 {controller} hierarchy mounted")
 
 
 class PrometheusError(AssertionError):
@@ -155,9 +183,11 @@ class Prometheus:
             raise PrometheusError(f"{path} {dict(params or {})}: {doc.get('error', doc)}")
         return doc["data"]
 
-    def query(self, expr: str) -> list[dict[str, Any]]:
-        """The instant query's result (vector or matrix entries: ``metric``, ``value``)."""
-        data = self._get("/api/v1/query", {"query": expr})
+    def query(self, expr: str, at: float | None = None) -> list[dict[str, Any]]:
+        """The instant query's result (vector or matrix entries: ``metric``, ``value``),
+        now or ``at`` a unix time."""
+        params = {"query": expr} if at is None else {"query": expr, "time": f"{at:.3f}"}
+        data = self._get("/api/v1/query", params)
         if data["resultType"] in ("scalar", "string"):
             return [{"metric": {}, "value": data["result"]}]
         result: list[dict[str, Any]] = data["result"]
