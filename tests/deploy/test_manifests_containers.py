@@ -1,8 +1,8 @@
 """The agent service of deploy/docker-compose.yml and of the Swarm stack, run for real
 with the built image: each service (as `docker-compose config` resolves it) translated
-into `docker run`, on the test engine. The compose agent sees containers and their
-processes; the Swarm one, without the host's PID namespace (Swarm has none to give),
-sees the containers with empty process lists, the cost docs/deploy.md states."""
+into `docker run`, on the test engine. Both see containers and their processes with
+host and in-container PIDs: the compose agent in the host's PID namespace, the Swarm one
+(Swarm has none to give) through the host's /proc alone."""
 
 from __future__ import annotations
 
@@ -75,14 +75,13 @@ def service_as_docker_run(
 
 @pytest.mark.engine
 @pytest.mark.parametrize(
-    ("path", "name", "sees_processes"),
-    [(COMPOSE, "agent", True), (STACK, SWARM_SERVICE, False)],
+    ("path", "name"),
+    [(COMPOSE, "agent"), (STACK, SWARM_SERVICE)],
     ids=["compose", "swarm"],
 )
 def test_agent_service_runs_with_the_built_image(
     path: Path,
     name: str,
-    sees_processes: bool,
     agent_image: str,
     docker_cli: DockerCLI,
     docker_host: str,
@@ -101,18 +100,13 @@ def test_agent_service_runs_with_the_built_image(
         url = serving_url(docker_cli, agent)
         wait_ready(url)
         assert get_json(f"{url}/healthz")[0] == 200
-        top, info = seen_by_agent(url, target, processes=3 if sees_processes else 0)
+        top, info = seen_by_agent(url, target, processes=3)
         assert f'label_com_docker_compose_project="{project}"' in info, info
-        if sees_processes:
-            init = [p for p in top["processes"] if p["ns_pid"] == 1]
-            assert [p["pid"] for p in init] == [docker_cli.inspect(target)["State"]["Pid"]]
-            assert len(top["processes"]) == 3, top
-        else:
-            # the container is there, its stats too, but no process: no host PID namespace
-            assert top["processes"] == [] and top["unreadable"] == 0, top
-            status, stats = get_json(f"{url}/api/v1/containers/{target}/stats")
-            assert status == 200 and stats["memory_usage_bytes"] > 0, stats
-            assert stats["pids"] == 3, stats  # the cgroup counts them; only the list is empty
+        init = [p for p in top["processes"] if p["ns_pid"] == 1]
+        assert [p["pid"] for p in init] == [docker_cli.inspect(target)["State"]["Pid"]]
+        assert len(top["processes"]) == 3, top
+        status, stats = get_json(f"{url}/api/v1/containers/{target}/stats")
+        assert status == 200 and stats["memory_usage_bytes"] > 0, stats
         files = docker_cli.run("run", "--rm", "--network", "none", "--label", "watchdog.test=1",
                                "-v", f"{journal}:/j:ro", IMAGE, "ls", "/j")  # fmt: skip
         assert "events.db" in files.split()

@@ -1,7 +1,10 @@
 """A container's processes as a tree: host PID and in-container PID side by side.
 
 Members come from ``cgroup.procs`` of the container's cgroup and every cgroup below it;
-each process is read from /proc/<pid>/{stat,status,cmdline} (through fileio). No ``ps``,
+the kernel lists there only the PIDs of the reader's own PID namespace, so an agent
+without the host's (a Swarm service cannot have ``pid: host``) reads every list empty and
+falls back to the processes whose /proc/<pid>/cgroup names the container's cgroup. Each
+process is read from /proc/<pid>/{stat,status,cmdline} (through fileio). No ``ps``,
 no Docker /top (which shells out to ps and emits a ``top`` event).
 
 A process whose files cannot be read is either gone (it exited between the listing and
@@ -27,7 +30,14 @@ from watchdog_agent.model import CgroupLocation, ProcessInfo
 from . import cpuwindow
 from .fileio import FileReader
 from .parse_cgroup import parse_pid_list
-from .parse_proc import PidStat, PidStatus, parse_cmdline, parse_pid_stat, parse_pid_status
+from .parse_proc import (
+    PidStat,
+    PidStatus,
+    parse_cmdline,
+    parse_pid_cgroup,
+    parse_pid_stat,
+    parse_pid_status,
+)
 from .readers import CLK_TCK
 
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
@@ -47,8 +57,9 @@ def _once() -> FileReader:
     return FileReader(keep=0)
 
 
-def member_pids(location: CgroupLocation) -> list[int]:
-    """Every PID in the container's cgroup and its descendants, sorted."""
+def member_pids(location: CgroupLocation, proc_root: str | None = None) -> list[int]:
+    """Every PID in the container's cgroup and its descendants, sorted. When every
+    ``cgroup.procs`` reads empty and ``proc_root`` is given, the members found there."""
     top = location.unified or location.v1.get("pids") or location.v1.get("memory")
     if top is None:
         top = next(iter(location.v1.values()), None)
@@ -63,7 +74,31 @@ def member_pids(location: CgroupLocation) -> list[int]:
             continue  # a child cgroup removed while walking
         if listed is not None:  # None: removed meanwhile, or a threaded cgroup
             pids.update(listed)
+    if not pids and proc_root is not None:  # a running container has at least its init
+        return scan_members(proc_root, os.path.basename(top))
     return sorted(pids)
+
+
+def scan_members(proc_root: str, leaf: str) -> list[int]:
+    """PIDs whose /proc/<pid>/cgroup has ``leaf`` (the container's cgroup directory name)
+    as a path component: its members and its child cgroups' members, seen through a
+    procfs of the host's PID namespace from outside it."""
+    f = _once()
+    out: list[int] = []
+    try:
+        names = os.listdir(proc_root)
+    except OSError:
+        return out
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            lines = f.get(f"{proc_root}/{name}/cgroup", parse_pid_cgroup, keep=False)
+        except (ContainerGone, AccessDenied):
+            continue  # exited meanwhile, or not ours to read
+        if lines and any(leaf in line.path.split("/") for line in lines):
+            out.append(int(name))
+    return sorted(out)
 
 
 @lru_cache(maxsize=1024)
@@ -188,7 +223,7 @@ def read_processes(proc_root: str, pids: list[int]) -> ProcessList:
 
 def container_processes(proc_root: str, location: CgroupLocation) -> ProcessList:
     """``read_processes`` over every PID of the container's cgroup tree."""
-    return read_processes(proc_root, member_pids(location))
+    return read_processes(proc_root, member_pids(location, proc_root))
 
 
 def process_cpu_ns(proc_root: str, pids: list[int]) -> dict[int, int]:
@@ -215,7 +250,7 @@ async def read_top(proc_root: str, location: CgroupLocation) -> ProcessList:
     CPU time is read with the container's usage at the window's two ends."""
 
     def cpu_times(_cid: str) -> dict[int, int]:
-        return process_cpu_ns(proc_root, member_pids(location))
+        return process_cpu_ns(proc_root, member_pids(location, proc_root))
 
     readings = await cpuwindow.measure({"": location}, extra=cpu_times)
     listed = await asyncio.to_thread(container_processes, proc_root, location)
