@@ -60,6 +60,7 @@ class ContainerRef:
     memory_limit_bytes: int | None = None
     cpu_limit: float | None = None  # in CPUs (NanoCpus, or CpuQuota / CpuPeriod)
     pids_limit: int | None = None
+    network_mode: str | None = None  # HostConfig.NetworkMode: host, none, container:<id>, ...
 
 
 class PsiLine(NamedTuple):

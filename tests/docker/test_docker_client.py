@@ -488,3 +488,16 @@ def test_inspect_limits_from_host_config() -> None:
     raw["HostConfig"] = {"PidsLimit": None}
     ref = container_from_inspect(raw)
     assert (ref.memory_limit_bytes, ref.cpu_limit, ref.pids_limit) == (None, None, None)
+
+
+def test_network_mode_from_the_summary_and_inspect() -> None:
+    """HostConfig.NetworkMode tells a non-root agent, which cannot name network
+    namespaces, whether a container's net/dev is its own or the host's."""
+    assert container_from_summary(summary()).network_mode is None  # not said: unknown
+    for mode in ("host", "none", "default", f"container:{'b' * 64}"):
+        listed = summary(HostConfig={"NetworkMode": mode})
+        assert container_from_summary(listed).network_mode == mode
+        inspected = container_from_inspect({"Id": "a" * 64, "HostConfig": {"NetworkMode": mode}})
+        assert inspected.network_mode == mode
+    with pytest.raises(ParseError):
+        container_from_summary(summary(HostConfig={"NetworkMode": 3}))

@@ -5,13 +5,19 @@
 share one (``--network container:X``, pods) get the same counters from one read, and a
 container in the host's namespace (``--network host``) gets none: those are the host's
 counters, not the container's.
+
+Naming a namespace (``stat`` of /proc/<pid>/ns/net) takes ptrace access to the process,
+which an agent that is not root lacks, while net/dev itself is readable by anyone. Then
+Docker's word decides: a container whose NetworkMode is not ``host`` is read by its own
+process (the namespace unnamed, so shared ones are read once per container); without
+Docker's word nothing is read, rather than the host's counters by mistake.
 """
 
 from __future__ import annotations
 
 import os
 
-from watchdog_agent.model import NetInterface
+from watchdog_agent.model import ContainerRef, NetInterface
 
 from .fileio import FileReader
 from .parse_proc import parse_net_dev
@@ -22,6 +28,11 @@ def netns_inode(proc_root: str, pid: int | str) -> int | None:
         return os.stat(f"{proc_root}/{pid}/ns/net").st_ino
     except OSError:
         return None
+
+
+def own_network(ref: ContainerRef | None) -> bool:
+    """Docker says the container does not use the host's network namespace."""
+    return ref is not None and ref.network_mode is not None and ref.network_mode != "host"
 
 
 class NetReader:

@@ -22,7 +22,7 @@ from watchdog_agent.model import (
 )
 
 from .fileio import FileReader
-from .network import NetReader, netns_inode
+from .network import NetReader, netns_inode, own_network
 from .parse_cgroup import parse_pid_list
 from .parse_proc import SystemCpu, parse_proc_stat
 from .rates import derive
@@ -155,9 +155,11 @@ class Sampler:
             pid = state.target.pid or self._first_pid(f, loc)
             if pid is not None:
                 state.net_pid, state.netns = pid, netns_inode(self.proc_root, pid)
+                if state.netns is None and own_network(state.target.ref):
+                    state.netns = -pid  # not an inode: one namespace per process, unnamed
         if state.net_pid is not None and state.netns is not None:
             fields["net"] = self.net.read(f, state.net_pid, state.netns)
-            fields["netns"] = state.netns
+            fields["netns"] = state.netns if state.netns > 0 else None
         return fields
 
     def _first_pid(self, f: FileReader, loc: CgroupLocation) -> int | None:

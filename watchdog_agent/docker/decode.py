@@ -98,6 +98,7 @@ def container_from_summary(raw: Mapping[str, Any]) -> ContainerRef:
         pid=None,
         created=float(created) if created is not None else None,
         exit_code=int(m.group(1)) if (m := _EXITED.match(status)) else None,
+        network_mode=_network_mode(raw.get("HostConfig"), what),
     )
 
 
@@ -129,7 +130,15 @@ def container_from_inspect(raw: Mapping[str, Any]) -> ContainerRef:
         memory_limit_bytes=memory if memory else None,  # 0 means unlimited
         cpu_limit=_cpu_limit(host, what),
         pids_limit=pids_limit if pids_limit and pids_limit > 0 else None,  # 0, -1: none
+        network_mode=_opt(host, "NetworkMode", str, what) or None,
     )
+
+
+def _network_mode(host: object, what: str) -> str | None:
+    """The summary's ``HostConfig.NetworkMode`` (its only field there), or None."""
+    if not isinstance(host, Mapping):
+        return None
+    return _opt(host, "NetworkMode", str, what) or None
 
 
 def _cpu_limit(host: Mapping[str, Any], what: str) -> float | None:
