@@ -189,6 +189,26 @@ def test_image_runs_its_command(docker_cli: DockerCLI, agent_image: str) -> None
     assert config["Labels"]["org.opencontainers.image.version"] == __version__
 
 
+def test_docker_stop_ends_it_cleanly(docker_cli: DockerCLI, agent_image: str) -> None:
+    """As PID 1 of its own namespace (no --pid host here) the agent still ends on
+    SIGTERM: `docker stop` gets exit code 0, not the SIGKILL after the grace time (137)."""
+    cid = docker_cli.start(
+        "-e", "WATCHDOG_LISTEN=127.0.0.1:0", "-e", "WATCHDOG_JOURNAL=none", agent_image,
+        "serve", "--no-docker", "--proc-root", "/proc", "--cgroup-root", "/sys/fs/cgroup",
+    )  # fmt: skip
+    poll(
+        lambda: "serving" in container_logs(docker_cli, cid),
+        bool,
+        "the agent's 'serving' log line",
+        tries=60,
+        step=0.5,
+    )
+    docker_cli.run("stop", "-t", "30", cid, timeout=60)
+    state = docker_cli.inspect(cid)["State"]
+    assert state["ExitCode"] == 0, container_logs(docker_cli, cid)
+    docker_cli.rm(cid)
+
+
 def test_runs_as_its_own_user_with_the_sockets_group(
     docker_cli: DockerCLI, agent: RunningAgent
 ) -> None:
