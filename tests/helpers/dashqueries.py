@@ -100,17 +100,23 @@ def unanswered(
     query: Callable[[str], Sequence[Mapping[str, Any]]],
     instances: Sequence[str],
     values: Mapping[str, str] = NO_VALUES,
+    annotation_window: str = "5m",
 ) -> list[str]:
     """One line per (dashboard query, instance) whose instant query returned nothing:
     each query expanded with ``instance`` = that instance, every other variable from
     ``values`` (default ``.*``). ``query`` runs an instant PromQL query, returns its
-    result list. Event-driven panels and annotations need their events made first."""
+    result list. Event-driven panels and annotations need their events made first.
+    An annotation marks a moment, as Grafana finds it over the dashboard's time range:
+    it must have matched at some step of the last ``annotation_window``."""
     missing: list[str] = []
     for path in dashboard_files():
         for item in dashboard_queries(path):
             for instance in instances:
                 filled = {"project": ".*", "image": ".*", "container": ".*", **values}
                 promql = expand(item.expr, {**filled, "instance": instance})
+                if item.kind == "annotation":
+                    # count(): one series per step, whatever labels the parts keep
+                    promql = f"count_over_time(count({promql})[{annotation_window}:5s])"
                 if not query(promql):
                     missing.append(f"{item.dashboard} {item.where} on {instance}: {promql}")
     return missing

@@ -371,24 +371,42 @@ def block_device(path: Path) -> str | None:
     return str(node) if node.exists() else None
 
 
+def give_network(host: FleetHost, name: str) -> None:
+    """A veth pair with both ends inside the container's own network namespace (no
+    address, no route: nothing leaves it), and IPv6 link-local multicast pings across
+    it, so the container has interfaces cAdvisor's network series count (they skip
+    ``lo``) with traffic on them. The engine gives containers none (--bridge=none)."""
+    pid = host.docker("inspect", "-f", "{{.State.Pid}}", name).stdout.strip()
+    for step in (["link", "add", "eth0", "type", "veth", "peer", "name", "eth1"],
+                 ["link", "set", "eth0", "up"], ["link", "set", "eth1", "up"]):  # fmt: skip
+        subprocess.run(["nsenter", "-t", pid, "-n", "ip", *step], check=True, timeout=10)
+    host.docker("exec", "-d", name, "ping", "-6", "-q", "-i", "0.5", "-I", "eth0", "ff02::1")
+
+
 def start_workload(host: FleetHost) -> None:
     """The workload on ``host`` (modest CPU: the busy loop is capped at 0.2 CPU); returns
     once the OOM kill and the exit 3 have happened.
 
     cgroup v1 counts a container's block I/O only on a disk with a throttle rule for it,
-    so the busy loop gets a generous one (--device-write-bps) on the disk under the data
-    root, when there is one (not on a tmpfs data root).
+    so the busy loop gets a generous one (--device-write-bps) on the disk it writes to:
+    a directory of the engine's state bind-mounted in, on a disk even where the data root
+    is a tmpfs (host 1's). It also has a pids limit (the tasks panel's limit line).
     """
-    disk = block_device(host.engine.root / "data")
+    blk = host.engine.root / "blk"
+    blk.mkdir(exist_ok=True)
+    disk = block_device(blk)
     throttle = ["--device-write-bps", f"{disk}:1gb"] if disk else []
-    _run(host, BUSY, "--cpus", str(BUSY_CPUS), *throttle, IMAGE, "sh", "-c",
+    _run(host, BUSY, "--cpus", str(BUSY_CPUS), "--pids-limit", "64", *throttle,
+         "-v", f"{blk}:/blk", IMAGE, "sh", "-c",
          "while :; do :; done & ping -q -i 0.2 127.0.0.1 >/dev/null & "
-         "while :; do dd if=/dev/zero of=/io.dd bs=64k count=16 conv=fsync 2>/dev/null; "
+         "while :; do dd if=/dev/zero of=/blk/io.dd bs=64k count=16 conv=fsync 2>/dev/null; "
          "sleep 1; done", service="web")  # fmt: skip
+    give_network(host, BUSY)
     _run(host, NEAR_LIMIT, "--memory", "40m", "--memory-swap", "40m", IMAGE, "sh", "-c",
          "dd if=/dev/zero of=/dev/shm/hold bs=1M count=37 2>/dev/null; exec sleep 86400",
          service="cache")  # fmt: skip
-    _run(host, EXIT3, IMAGE, "sh", "-c", "exit 3", service="migrate")
+    # writes to its writable layer: the writable-layer panels need a size to show
+    _run(host, EXIT3, IMAGE, "sh", "-c", "echo migrated >/migrate.log; exit 3", service="migrate")
     _run(host, OOM, "--memory", "16m", "--memory-swap", "16m", "--tmpfs", "/t", IMAGE,
          "dd", "if=/dev/zero", "of=/t/fill", "bs=1M", "count=64")  # fmt: skip
     _run(host, RESTARTING, "--restart", "always", IMAGE, "sh", "-c", "sleep 1; exit 1")
