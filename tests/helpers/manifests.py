@@ -8,7 +8,6 @@ import configparser
 import json
 import shlex
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -19,8 +18,8 @@ from typing import Any
 
 import yaml  # type: ignore[import-untyped,unused-ignore]
 
-from helpers.agentcli import agent_env
 from helpers.dockercli import DockerCLI
+from helpers.serveproc import ServeProcess
 from watchdog_agent import cli
 
 REPO = Path(__file__).resolve().parents[2]
@@ -109,52 +108,9 @@ def substitute(args: Sequence[str], values: dict[str, str]) -> list[str]:
     return out
 
 
-class AgentProcess:
-    """An agent started from a manifest's argv, its JSON log lines collected."""
-
-    def __init__(self, argv: Sequence[str], docker_host: str | None = None) -> None:
-        self.argv = list(argv)
-        self.proc = subprocess.Popen(
-            self.argv,
-            env=agent_env(docker_host),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.logs: list[dict[str, Any]] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            try:
-                self.logs.append(json.loads(line))
-            except ValueError:
-                self.logs.append({"event": line.rstrip("\n")})
-
-    def wait_url(self, timeout: float = 30) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.proc.poll() is None:
-            entry = next((e for e in self.logs if e.get("event") == "serving"), None)
-            if entry is not None:
-                return f"http://{entry['addresses'][0]}"
-            time.sleep(0.05)
-        raise AssertionError(f"no 'serving' line (exit {self.proc.poll()}): {self.logs}")
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        return self.proc.wait(5)
-
-
 @contextmanager
-def running(argv: Sequence[str], docker_host: str | None = None) -> Iterator[AgentProcess]:
-    agent = AgentProcess(argv, docker_host)
+def running(argv: Sequence[str], docker_host: str | None = None) -> Iterator[ServeProcess]:
+    agent = ServeProcess(argv=argv, docker_host=docker_host)
     try:
         yield agent
     finally:

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,11 +20,15 @@ from helpers.serving import TREES
 
 
 class ServeProcess:
-    """``watchdog-agent serve`` as a user runs it, its stderr (JSON logs) collected."""
+    """``watchdog-agent serve`` as a user runs it, its stderr (JSON logs) collected.
+    ``argv`` runs that command line instead (a deployment file's, as written there)."""
 
-    def __init__(self, *args: str, docker_host: str) -> None:
+    def __init__(
+        self, *args: str, docker_host: str | None, argv: Sequence[str] | None = None
+    ) -> None:
+        self.argv = list(argv or [AGENT, "serve", "--listen", "127.0.0.1:0", *args])
         self.proc = subprocess.Popen(
-            [AGENT, "serve", "--listen", "127.0.0.1:0", *args],
+            self.argv,
             env=agent_env(docker_host),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -59,6 +63,16 @@ class ServeProcess:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(5)
+
+    def stop(self) -> int:
+        """SIGTERM, as systemd or a kubelet stops it (SIGKILL after 15 s); its exit code."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        return self.proc.wait(5)
 
 
 def serve_args(*more: str) -> list[str]:
