@@ -39,6 +39,26 @@ MMDEBSTRAP_TIMEOUT = 900.0  # seconds; about 2 min on a busy 2-core machine
 BUILD_TIMEOUT = 900.0
 
 
+PREBUILT_ENV = "WATCHDOG_TEST_DEBIAN_BASE"  # a tarball mmdebstrap_argv made already
+
+
+def mmdebstrap_argv(tarball: Path) -> list[str]:
+    """The command that makes the Debian base as a tarball (scripts/test runs it too, in
+    the background while lint runs, and names the tarball in ``WATCHDOG_TEST_DEBIAN_BASE``)."""
+    mmdebstrap = shutil.which("mmdebstrap")
+    if mmdebstrap is None:
+        pytest.fail("mmdebstrap is not installed (scripts/test installs it)", pytrace=False)
+    if not APT_SOURCES.is_file():
+        pytest.fail(f"no apt sources at {APT_SOURCES} to build the base from", pytrace=False)
+    return [
+        mmdebstrap, "--variant=minbase", f"--include={','.join(PACKAGES)}",
+        # a throwaway tree: dpkg need not fsync every file, nor unpack the docs
+        "--dpkgopt=force-unsafe-io", *(f"--dpkgopt=path-exclude=/usr/share/{d}/*"
+                                       for d in ("doc", "man", "locale", "info")),
+        SUITE, str(tarball), str(APT_SOURCES),
+    ]  # fmt: skip
+
+
 def say(message: str) -> None:
     """Progress on the long steps, visible with ``pytest -s``."""
     print(f"[agent-image] {message}", file=sys.stderr, flush=True)
@@ -110,25 +130,17 @@ class ImageBuild:
         return tag
 
     def debian_base(self) -> str:
-        """A Debian image with python3 and its venv module, from ``mmdebstrap``."""
-        mmdebstrap = shutil.which("mmdebstrap")
-        if mmdebstrap is None:
-            pytest.fail("mmdebstrap is not installed (scripts/test installs it)", pytrace=False)
-        if not APT_SOURCES.is_file():
-            pytest.fail(f"no apt sources at {APT_SOURCES} to build the base from", pytrace=False)
-        tarball = self.workdir / "base.tar"
-        self.tool(
-            "mmdebstrap",
-            [
-                mmdebstrap, "--variant=minbase", f"--include={','.join(PACKAGES)}",
-                # a throwaway tree: dpkg need not fsync every file, nor unpack the docs
-                "--dpkgopt=force-unsafe-io", *(f"--dpkgopt=path-exclude=/usr/share/{d}/*"
-                                               for d in ("doc", "man", "locale", "info")),
-                SUITE, str(tarball), str(APT_SOURCES),
-            ],
-            MMDEBSTRAP_TIMEOUT,
-            progress="I: ",
-        )  # fmt: skip
+        """A Debian image with python3 and its venv module, from ``mmdebstrap`` (or from
+        the tarball scripts/test made with the same command while lint ran, named by
+        ``WATCHDOG_TEST_DEBIAN_BASE``)."""
+        made = os.environ.get(PREBUILT_ENV, "")
+        ours = not (made and Path(made).is_file())
+        if not ours:
+            say(f"mmdebstrap: using {made}, made by scripts/test")
+            tarball = Path(made)
+        else:
+            tarball = self.workdir / "base.tar"
+            self.tool("mmdebstrap", mmdebstrap_argv(tarball), MMDEBSTRAP_TIMEOUT, progress="I: ")
         tag = self.tag("agent-base")
         self.tool(
             "docker import",
@@ -136,7 +148,8 @@ class ImageBuild:
             BUILD_TIMEOUT,
             stdin=tarball,
         )
-        tarball.unlink()
+        if ours:
+            tarball.unlink()
         return tag
 
     def trusting(self, base: str) -> str:
