@@ -74,6 +74,7 @@ class FleetHost:
         self.instance = f"127.0.0.1:{self.port}"  # the target, hence Prometheus' instance
         self.agent_url = f"http://{self.instance}"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.agent_started = 0.0  # time.monotonic() of the agent's last start
 
     def docker(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """``docker <args>`` against this host's engine."""
@@ -98,6 +99,7 @@ class FleetHost:
                 self.agent_argv(), env=agent_env(self.docker_host), stdin=subprocess.DEVNULL,
                 stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
+        self.agent_started = time.monotonic()
         proc = self.proc
 
         def answers() -> bool:
@@ -354,7 +356,10 @@ def _run(host: FleetHost, name: str, *args: str, service: str | None = None) -> 
     if service is not None:
         labels += ["--label", f"com.docker.compose.project={PROJECT}",
                    "--label", f"com.docker.compose.service={service}"]  # fmt: skip
-    host.docker("run", "-d", "--name", name, "--network", "none", *labels, *args)
+    # --stop-timeout 1: an engine stopped by a test stops them at once (a shell as PID 1
+    # ignores SIGTERM, and Docker would wait its default 10 s for each)
+    host.docker("run", "-d", "--name", name, "--network", "none", "--stop-timeout", "1",
+                *labels, *args)  # fmt: skip
 
 
 def block_device(path: Path) -> str | None:

@@ -95,7 +95,7 @@ async def test_real_prometheus_scrapes_the_agent(
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         base = f"http://127.0.0.1:{port}"
-        rate = f'rate(container_cpu_usage_seconds_total{{name="{busy}"}}[30s])'
+        rate = f'rate(container_cpu_usage_seconds_total{{name="{busy}"}}[15s])'
         async with aiohttp.ClientSession(base, timeout=aiohttp.ClientTimeout(total=10)) as http:
 
             async def query(expr: str) -> list[dict[str, Any]]:
@@ -112,8 +112,8 @@ async def test_real_prometheus_scrapes_the_agent(
             while not up and time.monotonic() < deadline:
                 up = await query('up{job="watchdog"}')
                 await asyncio.sleep(0.5)
-            # rate() over 30 s needs 30 s of samples: with less it extrapolates to a part
-            await asyncio.sleep(32)
+            # rate() over 15 s needs 15 s of samples: with less it extrapolates to a part
+            await asyncio.sleep(17)
             got = await query(rate)
             value = float(got[0]["value"][1]) if got else None
         assert up and up[0]["value"][1] == "1", up
