@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,8 +26,16 @@ from watchdog_agent.collectors.proctree import process_gone, read_processes
 
 @pytest.fixture
 def sleeper() -> Iterator[subprocess.Popen[bytes]]:
+    """A ``sleep 300`` that has finished its exec: Popen returns once the child forked, and
+    until the exec is done its cmdline may read empty (the process then shows as
+    ``[sleep]``, as kernel threads do; seen once in CI)."""
     proc = subprocess.Popen(["sleep", "300"])
     try:
+        deadline = time.monotonic() + 10
+        cmdline = Path(f"/proc/{proc.pid}/cmdline")
+        while cmdline.read_bytes() != b"sleep\x00300\x00":
+            assert time.monotonic() < deadline, cmdline.read_bytes()
+            time.sleep(0.01)
         yield proc
     finally:
         proc.kill()
