@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, Self, TypeVar
 
 from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.builders import dashboard as dash
@@ -107,6 +108,23 @@ def thresholds(*steps: tuple[float | None, str]) -> dash.ThresholdsConfig:
 GREEN = thresholds((None, "green"))
 
 
+class _PanelBuilder(Protocol):
+    """The builder methods timeseries, stat and table panels share (each returns Self)."""
+
+    def id(self, id_val: int) -> Self: ...
+    def title(self, title: str) -> Self: ...
+    def description(self, description: str) -> Self: ...
+    def datasource(self, datasource: model.DataSourceRef) -> Self: ...
+    def targets(self, targets: list[cogbuilder.Builder[Dataquery]]) -> Self: ...
+    def unit(self, unit: str) -> Self: ...
+    def span(self, w: int) -> Self: ...
+    def height(self, h: int) -> Self: ...
+    def thresholds(self, thresholds: cogbuilder.Builder[model.ThresholdsConfig]) -> Self: ...
+
+
+_P = TypeVar("_P", bound=_PanelBuilder)
+
+
 @dataclass
 class Panels:
     """Hands out panel ids in order, one counter per dashboard."""
@@ -118,6 +136,31 @@ class Panels:
         self.ids.append(self.next_id)
         self.next_id += 1
         return self.ids[-1]
+
+    def _framed(
+        self,
+        panel: _P,
+        title: str,
+        targets: Sequence[prometheus.Dataquery],
+        unit: str,
+        description: str,
+        width: int,
+        height: int,
+        limits: dash.ThresholdsConfig,
+    ) -> _P:
+        """What every panel kind sets alike: the next id, title, datasource variable,
+        lettered targets, unit, size and thresholds."""
+        return (
+            panel.id(self.take())
+            .title(title)
+            .description(description)
+            .datasource(DATASOURCE)
+            .targets(lettered(targets))
+            .unit(unit)
+            .span(width)
+            .height(height)
+            .thresholds(limits)
+        )
 
     def series(
         self,
@@ -131,19 +174,9 @@ class Panels:
         limits: dash.ThresholdsConfig = GREEN,
         stack: bool = False,
     ) -> timeseries.Panel:
-        panel = (
-            timeseries.Panel()
-            .id(self.take())
-            .title(title)
-            .description(description)
-            .datasource(DATASOURCE)
-            .targets(lettered(targets))
-            .unit(unit)
-            .span(width)
-            .height(height)
-            .thresholds(limits)
-            .fill_opacity(10)
-        )
+        panel = self._framed(
+            timeseries.Panel(), title, targets, unit, description, width, height, limits
+        ).fill_opacity(10)
         if stack:
             panel = panel.stacking(timeseries_stacking())
         return panel
@@ -160,18 +193,7 @@ class Panels:
         limits: dash.ThresholdsConfig = GREEN,
         mappings: Sequence[model.ValueMapping] = (),
     ) -> stat.Panel:
-        panel = (
-            stat.Panel()
-            .id(self.take())
-            .title(title)
-            .description(description)
-            .datasource(DATASOURCE)
-            .targets(lettered(targets))
-            .unit(unit)
-            .span(width)
-            .height(height)
-            .thresholds(limits)
-        )
+        panel = self._framed(stat.Panel(), title, targets, unit, description, width, height, limits)
         return panel.mappings(list(mappings)) if mappings else panel
 
     def table(
@@ -185,18 +207,7 @@ class Panels:
         height: int = 8,
         limits: dash.ThresholdsConfig = GREEN,
     ) -> table.Panel:
-        return (
-            table.Panel()
-            .id(self.take())
-            .title(title)
-            .description(description)
-            .datasource(DATASOURCE)
-            .targets(lettered(targets))
-            .unit(unit)
-            .span(width)
-            .height(height)
-            .thresholds(limits)
-        )
+        return self._framed(table.Panel(), title, targets, unit, description, width, height, limits)
 
     def row(self, title: str) -> dash.Row:
         return dash.Row(title).id(self.take())
