@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--disk-interval", type=float, metavar="SECONDS",
                        help="seconds between samples of Docker's disk use, /system/df "
                        "(default 300)")  # fmt: skip
+    serve.add_argument("--resync-interval", type=float, metavar="SECONDS",
+                       help="seconds between full re-lists of the containers, a backstop to "
+                       "the events stream (default 60)")  # fmt: skip
     serve.add_argument("--journal", metavar="PATH", help="SQLite event journal (default "
                        "/var/lib/watchdog-agent/events.db as root, else under "
                        "$XDG_STATE_HOME); 'none' disables it")  # fmt: skip
@@ -160,7 +163,7 @@ def _serve_settings(args: argparse.Namespace) -> Settings:
              "journal", "history", "max_streams", "max_connections",
              "header_timeout", "idle_timeout", "auth_token_file", "basic_auth_file",
              "auth_exempt_health", "tls_cert", "tls_key", "tls_client_ca",
-             "metric_labels", "disk_interval")  # fmt: skip
+             "metric_labels", "disk_interval", "resync_interval")  # fmt: skip
     return load_settings({n: getattr(args, n) for n in names}, config_file=args.config)
 
 

@@ -34,6 +34,8 @@ class Settings:
     cgroup_root: str = "/sys/fs/cgroup"
     interval: float = 1.0  # seconds between sampling passes
     disk_interval: float = 300.0  # seconds between samples of Docker's disk use (/system/df)
+    # seconds between full re-lists of the containers (a backstop to the events stream)
+    resync_interval: float = 60.0
     no_docker: bool = False  # never try Docker: discover containers by cgroup path
     listen: str = DEFAULT_LISTEN  # HOST:PORT of the HTTP server ([::1]:9338 for IPv6)
     # the SQLite event journal; None: no journal. load_settings() defaults it to a state
@@ -173,6 +175,7 @@ _CHECKS: dict[str, Callable[[Any, str], Any]] = {
     "cgroup_root": _text,
     "interval": _positive_float,
     "disk_interval": _positive_float,
+    "resync_interval": _positive_float,
     "no_docker": _bool,
     "listen": _listen,
     "journal": _journal,

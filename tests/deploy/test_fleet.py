@@ -32,6 +32,7 @@ from helpers.fleet import (
     OOM,
     PROJECT,
     RESTARTING,
+    RESYNC_SECONDS,
     Fleet,
     FleetHost,
     Prometheus,
@@ -43,7 +44,6 @@ pytestmark = pytest.mark.engine
 
 DATA_ROOT_MIB = 256  # host 1's data root: a tmpfs this small, filled by a test
 ALERT_TIMEOUT = 90.0  # seconds for an alert to fire once its cause exists
-RESYNC_SECONDS = 60.0  # the agent's inventory resync period (inventory/follow.py)
 
 
 @pytest.fixture(scope="module")
@@ -274,15 +274,16 @@ def test_event_gap_fires_after_the_engine_comes_back(loaded_fleet: Fleet) -> Non
 
 
 def test_the_oom_flag_outlives_the_inventory_resync(loaded_fleet: Fleet) -> None:
-    """The agent's inventory resync (every 60 s from its start) once dropped a stopped
-    container's OOM flag, and its exit code 137 then fired ContainerExitedNonZero: on
-    host 1 (untouched by the tests before), once a resync has passed, the flag must be
-    there and have been at every scrape of the last minute (the OOM kill came earlier),
-    and the exit alert must still name only the exit-3 container. Last in the module, so
+    """The agent's inventory resync (every RESYNC_SECONDS from its start) once dropped a
+    stopped container's OOM flag, and its exit code 137 then fired ContainerExitedNonZero:
+    on host 1 (untouched by the tests before), once two resyncs have passed, the flag must
+    be there and have been at every scrape across them (the OOM kill came earlier), and
+    the exit alert must still name only the exit-3 container. Last in the module, so
     its own run time covers most of the wait."""
     host, prom = loaded_fleet.hosts[0], loaded_fleet.prometheus
-    time.sleep(max(0.0, host.agent_started + RESYNC_SECONDS + 10 - time.monotonic()))
+    time.sleep(max(0.0, host.agent_started + 2 * RESYNC_SECONDS + 5 - time.monotonic()))
     flag = f'watchdog_container_oom_killed{{instance="{host.instance}",name="{OOM}"}}'
-    prom.wait_for(f"count_over_time({flag}[60s]) >= 50 and {flag} == 1",
+    window = int(2 * RESYNC_SECONDS)  # two resyncs, scraped every second
+    prom.wait_for(f"count_over_time({flag}[{window}s]) >= {window - 5} and {flag} == 1",
                   f"{OOM} on {host.name} flagged OOM-killed across the resync", 30)  # fmt: skip
     assert names(wait_alert(prom, "ContainerExitedNonZero", host)) == {EXIT3}

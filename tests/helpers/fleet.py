@@ -42,6 +42,7 @@ SHIPPED = REPO / "deploy" / "prometheus"  # prometheus.yml, alerts.yml
 PROMETHEUS = "/usr/bin/prometheus"
 JOB = "watchdog-agent"
 METRIC_LABELS = "com.docker.compose.project,com.docker.compose.service"
+RESYNC_SECONDS = 10.0  # the agents' inventory resync period (--resync-interval)
 PROJECT = "shop"  # the compose project of the workload's labelled containers
 
 # the workload's containers (the same names on every host: the instance tells them apart)
@@ -86,10 +87,12 @@ class FleetHost:
 
     def agent_argv(self) -> list[str]:
         """As the systemd unit runs it (docs/deploy.md), on a port of its own; short
-        intervals so a test sees changes within seconds."""
+        intervals so a test sees changes within seconds (the inventory's resync too:
+        RESYNC_SECONDS)."""
         return [AGENT, "serve", "--listen", self.instance, "--docker-host", self.docker_host,
                 "--journal", str(self.state / "events.db"), "--metric-labels", METRIC_LABELS,
-                "--interval", "1", "--disk-interval", "5"]  # fmt: skip
+                "--interval", "1", "--disk-interval", "5",
+                "--resync-interval", str(RESYNC_SECONDS)]  # fmt: skip
 
     def start_agent(self) -> None:
         """Start the agent (again, on the same port); return once /metrics answers."""

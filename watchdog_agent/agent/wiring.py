@@ -338,7 +338,7 @@ class Agent:
 
     def _start_docker_parts(self, client: DockerClient) -> None:
         """The events tap (into journal and bus) and the inventory that follows it."""
-        self.inventory = Inventory(client)
+        self.inventory = Inventory(client, self.settings.resync_interval)
         self.events = EventsService(client, self.bus, self.journal, self._on_open)
         follow = self.inventory.follow(self.bus.subscribe())
         self._spawn("events", self.events.run())
