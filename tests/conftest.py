@@ -8,6 +8,26 @@ from collections.abc import Iterator
 import pytest
 from helpers.dockercli import DEFAULT_HOST, DockerCLI
 
+# --- workers (pytest-xdist, `--dist loadgroup`) ------------------------------------
+
+# Tests on the shared engine run one at a time, on one worker: several compare what the
+# agent saw with the engine's own record over a time window (docker events, docker ps),
+# which another test's containers would change. Everything else (unit tests, private
+# engines, fixture trees, the terminal) runs beside them, a test file on one worker.
+SHARED_ENGINE_FIXTURES = ("docker_host", "docker_cli")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Group tests for pytest-xdist's ``--dist loadgroup``: the shared engine's tests
+    together, any other file's tests together (module fixtures are made once)."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None:
+            continue
+        fixtures = getattr(item, "fixturenames", ())
+        shared = any(f in fixtures for f in SHARED_ENGINE_FIXTURES)
+        item.add_marker(pytest.mark.xdist_group("engine" if shared else item.nodeid.split("::")[0]))
+
+
 # --- Docker engine -----------------------------------------------------------------
 
 

@@ -131,6 +131,7 @@ def _by_name(lines: list[str]) -> dict[str, dict[str, Any]]:
 
 
 @engine
+@pytest.mark.cpu_accuracy
 def test_twenty_one_shot_readings_of_a_half_core_loop(
     docker_host: str, loops: dict[str, str]
 ) -> None:
@@ -151,6 +152,7 @@ def test_twenty_one_shot_readings_of_a_half_core_loop(
 
 
 @engine
+@pytest.mark.cpu_accuracy
 def test_the_first_frame_of_a_stream_has_cpu_and_throttled(
     docker_host: str, loops: dict[str, str]
 ) -> None:
@@ -182,6 +184,7 @@ def test_the_first_frame_of_a_stream_has_cpu_and_throttled(
 
 
 @engine
+@pytest.mark.cpu_accuracy
 def test_top_reads_the_loops_process_over_the_same_window(
     docker_host: str, loops: dict[str, str]
 ) -> None:

@@ -102,6 +102,7 @@ def idle(docker_cli: DockerCLI) -> Iterator[tuple[str, str]]:
 
 
 @engine
+@pytest.mark.cpu_accuracy
 def test_cpu_percent_matches_docker_stats(
     docker_cli: DockerCLI, docker_host: str, idle: tuple[str, str]
 ) -> None:
