@@ -199,7 +199,7 @@ def test_engine_json_decodes_or_raises_parse_error(body: bytes) -> None:
 @settings(max_examples=examples(60))
 @given(
     st.lists(st.integers(0, 10**6), min_size=1, max_size=4)
-    | st.text(st.sampled_from("019.-a"), max_size=8)
+    | st.text(st.sampled_from("019.-a\u00b2\u0663"), max_size=8)  # superscript 2, Arabic 3
 )
 def test_api_versions_order_as_numbers_or_raise_parse_error(version: Any) -> None:
     if isinstance(version, list):
@@ -207,3 +207,11 @@ def test_api_versions_order_as_numbers_or_raise_parse_error(version: Any) -> Non
         return
     key = only_parse_error(version_key, version)
     assert key is None or all(part >= 0 for part in key)
+
+
+@pytest.mark.parametrize("version", ["1.\u00b2", "\u0661.41"])
+def test_api_version_with_non_ascii_digits_is_a_parse_error(version: str) -> None:
+    """Found by hypothesis: ``"\u00b2".isdigit()`` holds but ``int("\u00b2")`` raises
+    ValueError."""
+    with pytest.raises(ParseError):
+        version_key(version)
