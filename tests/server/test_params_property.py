@@ -57,7 +57,7 @@ def test_count_with_non_ascii_digits_is_a_usage_error(value: str) -> None:
         params.count({"n": value}, "n", 10)
 
 
-keys = st.sampled_from(["since", "until", "format", "stdout", "stderr", "follow",
+keys = st.sampled_from(["tail", "since", "until", "format", "stdout", "stderr", "follow",
                         "timestamps"])  # fmt: skip
 
 
@@ -70,6 +70,13 @@ def test_logs_query_parses_or_raises_usage_error(query: dict[str, str]) -> None:
         assert q.stdout or q.stderr
         assert q.since is None or q.until is None or q.since <= q.until
         assert (q.since is None) is ("since" not in query)
+
+
+@pytest.mark.parametrize("tail", ["\u00b2", "\u0663"])
+def test_logs_tail_with_non_ascii_digits_is_a_usage_error(tail: str) -> None:
+    """Found by hypothesis: ``?tail=\u00b2`` passed ``isdigit()`` and ``int()`` raised."""
+    with pytest.raises(UsageError):
+        parse_query({"tail": tail}, NOW)
 
 
 media = st.sampled_from(["application/openmetrics-text", "text/plain", "text/*", "*/*",
