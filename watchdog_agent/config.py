@@ -120,7 +120,7 @@ def _text(value: Any, where: str) -> str:
 def _positive_float(value: Any, where: str) -> float:
     try:
         number = float(value) if isinstance(value, str | int | float) else math.nan
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: a TOML integer beyond float's range
         number = math.nan
     if isinstance(value, bool) or not math.isfinite(number) or number <= 0:
         raise UsageError(f"{where} must be a positive number of seconds, not {value!r}")
