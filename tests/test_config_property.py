@@ -141,3 +141,11 @@ def test_any_listen_text_parses_or_raises_usage_error(text: str) -> None:
     with contextlib.suppress(UsageError):
         host, port = parse_listen(text)
         assert 0 <= port <= 65535 and host
+
+
+@pytest.mark.parametrize("text", ["127.0.0.1:\u00b2", "h:\u0663"])
+def test_listen_port_with_non_ascii_digits_is_a_usage_error(text: str) -> None:
+    """Found by hypothesis: ``"\u00b2".isdigit()`` holds and ``int("\u00b2")`` raised
+    ValueError."""
+    with pytest.raises(UsageError):
+        parse_listen(text)

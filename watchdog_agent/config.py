@@ -80,7 +80,7 @@ class Settings:
 def parse_listen(value: str) -> tuple[str, int]:
     """``HOST:PORT`` (or ``[v6]:PORT``) -> (host, port); port 0 picks a free one."""
     host, sep, port = value.strip().rpartition(":")
-    if not sep or not host or not port.isdigit() or int(port) > 65535:
+    if not sep or not host or not (port.isascii() and port.isdigit()) or int(port) > 65535:
         raise UsageError(f"bad listen address {value!r}: expected HOST:PORT, e.g. {DEFAULT_LISTEN}")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
