@@ -4,6 +4,7 @@ aggregate ``cpu`` line (as psutil's ``cpu_times()`` gives it)."""
 
 from __future__ import annotations
 
+import math
 import shlex
 from collections.abc import Mapping
 from typing import NamedTuple
@@ -26,7 +27,7 @@ def parse_loadavg(text: str) -> Load | None:
         values = [float(f) for f in fields[:3]]
     except ValueError:
         return None
-    if any(v < 0 for v in values):
+    if not all(math.isfinite(v) and v >= 0 for v in values):  # float() reads nan, inf
         return None
     return Load(*values)
 
