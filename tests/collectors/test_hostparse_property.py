@@ -56,7 +56,8 @@ def test_one_line_is_a_stripped_first_line_or_none(text: str) -> None:
     assert got is None or (got == got.strip() and "\n" not in got and got in text)
 
 
-words = st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=8)
+visible = st.characters(min_codepoint=33, max_codepoint=0x2FF, exclude_categories=["Cc", "Zs"])
+words = st.text(visible, min_size=1, max_size=8)
 names = st.lists(words, min_size=1, max_size=3).map(" ".join)
 
 
@@ -70,6 +71,14 @@ def test_os_release_reads_back_its_fields(
     text = "\n".join(["# comment", *lines, *(n.replace("=", "") for n in noise)])
     expected = pretty or (f"{name} {version}" if name and version else name)
     assert parse_os_release(text) == expected
+
+
+@pytest.mark.parametrize("value", ["'a\x85b'", "'a\u2028b'", "x\x1cy"])
+def test_os_release_lines_end_at_newlines_only(value: str) -> None:
+    """Found by hypothesis: ``NAME='a\x85b'`` read as None; str.splitlines() also breaks
+    lines at U+0085, U+2028 and the other Unicode separators, os-release(5) only at
+    newlines."""
+    assert parse_os_release(f"NAME={value}\n") == shlex.split(value)[0]
 
 
 @settings(max_examples=examples(60))

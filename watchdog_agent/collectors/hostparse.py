@@ -43,7 +43,7 @@ def parse_os_release(text: str) -> str | None:
     """os-release(5): ``PRETTY_NAME``, else ``NAME VERSION_ID``, else ``NAME``; None when
     the file names no OS. Values may be quoted shell-style."""
     values: dict[str, str] = {}
-    for line in text.splitlines():
+    for line in text.split("\n"):  # newline only: splitlines() also cuts at U+0085, U+2028
         key, sep, raw = line.strip().partition("=")
         if not sep or not key or key.startswith("#"):
             continue
