@@ -5,6 +5,8 @@ unsigned never come out negative, and a field the file lacks is a gap (None), no
 from __future__ import annotations
 
 import contextlib
+import os
+from pathlib import Path
 from typing import Any
 
 from helpers.fuzzing import examples
@@ -13,8 +15,9 @@ from hypothesis import strategies as st
 
 from watchdog_agent.collectors import parse_cgroup as pc
 from watchdog_agent.collectors import parse_proc as pp
+from watchdog_agent.collectors.cgroupfs import Layout
 from watchdog_agent.errors import ParseError
-from watchdog_agent.model import IoDevice, PsiLine
+from watchdog_agent.model import CgroupMode, IoDevice, PsiLine
 
 u64 = st.integers(0, 2**64 - 1)
 keys = st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyz_"), min_size=1, max_size=12)
@@ -189,3 +192,25 @@ def test_pid_cgroup_reads_back(lines: list[tuple[int, list[str], str]]) -> None:
     assert [(g.hierarchy_id, list(g.controllers), g.path) for g in got] == [
         (h, c, f"/{p}") for h, c, p in lines
     ]
+
+
+V2_TREE = str(Path(__file__).parent.parent / "fixtures" / "trees" / "cgroupfs")
+
+
+@settings(max_examples=examples(60))
+@given(st.lists(st.tuples(st.integers(0, 3), st.lists(st.sampled_from(["cpu", "memory", "pids",
+       "name=systemd"]), max_size=2, unique=True), st.text(st.sampled_from("/ab-."), max_size=10)),
+       max_size=4))  # fmt: skip
+def test_a_v2_location_is_the_unified_line_under_the_root_or_a_gap(
+    lines: list[tuple[int, list[str], str]],
+) -> None:
+    """From /proc/<pid>/cgroup text to a location: the ``0::`` line's path joined to the
+    unified root; no such line, no location (None), never a guessed one."""
+    layout = Layout(V2_TREE, CgroupMode.V2)
+    data = "".join(f"{h}:{','.join(c)}:/{p}\n" for h, c, p in lines).encode()
+    loc = layout.location_from_lines(pp.parse_pid_cgroup(data))
+    unified = [p for h, c, p in lines if h == 0 and not c]
+    if not unified:
+        assert loc is None
+    else:
+        assert loc is not None and loc.unified == os.path.join(V2_TREE, unified[-1].lstrip("/"))

@@ -11,7 +11,7 @@ from helpers.fuzzing import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from watchdog_agent.docker.logframes import LogDecoder, frame
+from watchdog_agent.docker.logframes import Demuxer, LogDecoder, frame
 from watchdog_agent.errors import ParseError
 from watchdog_agent.model import LogLine
 
@@ -167,3 +167,22 @@ def test_random_bytes_decode_or_raise_parse_error(
     with contextlib.suppress(ParseError):  # any other exception fails the test
         lines = decode(data, cuts, True, timestamps=timestamps, max_line=16)
         assert all(line.stream in ("stdout", "stderr", "system") for line in lines)
+
+
+@settings(max_examples=examples(60))
+@given(messages(), cut_lists)
+def test_demuxer_gives_each_frame_once_in_order_under_any_chunking(
+    msgs: list[tuple[int, bytes]], cuts: list[int]
+) -> None:
+    """Every non-empty frame comes out as pieces of its exact bytes, the first flagged as
+    the start of a message, in stream order, whatever the chunk boundaries."""
+    data = b"".join(frame(kind, payload) for kind, payload in msgs)
+    demux, got, start = Demuxer(), [], 0
+    for cut in [*sorted(c for c in cuts if c <= len(data)), len(data)]:
+        for stream, piece, first in demux.feed(data[start:cut]):
+            if first:
+                got.append((stream, b""))
+            got[-1] = (stream, got[-1][1] + piece)
+        start = cut
+    assert demux.close() == ([], False)
+    assert got == [(STREAM[kind], payload) for kind, payload in msgs if payload]
