@@ -62,7 +62,7 @@ def settings_or_usage_error(**kw: Any) -> Settings | None:
     return None
 
 
-@settings(max_examples=examples(40))
+@settings(max_examples=examples(20))
 @given(st.dictionaries(st.sampled_from(NAMES), texts, max_size=4))
 def test_environment_values_are_settings_or_usage_errors(values: dict[str, str]) -> None:
     env = {f"WATCHDOG_{k.upper()}": v for k, v in values.items()}
@@ -71,7 +71,7 @@ def test_environment_values_are_settings_or_usage_errors(values: dict[str, str])
         assert got.interval > 0 and got.history >= 1 and got.max_streams >= 1
 
 
-@settings(max_examples=examples(40))
+@settings(max_examples=examples(20))
 @given(st.dictionaries(st.sampled_from(NAMES), toml_values, max_size=3))
 def test_toml_values_are_settings_or_usage_errors(values: dict[str, Any]) -> None:
     text = "".join(f"{k} = {_toml(v)}\n" for k, v in values.items())
@@ -81,7 +81,7 @@ def test_toml_values_are_settings_or_usage_errors(values: dict[str, Any]) -> Non
         assert got.interval > 0 and got.idle_timeout > 0
 
 
-@settings(max_examples=examples(30))
+@settings(max_examples=examples(15))
 @given(st.dictionaries(st.sampled_from(NAMES), toml_values | texts, max_size=3))
 def test_flag_values_are_settings_or_usage_errors(values: dict[str, Any]) -> None:
     settings_or_usage_error(flags=values, env={"XDG_STATE_HOME": "/tmp/wd-x"})
@@ -97,14 +97,14 @@ def test_a_number_too_large_for_a_float_is_a_usage_error(name: str) -> None:
         load_settings(flags={name: 10**400}, env={})
 
 
-@settings(max_examples=examples(30))
+@settings(max_examples=examples(15))
 @given(st.binary(max_size=80).map(lambda b: b.decode("utf-8", "replace")) | st.text(max_size=60))
 def test_any_config_file_reads_or_raises_usage_error(text: str) -> None:
     with toml_file(text) as path, contextlib.suppress(UsageError):
         read_config_file(path)
 
 
-@settings(max_examples=examples(30))
+@settings(max_examples=examples(15))
 @given(
     st.floats(1e-3, 1e6),
     st.integers(1, 10**9),
@@ -129,13 +129,13 @@ def test_settings_written_as_environment_text_read_back(
 hosts = st.sampled_from(["127.0.0.1", "localhost", "0.0.0.0", "[::1]", "[fe80::1]", "host-a"])
 
 
-@settings(max_examples=examples(30))
+@settings(max_examples=examples(15))
 @given(hosts, st.integers(0, 65535))
 def test_listen_addresses_round_trip(host: str, port: int) -> None:
     assert parse_listen(f"{host}:{port}") == (host.strip("[]"), port)
 
 
-@settings(max_examples=examples(40))
+@settings(max_examples=examples(20))
 @given(odd | st.text(max_size=20) | st.tuples(hosts, odd).map(":".join))
 def test_any_listen_text_parses_or_raises_usage_error(text: str) -> None:
     with contextlib.suppress(UsageError):

@@ -26,7 +26,7 @@ odd = st.text(st.sampled_from("0123456789. -+/naifeINF\n\t"), max_size=30)
 loads = st.floats(0, 1e4, allow_nan=False).map(lambda v: round(v, 2))
 
 
-@settings(max_examples=examples(100))
+@settings(max_examples=examples(50))
 @given(odd | st.text(max_size=40))
 def test_loadavg_is_three_finite_non_negative_averages_or_none(text: str) -> None:
     load = parse_loadavg(text)
@@ -40,7 +40,7 @@ def test_loadavg_that_is_not_a_finite_number_is_a_gap(text: str) -> None:
     assert parse_loadavg(text) is None
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(30))
 @given(loads, loads, loads, st.integers(0, 99), st.integers(1, 10**6))
 def test_loadavg_reads_back_what_the_kernel_writes(
     a: float, b: float, c: float, running: int, last: int
@@ -49,7 +49,7 @@ def test_loadavg_reads_back_what_the_kernel_writes(
     assert parse_loadavg(text) == Load(a, b, c)
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(30))
 @given(st.text(max_size=30))
 def test_one_line_is_a_stripped_first_line_or_none(text: str) -> None:
     got = one_line(text)
@@ -61,7 +61,7 @@ words = st.text(visible, min_size=1, max_size=8)
 names = st.lists(words, min_size=1, max_size=3).map(" ".join)
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(30))
 @given(st.none() | names, st.none() | names, st.none() | names, st.lists(odd, max_size=3))
 def test_os_release_reads_back_its_fields(
     pretty: str | None, name: str | None, version: str | None, noise: list[str]
@@ -81,7 +81,7 @@ def test_os_release_lines_end_at_newlines_only(value: str) -> None:
     assert parse_os_release(f"NAME={value}\n") == shlex.split(value)[0]
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(30))
 @given(st.text(max_size=60) | odd)
 def test_any_os_release_gives_a_name_or_none(text: str) -> None:
     got = parse_os_release(text)
@@ -94,7 +94,7 @@ fields = st.dictionaries(
 )
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(30))
 @given(fields, fields, st.integers(-1, 64))
 def test_host_cpu_percent_is_within_docker_stats_scale_or_none(
     before: dict[str, float], grow: dict[str, float], cpus: int

@@ -23,7 +23,7 @@ u64 = st.integers(0, 2**64 - 1)
 keys = st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyz_"), min_size=1, max_size=12)
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(30))
 @given(st.dictionaries(keys, u64, max_size=8), st.booleans())
 def test_flat_keyed_files_read_back_in_any_order(values: dict[str, int], trailing: bool) -> None:
     data = "".join(f"{k} {v}\n" for k, v in values.items()).encode()
@@ -39,7 +39,7 @@ psi_lines = st.builds(
 )
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(30))
 @given(psi_lines, st.none() | psi_lines, st.booleans())
 def test_pressure_reads_back_with_full_absent_as_a_gap(
     some: PsiLine, full: PsiLine | None, swap: bool
@@ -57,7 +57,7 @@ def test_pressure_reads_back_with_full_absent_as_a_gap(
 devices = st.builds(IoDevice, st.integers(0, 4095), st.integers(0, 2**20), u64, u64, u64, u64)
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(30))
 @given(st.lists(devices, max_size=4), st.booleans())
 def test_io_stat_reads_back_and_extra_keys_are_ignored(devs: list[IoDevice], extra: bool) -> None:
     tail = " dbytes=0 dios=0" if extra else ""
@@ -69,7 +69,7 @@ def test_io_stat_reads_back_and_extra_keys_are_ignored(devs: list[IoDevice], ext
     assert pc.parse_io_stat(data) == tuple(devs)
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(30))
 @given(st.integers(0, 4095), st.integers(0, 255), u64, u64)
 def test_io_stat_without_op_counts_has_gaps(major: int, minor: int, rb: int, wb: int) -> None:
     """An io.stat line without rios/wios: the counts are None, not 0."""
@@ -80,7 +80,7 @@ def test_io_stat_without_op_counts_has_gaps(major: int, minor: int, rb: int, wb:
 comms = st.text(st.sampled_from("ab) (x\t"), min_size=0, max_size=15)
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(30))
 @given(st.integers(1, 2**22), comms, st.sampled_from("RSDZTI"),
        st.lists(st.integers(0, 2**40), min_size=50, max_size=50))  # fmt: skip
 def test_pid_stat_reads_back_whatever_the_comm_holds(
@@ -103,7 +103,7 @@ status_fields = st.fixed_dictionaries(
 )  # fmt: skip
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(30))
 @given(status_fields)
 def test_pid_status_reads_back_and_a_missing_line_is_a_gap(fields: dict[str, Any]) -> None:
     lines = [f"Name:\t{fields['Name']}", f"State:\t{fields['State']} (x)"]
@@ -126,7 +126,7 @@ def test_pid_status_reads_back_and_a_missing_line_is_a_gap(fields: dict[str, Any
     assert got.ns_pids == tuple(fields.get("NStgid", ()))
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(30))
 @given(st.lists(st.text(st.characters(blacklist_characters="\0", codec="utf-8"), max_size=6),
                 min_size=1, max_size=5))  # fmt: skip
 def test_cmdline_reads_back_argv(argv: list[str]) -> None:
@@ -148,7 +148,7 @@ def _trailing_empty(argv: list[str]) -> int:
 negatives = st.lists(st.integers(-(2**40), 2**40), min_size=1, max_size=6)
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(30))
 @given(negatives)
 def test_pid_lists_are_never_negative(pids: list[int]) -> None:
     data = "\n".join(map(str, pids)).encode()
@@ -158,7 +158,7 @@ def test_pid_lists_are_never_negative(pids: list[int]) -> None:
         assert got == tuple(p for p in pids if p)
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(30))
 @given(st.integers(-(2**63), 2**64))
 def test_limits_are_positive_or_a_gap(value: int) -> None:
     data = f"{value}\n".encode()
@@ -169,7 +169,7 @@ def test_limits_are_positive_or_a_gap(value: int) -> None:
     assert quota is None or quota >= 0
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(30))
 @given(st.lists(st.integers(0, 2**40), min_size=7, max_size=10), st.integers(0, 64),
        st.none() | st.integers(0, 2**33))  # fmt: skip
 def test_proc_stat_reads_back_and_a_missing_btime_is_a_gap(
@@ -182,7 +182,7 @@ def test_proc_stat_reads_back_and_a_missing_btime_is_a_gap(
     assert (got.total_ticks, got.online_cpus, got.btime) == (sum(cpu[:7]), cpus, btime)
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(30))
 @given(st.lists(st.tuples(st.integers(0, 20), st.lists(st.sampled_from(["cpu", "memory", "pids",
        "name=systemd"]), max_size=2, unique=True), st.text(st.sampled_from("/ab-:."), max_size=10)),
        max_size=4))  # fmt: skip
@@ -197,7 +197,7 @@ def test_pid_cgroup_reads_back(lines: list[tuple[int, list[str], str]]) -> None:
 V2_TREE = str(Path(__file__).parent.parent / "fixtures" / "trees" / "cgroupfs")
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(30))
 @given(st.lists(st.tuples(st.integers(0, 3), st.lists(st.sampled_from(["cpu", "memory", "pids",
        "name=systemd"]), max_size=2, unique=True), st.text(st.sampled_from("/ab-."), max_size=10)),
        max_size=4))  # fmt: skip

@@ -86,7 +86,7 @@ def only_parse_error(decode: Any, *args: Any) -> Any:
     return None
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(30))
 @given(SUMMARY | json_values)
 def test_container_summary_decodes_or_raises_parse_error(raw: Any) -> None:
     ref = only_parse_error(container_from_summary, raw)
@@ -98,7 +98,7 @@ def test_container_summary_decodes_or_raises_parse_error(raw: Any) -> None:
         assert (ref.created is None) is (raw.get("Created") is None)
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(30))
 @given(INSPECT | json_values)
 def test_container_inspect_decodes_or_raises_parse_error(raw: Any) -> None:
     ref = only_parse_error(container_from_inspect, raw)
@@ -114,7 +114,7 @@ def test_container_inspect_decodes_or_raises_parse_error(raw: Any) -> None:
         assert ref.cpu_limit is None or ref.cpu_limit > 0
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(30))
 @given(EVENT | json_values, st.sampled_from(["json", "bytes"]))
 def test_event_lines_decode_or_raise_parse_error(raw: Any, form: str) -> None:
     line = json.dumps(raw).encode() if form == "json" else repr(raw).encode()
@@ -131,7 +131,7 @@ def test_event_lines_decode_or_raise_parse_error(raw: Any, form: str) -> None:
             assert getattr(ev, attr) == raw.get(key)  # legacy fields kept as sent, or None
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(30))
 @given(INFO | json_values, objects({"Version": STR, "ApiVersion": STR}) | st.none())
 def test_daemon_info_decodes_or_raises_parse_error(info: Any, version: Any) -> None:
     got = only_parse_error(daemon_info_from_json, info, version)
@@ -143,7 +143,7 @@ def test_daemon_info_decodes_or_raises_parse_error(info: Any, version: Any) -> N
             assert got.security_options is None
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(30))
 @given(DF | json_values)
 def test_disk_usage_decodes_or_raises_parse_error(raw: Any) -> None:
     usage = only_parse_error(disk_usage_from_json, raw, 1.0, 0.1)
@@ -161,7 +161,7 @@ RFC3339ISH = st.from_regex(
 )
 
 
-@settings(max_examples=examples(100))
+@settings(max_examples=examples(50))
 @given(RFC3339ISH | st.text(max_size=40))
 def test_rfc3339_parses_or_raises_parse_error(text: str) -> None:
     only_parse_error(parse_rfc3339, text)
@@ -175,7 +175,7 @@ def test_rfc3339_offset_out_of_range_is_a_parse_error(text: str) -> None:
         parse_rfc3339(text)
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(30))
 @given(
     st.datetimes(datetime(1970, 1, 2), datetime(2200, 1, 1), timezones=st.just(UTC)),
     st.integers(-(24 * 60 - 1), 24 * 60 - 1),
@@ -188,7 +188,7 @@ def test_rfc3339_round_trips_every_offset(moment: datetime, minutes: int) -> Non
     assert parse_rfc3339(text) == moment.timestamp()
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(30))
 @given(st.binary(max_size=60) | json_values.map(lambda v: json.dumps(v).encode()))
 def test_engine_json_decodes_or_raises_parse_error(body: bytes) -> None:
     value = only_parse_error(decode_json, body, "/x")
@@ -196,7 +196,7 @@ def test_engine_json_decodes_or_raises_parse_error(body: bytes) -> None:
         assert json.loads(body) == value
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(30))
 @given(
     st.lists(st.integers(0, 10**6), min_size=1, max_size=4)
     | st.text(st.sampled_from("019.-a\u00b2\u0663"), max_size=8)  # superscript 2, Arabic 3

@@ -126,7 +126,7 @@ max_lines = st.sampled_from([1, 8, 33, 64, 1 << 20])
 cut_lists = st.lists(st.integers(0, 400), max_size=20)
 
 
-@settings(max_examples=examples(80))
+@settings(max_examples=examples(40))
 @given(messages(), cut_lists, st.booleans(), max_lines)
 def test_multiplexed_decoding_agrees_with_the_reference(
     msgs: list[tuple[int, bytes]], cuts: list[int], timestamps: bool, max_line: int
@@ -136,7 +136,7 @@ def test_multiplexed_decoding_agrees_with_the_reference(
     assert decode(data, cuts, True, timestamps=timestamps, max_line=max_line) == expected
 
 
-@settings(max_examples=examples(50))
+@settings(max_examples=examples(25))
 @given(messages(), cut_lists, st.booleans(), max_lines, st.integers(0, 400))
 def test_a_stream_cut_short_agrees_with_the_reference(
     msgs: list[tuple[int, bytes]], cuts: list[int], timestamps: bool, max_line: int, end: int
@@ -148,7 +148,7 @@ def test_a_stream_cut_short_agrees_with_the_reference(
     assert got == expected
 
 
-@settings(max_examples=examples(50))
+@settings(max_examples=examples(25))
 @given(st.lists(payload_bytes, max_size=6), cut_lists, st.booleans(), max_lines)
 def test_raw_tty_decoding_agrees_with_the_reference(
     chunks: list[bytes], cuts: list[int], timestamps: bool, max_line: int
@@ -159,7 +159,7 @@ def test_raw_tty_decoding_agrees_with_the_reference(
     assert decode(data, cuts, False, timestamps=timestamps, max_line=max_line) == ref.close()
 
 
-@settings(max_examples=examples(80))
+@settings(max_examples=examples(40))
 @given(st.binary(max_size=200), cut_lists, st.booleans())
 def test_random_bytes_decode_or_raise_parse_error(
     data: bytes, cuts: list[int], timestamps: bool
@@ -169,7 +169,7 @@ def test_random_bytes_decode_or_raise_parse_error(
         assert all(line.stream in ("stdout", "stderr", "system") for line in lines)
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(30))
 @given(messages(), cut_lists)
 def test_demuxer_gives_each_frame_once_in_order_under_any_chunking(
     msgs: list[tuple[int, bytes]], cuts: list[int]

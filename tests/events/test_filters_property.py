@@ -147,7 +147,7 @@ def excluded(exclude: Mapping[str, frozenset[str]], ev: Event) -> bool:
     return False
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(30))
 @given(filters, st.lists(events(), min_size=1, max_size=8))
 def test_matches_agrees_with_dockers_semantics(flt: EventFilter, evs: list[Event]) -> None:
     for ev in evs:
@@ -155,7 +155,7 @@ def test_matches_agrees_with_dockers_semantics(flt: EventFilter, evs: list[Event
         assert flt.matches(ev) is expected, (flt.to_args(), ev)
 
 
-@settings(max_examples=examples(50))
+@settings(max_examples=examples(25))
 @given(filters)
 def test_a_rendered_filter_parses_back_to_itself(flt: EventFilter) -> None:
     again = parse_filters(flt.to_args())
@@ -168,7 +168,7 @@ def test_a_rendered_filter_parses_back_to_itself(flt: EventFilter) -> None:
     assert query == {k: sorted(v) for k, v in flt.include.items()}
 
 
-@settings(max_examples=examples(30))
+@settings(max_examples=examples(15))
 @given(filters, st.sampled_from(sorted(FILTER_KEYS)), st.sampled_from(["", " ", "\t"]))
 def test_keys_are_trimmed_and_lower_cased_values_trimmed(
     flt: EventFilter, key: str, pad: str
@@ -187,7 +187,7 @@ def _split(items: list[str]) -> list[tuple[str, str, str]]:
     return out
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(30))
 @given(st.lists(st.one_of(texts, st.text(max_size=30)), max_size=5))
 def test_any_text_parses_or_raises_usage_error(items: list[str]) -> None:
     with contextlib.suppress(UsageError):  # any other exception fails the test
@@ -199,7 +199,7 @@ def test_any_text_parses_or_raises_usage_error(items: list[str]) -> None:
                 assert key in flt.include or key in flt.exclude
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(30))
 @given(st.one_of(st.sampled_from(IMAGES), st.text(max_size=80)))
 def test_familiar_name_is_idempotent_and_total(image: str) -> None:
     """stripTag of a familiar name is itself, a part of the reference; nothing raises."""

@@ -40,7 +40,7 @@ def rfc3339(nanos: int, minutes: int, digits: int) -> str:
     return f"{local:%Y-%m-%dT%H:%M:%S}{fraction}{zone}"
 
 
-@settings(max_examples=examples(80))
+@settings(max_examples=examples(40))
 @given(instants, offsets, st.integers(0, 9))
 def test_rfc3339_round_trips_at_any_offset(nanos: int, minutes: int, digits: int) -> None:
     text = rfc3339(nanos, minutes, digits)
@@ -48,7 +48,7 @@ def test_rfc3339_round_trips_at_any_offset(nanos: int, minutes: int, digits: int
     assert parse_time(text, now=NOW) == truncated
 
 
-@settings(max_examples=examples(80))
+@settings(max_examples=examples(40))
 @given(instants)
 def test_unix_seconds_and_the_engine_form_round_trip(nanos: int) -> None:
     assert parse_time(to_docker_since(nanos)) == nanos
@@ -61,7 +61,7 @@ units = st.sampled_from([("h", 3600 * NS), ("m", 60 * NS), ("s", NS), ("ms", 10*
                          ("us", 10**3), ("\u00b5s", 10**3), ("ns", 1)])  # fmt: skip
 
 
-@settings(max_examples=examples(80))
+@settings(max_examples=examples(40))
 @given(st.lists(st.tuples(st.integers(0, 10**6), units), min_size=1, max_size=4), st.booleans())
 def test_go_durations_count_back_from_now(
     parts: list[tuple[int, tuple[str, int]]], after: bool
@@ -76,7 +76,7 @@ def test_go_durations_count_back_from_now(
     assert parse_time(text, now=NOW) == min(max(expected, 0), MAX_NANOS)
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(30))
 @given(instants)
 def test_a_time_without_zone_is_read_in_the_local_offset_at_now(nanos: int) -> None:
     """What the docker CLI does: the zone's offset *now*, whatever the date."""
@@ -88,14 +88,14 @@ def test_a_time_without_zone_is_read_in_the_local_offset_at_now(nanos: int) -> N
 odd = st.text(st.sampled_from("0129-:.TZz+hms \u00b5\u00b2\u0663e"), max_size=24)
 
 
-@settings(max_examples=examples(150))
+@settings(max_examples=examples(75))
 @given(odd | st.text(max_size=30))
 def test_any_text_is_nanoseconds_in_range_or_a_usage_error(text: str) -> None:
     with contextlib.suppress(UsageError):  # any other exception fails the test
         assert 0 <= parse_time(text, now=NOW) <= MAX_NANOS
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(30))
 @given(st.none() | odd, st.none() | odd)
 def test_a_window_never_ends_before_it_begins(since: str | None, until: str | None) -> None:
     with contextlib.suppress(UsageError):
@@ -104,7 +104,7 @@ def test_a_window_never_ends_before_it_begins(since: str | None, until: str | No
         assert start is None or end is None or start <= end
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(30))
 @given(st.integers(0, 10**6) | odd)
 def test_logs_tail_is_a_count_all_or_a_usage_error(tail: int | str) -> None:
     text = str(tail)

@@ -94,7 +94,7 @@ def reference(pairs: list[tuple[str, str]], ref: ContainerRef) -> bool:
     return True
 
 
-@settings(max_examples=examples(80))
+@settings(max_examples=examples(40))
 @given(st.lists(items, max_size=4), st.lists(refs(), min_size=1, max_size=6))
 def test_ps_filters_keep_what_the_documented_semantics_keep(
     pairs: list[tuple[str, str]], containers: list[ContainerRef]
@@ -113,7 +113,7 @@ def usage_error_only(parse: Any, arg: Any) -> Any:
 texts = odd | st.text(max_size=12) | items.map(lambda kv: f" {kv[0].upper()} = {kv[1]} ")
 
 
-@settings(max_examples=examples(80))
+@settings(max_examples=examples(40))
 @given(st.lists(texts, max_size=4), refs())
 def test_any_ps_filter_text_parses_or_raises_usage_error(
     texts_: list[str], ref: ContainerRef
@@ -132,7 +132,7 @@ def test_exited_with_non_ascii_digits_is_a_usage_error(value: str) -> None:
         parse_ps_filters([f"exited={value}"])
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(30))
 @given(st.lists(texts, max_size=4))
 def test_docker_filter_items_parse_or_raise_usage_error(texts_: list[str]) -> None:
     got = usage_error_only(parse_filters, texts_)
@@ -140,7 +140,7 @@ def test_docker_filter_items_parse_or_raise_usage_error(texts_: list[str]) -> No
         assert sum(len(v) for v in got.values()) == len(texts_)
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(30))
 @given(st.lists(texts | st.sampled_from(['"', "'", "\\"]), max_size=4).map(" ".join), refs())
 def test_dstats_filter_line_parses_or_raises_usage_error(text: str, ref: ContainerRef) -> None:
     row_filter = usage_error_only(parse_filter, text)

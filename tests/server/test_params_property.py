@@ -31,7 +31,7 @@ def usage_error_only(parse: Any, *args: Any) -> Any:
     return None
 
 
-@settings(max_examples=examples(100))
+@settings(max_examples=examples(50))
 @given(values)
 def test_flag_is_a_bool_or_a_usage_error(value: str) -> None:
     got = usage_error_only(params.flag, {"x": value}, "x")
@@ -40,7 +40,7 @@ def test_flag_is_a_bool_or_a_usage_error(value: str) -> None:
     assert params.flag({}, "x") is False  # absent: false
 
 
-@settings(max_examples=examples(100))
+@settings(max_examples=examples(50))
 @given(values, st.integers(1, 10**6))
 def test_count_is_positive_and_capped_or_a_usage_error(value: str, maximum: int) -> None:
     got = usage_error_only(params.count, {"n": value}, "n", maximum)
@@ -61,7 +61,7 @@ keys = st.sampled_from(["tail", "since", "until", "format", "stdout", "stderr", 
                         "timestamps"])  # fmt: skip
 
 
-@settings(max_examples=examples(150))
+@settings(max_examples=examples(75))
 @given(st.dictionaries(keys, values, max_size=5))
 def test_logs_query_parses_or_raises_usage_error(query: dict[str, str]) -> None:
     q = usage_error_only(parse_query, query, NOW)
@@ -101,7 +101,7 @@ def _q(q: str | None) -> float:
         return 0.0
 
 
-@settings(max_examples=examples(100))
+@settings(max_examples=examples(50))
 @given(accepts() | st.text(max_size=40).map(lambda t: (t, [])))
 def test_metrics_negotiation_picks_the_first_best_ranked_format(
     accept: tuple[str, list[tuple[str, str | None]]],
@@ -119,7 +119,7 @@ def test_metrics_negotiation_picks_the_first_best_ranked_format(
     assert fmt is (max(ranked)[2] if ranked else Format.TEXT)
 
 
-@settings(max_examples=examples(100))
+@settings(max_examples=examples(50))
 @given(accepts() | st.text(max_size=40).map(lambda t: (t, [])))
 def test_page_negotiation_is_total(accept: tuple[str, list[tuple[str, str | None]]]) -> None:
     text, items = accept

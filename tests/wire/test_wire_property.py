@@ -46,7 +46,7 @@ def docs(keys: list[str]) -> st.SearchStrategy[dict[str, Any]]:
     return st.fixed_dictionaries({}, optional={k: json_values for k in keys})
 
 
-@settings(max_examples=examples(25))
+@settings(max_examples=examples(15))
 @given(docs(STATS_KEYS), docs(REF_KEYS))
 def test_agent_documents_of_any_shape_read_back_with_gaps(
     stats: dict[str, Any], ref: dict[str, Any]
@@ -63,7 +63,7 @@ def test_agent_documents_of_any_shape_read_back_with_gaps(
     assert container.id == got.id == "c1"
 
 
-@settings(max_examples=examples(25))
+@settings(max_examples=examples(15))
 @given(docs(PROC_KEYS), st.lists(docs(PROC_KEYS), max_size=2), json_values)
 def test_processes_of_any_shape_read_back(
     proc: dict[str, Any], children: list[dict[str, Any]], unreadable: Any
@@ -77,14 +77,14 @@ def test_processes_of_any_shape_read_back(
     assert count is None or (count >= 0 and count == unreadable)
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(30))
 @given(json_values | st.text(st.sampled_from("0123456789-:T.Z+"), max_size=30))
 def test_agent_times_read_or_stay_gaps(value: Any) -> None:
     got = parse_time(value)
     assert got is None or isinstance(got, float)
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(30))
 @given(st.integers(100, 599), st.text(st.sampled_from("OK Not Fund"), max_size=12),
        st.dictionaries(st.sampled_from(["content-type", "x-a", "api-version"]),
                        st.text(st.sampled_from("abc/1.; "), max_size=8).map(str.strip)),
@@ -97,7 +97,7 @@ def test_http_responses_read_back(
     assert got == (status, reason, headers, body)
 
 
-@settings(max_examples=examples(80))
+@settings(max_examples=examples(40))
 @given(
     st.binary(max_size=80)
     | st.sampled_from([b"HTTP/1.1 \xc2\xb2 x\r\n\r\n", b"HTTP/1.0 200\r\n\r\n"])
@@ -112,7 +112,7 @@ stamps = st.sampled_from(["2026-08-23T10:00:00Z", "2026-08-23T10:00:00.123456789
                           "2026-08-23T10:00:00+02:00", "2026-08-23T10:00:00.1-11:30"])  # fmt: skip
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(30))
 @given(stamps, st.binary(max_size=20))
 def test_log_timestamps_split_off_and_back(stamp: str, rest: bytes) -> None:
     assert split_timestamp(f"{stamp} ".encode() + rest) == (stamp, rest)
@@ -132,7 +132,7 @@ templates = st.lists(
 ).map("".join)
 
 
-@settings(max_examples=examples(80))
+@settings(max_examples=examples(40))
 @given(templates | st.text(max_size=20))
 def test_event_templates_compile_or_raise_usage_error(template: str) -> None:
     event = Event("container", "start", "abc", {"name": "web\x1b[2J"}, "local", 1, 10**9)
