@@ -7,6 +7,16 @@ from collections.abc import Iterator
 
 import pytest
 from helpers.dockercli import DEFAULT_HOST, DockerCLI
+from helpers.fuzzing import NIGHTLY
+from hypothesis import settings
+
+# --- Hypothesis profiles ----------------------------------------------------------------
+# ci (the default): derandomized and without the example database, so the suite is
+# deterministic; nightly (WATCHDOG_TEST_NIGHTLY=1): random, with helpers.fuzzing.examples()
+# budgets multiplied. Neither has a deadline: the machine is shared, and time is no test.
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.register_profile("nightly", max_examples=1000, deadline=None, print_blob=True)
+settings.load_profile("nightly" if NIGHTLY else "ci")
 
 # --- workers (pytest-xdist, `--dist loadgroup`) ------------------------------------
 

@@ -82,7 +82,7 @@ class Settings:
 def parse_listen(value: str) -> tuple[str, int]:
     """``HOST:PORT`` (or ``[v6]:PORT``) -> (host, port); port 0 picks a free one."""
     host, sep, port = value.strip().rpartition(":")
-    if not sep or not host or not port.isdigit() or int(port) > 65535:
+    if not sep or not host or not (port.isascii() and port.isdigit()) or int(port) > 65535:
         raise UsageError(f"bad listen address {value!r}: expected HOST:PORT, e.g. {DEFAULT_LISTEN}")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
@@ -122,7 +122,7 @@ def _text(value: Any, where: str) -> str:
 def _positive_float(value: Any, where: str) -> float:
     try:
         number = float(value) if isinstance(value, str | int | float) else math.nan
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: a TOML integer beyond float's range
         number = math.nan
     if isinstance(value, bool) or not math.isfinite(number) or number <= 0:
         raise UsageError(f"{where} must be a positive number of seconds, not {value!r}")

@@ -4,6 +4,7 @@ aggregate ``cpu`` line (as psutil's ``cpu_times()`` gives it)."""
 
 from __future__ import annotations
 
+import math
 import shlex
 from collections.abc import Mapping
 from typing import NamedTuple
@@ -26,7 +27,7 @@ def parse_loadavg(text: str) -> Load | None:
         values = [float(f) for f in fields[:3]]
     except ValueError:
         return None
-    if any(v < 0 for v in values):
+    if not all(math.isfinite(v) and v >= 0 for v in values):  # float() reads nan, inf
         return None
     return Load(*values)
 
@@ -42,7 +43,7 @@ def parse_os_release(text: str) -> str | None:
     """os-release(5): ``PRETTY_NAME``, else ``NAME VERSION_ID``, else ``NAME``; None when
     the file names no OS. Values may be quoted shell-style."""
     values: dict[str, str] = {}
-    for line in text.splitlines():
+    for line in text.split("\n"):  # newline only: splitlines() also cuts at U+0085, U+2028
         key, sep, raw = line.strip().partition("=")
         if not sep or not key or key.startswith("#"):
             continue

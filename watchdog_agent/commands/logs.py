@@ -84,7 +84,7 @@ class LogsQuery:
         cls, follow: bool, tail: str, since: str | None, until: str | None, timestamps: bool
     ) -> LogsQuery:
         text = tail.strip().lower()
-        if text != "all" and not text.isdigit():
+        if text != "all" and not (text.isascii() and text.isdigit()):  # int("²") fails
             raise UsageError(f"--tail {tail!r}: expected a number of lines or 'all'")
         since_ns, until_ns = parse_window(since, until, names=FLAGS)
         return cls(follow, text if text == "all" else str(int(text)), since_ns, until_ns,

@@ -59,7 +59,10 @@ def parse_rfc3339(value: str | None, what: str = "timestamp") -> float | None:
         return None
     tz = UTC
     if m.group(9):
-        offset = timedelta(hours=int(m.group(10)), minutes=int(m.group(11)))
+        hours, minutes = int(m.group(10)), int(m.group(11))
+        if hours > 23 or minutes > 59:  # RFC 3339 time-numoffset; timezone() refuses it
+            raise ParseError(what, f"{value!r}: offset out of range")
+        offset = timedelta(hours=hours, minutes=minutes)
         tz = timezone(-offset if m.group(9) == "-" else offset)
     try:
         whole = datetime(year, month, day, hour, minute, second, tzinfo=tz)

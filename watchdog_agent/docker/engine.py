@@ -171,7 +171,7 @@ def socket_path(host: str) -> str:
 def version_key(version: str) -> tuple[int, ...]:
     """ "1.41" -> (1, 41), so that 1.9 < 1.41."""
     parts = version.split(".")
-    if not all(p.isdigit() for p in parts):
+    if not all(p.isascii() and p.isdigit() for p in parts):  # "²".isdigit(), int("²") fails
         raise ParseError("Engine API version", repr(version))
     return tuple(int(p) for p in parts)
 
