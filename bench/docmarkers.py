@@ -9,8 +9,9 @@ and ``<!-- /bench -->``). ``rewrite`` replaces exactly what is between the marke
 the tables a run printed, leaves everything outside them alone, and says which blocks
 it replaced, which it kept because their module ran without printing them (stale),
 which it left because their module did not run, and where it placed tables the
-document had no markers for yet (after the last block of the same module, else at the
-end under a heading).
+document had no markers for yet: after the last block of the same module, else after
+the module's slot line ``<!-- bench-slot: MODULE -->`` (where a section expects the
+tables of a module that has printed none yet), else at the end under a heading.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 TABLE = re.compile(r"^<!-- table: ([A-Za-z0-9_.-]+) -->$")
 OPEN = re.compile(r"^<!-- bench: ([A-Za-z0-9_./-]+) -->$")
 CLOSE = "<!-- /bench -->"
+SLOT = re.compile(r"^<!-- bench-slot: ([A-Za-z0-9_.-]+) -->$")
 MACHINE = "machine"
 UNPLACED_HEADING = "## Tables without a section yet"
 
@@ -126,6 +128,10 @@ def rewrite(
     out: list[str] = []
     placed_after: dict[int, list[str]] = {}  # index of a block's closing line -> names
     last_of_module = {b.module: b.end for b in blocks if b.name != MACHINE}
+    for index, line in enumerate(lines):
+        slot = SLOT.match(line.strip())
+        if slot:
+            last_of_module.setdefault(slot.group(1), index)
     known = {b.name for b in blocks}
     unplaced: list[str] = []
     for name in wanted:
@@ -142,6 +148,9 @@ def rewrite(
         block = by_start.get(index)
         if block is None:
             out.append(lines[index])
+            for name in placed_after.get(index, []):  # a slot line
+                out.extend(["", *_block(name, wanted[name])])
+                result.added.append(name)
             index += 1
             continue
         old = "\n".join(lines[block.start + 1 : block.end]).strip("\n")

@@ -6,7 +6,7 @@ pure-v2 tree (bench/gentree.py, no Docker) of N containers.
                                  [--idle-seconds 20]
 
 Prints a Markdown table (key ``dstats-agent``; ``--quick``: one agent of 50
-containers, one start, 2 s idle):
+containers, one dstats: its first frame, then 2 s idle):
 
 - start to first full frame: from starting ``dstats`` (interpreter, imports, the
   connection, the first snapshot document decoded on its data thread) to the frame whose
@@ -84,11 +84,12 @@ def dstats(url: str) -> list[str]:
 
 def idle(
     url: str, agent_pid: int, n: int, seconds: float, warm_up: float = 3.0
-) -> tuple[float, float]:
-    """Percent of one core: dstats' and the agent's, over ``seconds`` after ``warm_up``."""
+) -> tuple[float, float, float]:
+    """(seconds to dstats' first full frame, then percent of one core: dstats' and the
+    agent's, over ``seconds`` after ``warm_up``)."""
     term = Terminal(dstats(url), wanted=f"{n} of {n} containers".encode())
     try:
-        term.wait_for_text(60)
+        first = term.wait_for_text(60)
         time.sleep(warm_up)
         ours, theirs = psutil.Process(term.proc.pid), psutil.Process(agent_pid)
         a0, b0, w0 = ours.cpu_times(), theirs.cpu_times(), time.perf_counter()
@@ -97,7 +98,7 @@ def idle(
         span = w1 - w0
         used = (a1.user - a0.user) + (a1.system - a0.system)
         agent_used = (b1.user - b0.user) + (b1.system - b0.system)
-        return 100.0 * used / span, 100.0 * agent_used / span
+        return first, 100.0 * used / span, 100.0 * agent_used / span
     finally:
         term.close()
 
@@ -110,23 +111,21 @@ def main() -> None:
     parser.add_argument("--starts", type=int, default=5)
     parser.add_argument("--idle-seconds", type=float, default=20.0)
     args = parser.parse_args()
-    warm_up = 3.0
-    if args.quick:  # one agent for both
-        args.containers, args.idle, args.starts, args.idle_seconds = 50, 50, 1, 2.0
-        warm_up = 0.5
-    progress(f"start to first frame over {args.containers} generated containers")
-    with agent(args.containers) as (url, pid):
-        starts = [first_frame_of(dstats(url), args.containers) for _ in range(args.starts)]
-        if args.idle == args.containers:
-            progress(f"idle CPU at {args.idle} containers over {args.idle_seconds:g} s")
-            cpu, agent_cpu = idle(url, pid, args.idle, args.idle_seconds, warm_up)
-    if args.idle != args.containers:
+    if args.quick:  # one agent, one dstats: its first frame, then its idle CPU
+        progress("one dstats over an agent of 50 generated containers")
+        with agent(50, settle=1.0) as (url, pid):
+            first, cpu, agent_cpu = idle(url, pid, 50, 2.0, warm_up=0.5)
+        args.containers, args.idle, args.idle_seconds, starts = 50, 50, 2.0, [first]
+    else:
+        progress(f"start to first frame over {args.containers} generated containers")
+        with agent(args.containers) as (url, _):
+            starts = [first_frame_of(dstats(url), args.containers) for _ in range(args.starts)]
         progress(f"idle CPU at {args.idle} containers over {args.idle_seconds:g} s")
         with agent(args.idle) as (url, pid):
-            cpu, agent_cpu = idle(url, pid, args.idle, args.idle_seconds, warm_up)
-    first = f"median {statistics.median(starts):.2f} s, max {max(starts):.2f} s"
+            _, cpu, agent_cpu = idle(url, pid, args.idle, args.idle_seconds)
+    frame = f"median {statistics.median(starts):.2f} s, max {max(starts):.2f} s"
     rows = [
-        (f"start to first full frame, {args.starts} runs", args.containers, first, "< 1 s"),
+        (f"start to first full frame, {len(starts)} runs", args.containers, frame, "< 1 s"),
         (f"dstats' own CPU, a snapshot a second, over {args.idle_seconds:g} s", args.idle,
          f"{cpu:.1f} % of a core", "< 5 %"),
         ("the agent's CPU over the same window", args.idle, f"{agent_cpu:.1f} % of a core", ""),

@@ -186,6 +186,19 @@ def test_a_table_without_a_marker_is_placed_and_reported() -> None:
     ]
 
 
+def test_a_new_table_goes_to_its_module_slot() -> None:
+    doc = "# T\n\n## Sampling\n\nProse.\n\n<!-- bench-slot: sampling -->\n\nMore.\n"
+    table = "| n | µs |\n|---:|---:|\n| 1000 | 90 |"
+    result = rewrite(doc, {"sampling": {"sampling-generated": table}}, {"sampling"})
+    assert result.added == ["sampling/sampling-generated"]
+    assert result.doc == doc.replace(
+        "<!-- bench-slot: sampling -->\n",
+        "<!-- bench-slot: sampling -->\n\n<!-- bench: sampling/sampling-generated -->\n"
+        f"{table}\n<!-- /bench -->\n",
+    )
+    assert UNPLACED_HEADING not in result.doc
+
+
 @pytest.mark.parametrize(
     ("doc", "message"),
     [
