@@ -55,6 +55,7 @@ REGISTRY: tuple[Module, ...] = (
     Module("metrics", "/metrics rendering against prometheus_client"),
     Module("scrapers", "/metrics over HTTP, plain and gzip, scrapers in parallel"),
     Module("events_fanout", "events: fan-out to 100 subscribers, exact Lost(n)"),
+    Module("events_fanout_http", "events: the same through the HTTP stream route"),
     Module("journal", "events: journal inserts and queries at 1,000,000 events"),
     Module("events_latency", "events: delivery latency next to `docker events`"),
     Module("memory", "agent RSS at 0, real and generated containers"),
@@ -211,7 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     modules = selected(args.only, args.skip)
     doc = args.doc.read_text()
     docker = machine.docker_version()
-    mode = "python -m bench" + (" --quick" if args.quick else "")
+    flags = ["--quick"] if args.quick else []
+    flags += [f"--only {o}" for o in args.only] + [f"--skip {k}" for k in args.skip]
+    mode = " ".join(["python -m bench", *flags])
     started, load_before = machine.now(), machine.load()
     say(f"==> {len(modules)} benchmarks{' (quick)' if args.quick else ''}; Docker: "
         f"{docker or 'none answers at $DOCKER_HOST: real-container rows are skipped'}")  # fmt: skip
@@ -226,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     first = rewrite(doc, tables, ran)  # which blocks are stale, for the machine block
     describe = machine.describe(root=ROOT, load_before=load_before, load_after=machine.load(),
                                 started=started, docker=docker, mode=mode,
-                                stale=first.stale)  # fmt: skip
+                                modules=[o.module for o in ok], stale=first.stale)  # fmt: skip
     result = rewrite(doc, tables, ran, machine=describe)
     summary(outcomes, result.stale, [a for a in result.added if a != "machine"])
     if args.no_write:

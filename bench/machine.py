@@ -97,11 +97,14 @@ def describe(
     started: str,
     docker: str | None,
     mode: str,
+    modules: list[str],
     stale: list[str],
 ) -> str:
-    """The machine block's Markdown."""
+    """The machine block's Markdown. ``modules``: those whose tables this run wrote (the
+    other tables keep the figures of the run that wrote them)."""
     rows = [
         ("date", f"{started} (`{mode}`)"),
+        ("tables written by this run", ", ".join(f"`{m}`" for m in modules) or "none"),
         ("git commit", git_commit(root)),
         ("CPU", f"{cpu_model()}, {os.cpu_count()} logical CPUs"),
         ("memory", memory_total()),

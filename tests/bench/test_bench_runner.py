@@ -29,6 +29,7 @@ from bench.docmarkers import (  # noqa: E402
 # default registry once every module follows it.
 QUICK_RUN = (
     "events_fanout",
+    "events_fanout_http",
     "journal",
     "events_latency",
     "dstats_refresh",
