@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -126,7 +127,8 @@ def run_module(module: Module, quick: bool, index: str) -> Outcome:
     outcome.seconds = time.monotonic() - start
     outcome.stderr_tail = list(tail)
     if outcome.status == "ok" and code != 0:
-        outcome.status, outcome.message = "failed", f"exit status {code}"
+        why = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
+        outcome.status, outcome.message = "failed", why
     if outcome.status == "ok":
         try:
             outcome.tables = split_tables("".join(chunks))
