@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     flags = ["--quick"] if args.quick else []
     flags += [f"--only {o}" for o in args.only] + [f"--skip {k}" for k in args.skip]
     mode = " ".join(["python -m bench", *flags])
-    started, load_before = machine.now(), machine.load()
+    started, load_before, commit = machine.now(), machine.load(), machine.git_commit(ROOT)
     say(f"==> {len(modules)} benchmarks{' (quick)' if args.quick else ''}; Docker: "
         f"{docker or 'none answers at $DOCKER_HOST: real-container rows are skipped'}")  # fmt: skip
     outcomes = []
@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     tables = {o.module: o.tables for o in ok}
     ran = {o.module for o in ok}
     first = rewrite(doc, tables, ran)  # which blocks are stale, for the machine block
-    describe = machine.describe(root=ROOT, load_before=load_before, load_after=machine.load(),
+    describe = machine.describe(commit=commit, load_before=load_before, load_after=machine.load(),
                                 started=started, docker=docker, mode=mode,
                                 modules=[o.module for o in ok], stale=first.stale)  # fmt: skip
     result = rewrite(doc, tables, ran, machine=describe)

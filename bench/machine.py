@@ -91,7 +91,7 @@ def now() -> str:
 
 def describe(
     *,
-    root: Path,
+    commit: str,
     load_before: str,
     load_after: str,
     started: str,
@@ -105,7 +105,7 @@ def describe(
     rows = [
         ("date", f"{started} (`{mode}`)"),
         ("tables written by this run", ", ".join(f"`{m}`" for m in modules) or "none"),
-        ("git commit", git_commit(root)),
+        ("git commit", commit),
         ("CPU", f"{cpu_model()}, {os.cpu_count()} logical CPUs"),
         ("memory", memory_total()),
         ("kernel", platform.release()),
