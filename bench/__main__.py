@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import machine
-from bench.docmarkers import MarkerError, rewrite, split_tables
+from bench.docmarkers import MarkerError, find_blocks, rewrite, split_tables
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "performance.md"
@@ -212,7 +212,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{m.name:<15} {'default' if m.default else 'by name'}  {m.measures}")
         return 0
     modules = selected(args.only, args.skip)
-    doc = args.doc.read_text()
+    try:
+        doc = args.doc.read_text()
+        find_blocks(doc)  # a broken marker is found before the modules run, not after
+    except (OSError, MarkerError) as exc:
+        raise SystemExit(f"python -m bench: {args.doc}: {exc}") from None
     docker = machine.docker_version()
     flags = ["--quick"] if args.quick else []
     flags += [f"--only {o}" for o in args.only] + [f"--skip {k}" for k in args.skip]

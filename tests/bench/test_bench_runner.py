@@ -228,3 +228,16 @@ def test_module_output_is_split_by_table_key() -> None:
     ):
         with pytest.raises(MarkerError, match=message):
             split_tables(bad)
+
+
+def test_a_broken_document_stops_the_run_before_any_module(tmp_path: Path) -> None:
+    doc = tmp_path / "performance.md"
+    doc.write_text("# T\n\n<!-- bench: host/host-read -->\n| x |\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--only", "host", "--doc", str(doc)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert "block 'host/host-read' is never closed" in proc.stderr
+    assert "==> [1/1]" not in proc.stderr  # no module ran
+    assert doc.read_text() == "# T\n\n<!-- bench: host/host-read -->\n| x |\n"
