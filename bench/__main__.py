@@ -165,7 +165,7 @@ def summary(outcomes: list[Outcome], stale: list[str], added: list[str]) -> None
     say("\n==> summary")
     for o in outcomes:
         state = "ok" if o.status == "ok" else f"FAILED: {o.message}"
-        say(f"    {o.module:<15} {o.seconds:7.1f} s  {len(o.tables):2} tables  {state}")
+        say(f"    {o.module:<18} {o.seconds:7.1f} s  {len(o.tables):2} tables  {state}")
         for line in o.skipped:
             say(f"        {line}")
     for o in outcomes:
@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)  # fmt: skip
     if args.list:
         for m in REGISTRY:
-            print(f"{m.name:<15} {'default' if m.default else 'by name'}  {m.measures}")
+            print(f"{m.name:<18} {'default' if m.default else 'by name'}  {m.measures}")
         return 0
     modules = selected(args.only, args.skip)
     try:
