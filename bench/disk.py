@@ -1,7 +1,8 @@
 """Does a disk sample (Docker's /system/df) delay stats sampling?
 
-    python bench/disk.py [--images 200] [--volumes 200] [--files 200] [--containers 10]
-                         [--seconds 20] [--interval 0.5] [--docker-host unix:///...]
+    python -m bench.disk [--quick] [--images 200] [--volumes 200] [--files 200]
+                         [--containers 10] [--seconds 20] [--interval 0.5]
+                         [--docker-host unix:///...]
 
 Creates, on the engine (``--docker-host``, else ``$DOCKER_HOST``, else the test engine),
 labelled objects of its own: ``--images`` dangling images (``docker import`` of a small
@@ -10,7 +11,11 @@ tarball each), ``--volumes`` volumes holding ``--files`` files of 4 KiB each (wh
 Then runs the agent's parts in this process (the app's contexts, no HTTP listener) with
 ``--interval`` and measures the interval between consecutive snapshots for
 ``--seconds``: first with no disk sample, then while disk samples run back to back
-(``refresh()`` with no rate limit). Prints a Markdown table; removes only what it made.
+(``refresh()`` with no rate limit). Prints a Markdown table (key ``disk-sampling``);
+removes only what it made. ``--quick``: 2 images, 2 volumes of 2 files, 1 container,
+3 s a phase. Without an engine answering, it says so on stderr and prints no table. Not
+in ``python -m bench``'s default run (making 200 images and 40,000 files takes minutes):
+``python -m bench --only disk``.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aiohttp import web
 
+from bench.machine import docker_version
+from bench.tableout import progress, skipped, table
 from watchdog_agent.agent.wiring import Agent
 from watchdog_agent.config import Settings
 from watchdog_agent.server.app import create_app
@@ -130,6 +137,7 @@ async def bench(host: str, interval: float, seconds: float) -> list[list[str]]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    p.add_argument("--quick", action="store_true", help="a few objects, 3 s a phase")
     p.add_argument("--images", type=int, default=200)
     p.add_argument("--volumes", type=int, default=200)
     p.add_argument("--files", type=int, default=200)
@@ -138,12 +146,19 @@ def main() -> None:
     p.add_argument("--interval", type=float, default=0.5)
     p.add_argument("--docker-host", default=os.environ.get("DOCKER_HOST") or TEST_ENGINE)
     args = p.parse_args()
+    if args.quick:
+        args.images, args.volumes, args.files, args.containers, args.seconds = 2, 2, 2, 1, 3.0
+    if docker_version(args.docker_host) is None:
+        skipped("disk-sampling", f"no Docker engine answers at {args.docker_host}")
+        return
     engine = Engine(args.docker_host)
     images: list[str] = []
     volumes = [f"wdbench-{secrets.token_hex(4)}-{i}" for i in range(args.volumes)]
     containers: list[str] = []
     try:
         start = time.monotonic()
+        progress(f"making {args.images} images, {args.volumes} volumes, "
+                 f"{args.containers} containers")  # fmt: skip
         with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(4) as pool:
             images = list(pool.map(lambda n: engine.make_image(Path(tmp), n),
                                    range(args.images)))  # fmt: skip
@@ -157,6 +172,7 @@ def main() -> None:
         made = time.monotonic() - start
         print(f"made {len(images)} images, {len(volumes)} volumes x {args.files} files, "
               f"{len(containers)} containers in {made:.0f} s", file=sys.stderr)  # fmt: skip
+        progress(f"two phases of {args.seconds:g} s")
         rows = asyncio.run(bench(args.docker_host, args.interval, args.seconds))
     finally:
         if containers:
@@ -167,14 +183,11 @@ def main() -> None:
         for i in range(0, len(images), 100):
             subprocess.run([DOCKER, "-H", args.docker_host, "rmi", *images[i : i + 100]],
                            capture_output=True, check=False)  # fmt: skip
-    print(f"\nsampling interval {args.interval} s, {args.seconds:.0f} s per phase; "
-          f"{args.images} images, {args.volumes} volumes x {args.files} files of 4 KiB, "
-          f"{args.containers} containers sampled\n")  # fmt: skip
-    heads = ["phase", "intervals", "mean s", "p50 s", "p99 s", "max s", "disk samples (median)"]
-    print("| " + " | ".join(heads) + " |")
-    print("|" + "---|" * len(heads))
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+    heads = ("phase", "intervals", "mean s", "p50 s", "p99 s", "max s", "disk samples (median)")
+    caption = (f"sampling interval {args.interval} s, {args.seconds:.0f} s per phase; "
+               f"{args.images} images, {args.volumes} volumes x {args.files} files of 4 KiB, "
+               f"{args.containers} containers sampled")  # fmt: skip
+    table("disk-sampling", heads, rows, align="lrrrrrl", caption=caption)
 
 
 if __name__ == "__main__":

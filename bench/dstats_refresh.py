@@ -1,11 +1,12 @@
 """dstats' main table: one refresh of 1,000 containers, start to the first full frame,
 and the app's own CPU while idle at one refresh a second with 200 containers.
 
-    python bench/dstats_refresh.py [--refreshes 30] [--idle-seconds 20] [--starts 5]
+    python -m bench.dstats_refresh [--quick] [--refreshes 30] [--idle-seconds 20] [--starts 5]
 
-Prints a Markdown table. The data comes from a generated Fleet (the view.py protocol)
-whose rows change on every refresh (CPU, memory, rates), so no measurement is of an
-unchanged table:
+Prints a Markdown table (key ``dstats-refresh``); ``--quick``: 3 refreshes, one child
+(its first frame, then 2 s idle after 0.5 s of warm-up, at 1,000 rows). The data comes
+from a generated Fleet (the view.py protocol) whose rows change on every refresh (CPU,
+memory, rates), so no measurement is of an unchanged table:
 
 - refresh: under ``App.run_test()`` (160x50), the time from handing the app a new
   FleetView of 1,000 rows to the end of the repaint (``await pilot.pause()``): the model
@@ -42,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psutil
 
+from bench.tableout import progress, table
 from watchdog_agent.model import ContainerStats, Event, LogLine, ProcessInfo
 from watchdog_agent.tui.app import DstatsApp
 from watchdog_agent.tui.options import ViewOptions
@@ -256,19 +258,21 @@ def first_frame_of(argv: Sequence[str], n: int) -> float:
         term.close()
 
 
-def idle_cpu_of(argv: Sequence[str], n: int, seconds: float) -> float:
-    """Percent of one core ``argv`` used over ``seconds`` (after it showed ``n`` rows and
-    3 s of warm-up)."""
+def idle_cpu_of(
+    argv: Sequence[str], n: int, seconds: float, warm_up: float = 3.0
+) -> tuple[float, float]:
+    """(seconds to its first full frame, percent of one core ``argv`` used over
+    ``seconds`` after it showed ``n`` rows and ``warm_up`` seconds)."""
     term = Terminal(argv, wanted=f"{n} of {n} containers".encode())
     try:
-        term.wait_for_text(60)
-        time.sleep(3.0)
+        first = term.wait_for_text(60)
+        time.sleep(warm_up)
         proc = psutil.Process(term.proc.pid)
         c0, w0 = proc.cpu_times(), time.perf_counter()
         time.sleep(seconds)
         c1, w1 = proc.cpu_times(), time.perf_counter()
         used = (c1.user - c0.user) + (c1.system - c0.system)
-        return 100.0 * used / (w1 - w0)
+        return first, 100.0 * used / (w1 - w0)
     finally:
         term.close()
 
@@ -277,43 +281,48 @@ def first_frame(n: int) -> float:
     return first_frame_of(child(n, None), n)
 
 
-def idle_cpu(n: int, seconds: float) -> float:
-    """Percent of one core the app used while fed ``n`` changing rows each second."""
-    return idle_cpu_of(child(n, 1.0), n, seconds)
+def idle_cpu(n: int, seconds: float, warm_up: float = 3.0) -> tuple[float, float]:
+    """(seconds to the first frame, percent of one core) of the app fed ``n`` changing
+    rows each second."""
+    return idle_cpu_of(child(n, 1.0), n, seconds, warm_up)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="3 refreshes, 1 start, 2 s idle")
     parser.add_argument("--refreshes", type=int, default=30)
     parser.add_argument("--starts", type=int, default=5)
     parser.add_argument("--idle-seconds", type=float, default=20.0)
     args = parser.parse_args()
+    if args.quick:
+        args.refreshes, args.starts, args.idle_seconds = 3, 1, 2.0
+    progress(f"{args.refreshes} refreshes of 1,000 rows under run_test")
     model_ms, total_ms, cpu_ms = asyncio.run(refresh_times(1000, args.refreshes))
-    starts = [first_frame(1000) for _ in range(args.starts)]
-    cpu = idle_cpu(200, args.idle_seconds)
-    load = os.getloadavg()[0]
-    python = sys.version.split()[0]
-    print(f"{os.cpu_count()} CPUs, load average {load:.1f} at the end, Python {python}\n")
-    print("| measure | containers | figure | goal |")
-    print("|---|---:|---|---|")
-    print(
-        f"| one refresh, model only (update + filter + sort), {args.refreshes} runs | 1000 | "
-        f"median {statistics.median(model_ms):.1f} ms, p95 {p95(model_ms):.1f} ms | |"
-    )
-    print(
-        f"| one refresh, model + repaint (run_test 160x50), {args.refreshes} runs | 1000 | "
-        f"median {statistics.median(total_ms):.1f} ms, p95 {p95(total_ms):.1f} ms | ≤ 50 ms |"
-    )
-    print(
-        f"| the same, CPU time of the process | 1000 | "
-        f"median {statistics.median(cpu_ms):.1f} ms, p95 {p95(cpu_ms):.1f} ms | |"
-    )
-    print(
-        f"| start to first full frame (pty {TERMINAL[0]}x{TERMINAL[1]}), {args.starts} runs | "
-        f"1000 | median {statistics.median(starts):.2f} s, max {max(starts):.2f} s | < 1 s |"
-    )
-    print(f"| own CPU, one refresh a second, over {args.idle_seconds:g} s | 200 | "
-          f"{cpu:.1f} % of a core | < 5 % |")  # fmt: skip
+    idle_rows = 200
+    starts = []
+    if args.quick:  # one child: its first frame, then its idle CPU
+        idle_rows = 1000
+    else:
+        progress(f"{args.starts} starts to the first frame (1,000 rows, pty)")
+        starts = [first_frame(1000) for _ in range(args.starts)]
+    progress(f"idle CPU at {idle_rows} rows over {args.idle_seconds:g} s")
+    first, cpu = idle_cpu(idle_rows, args.idle_seconds, 0.5 if args.quick else 3.0)
+    starts = starts or [first]
+    n = args.refreshes
+    rows = [
+        (f"one refresh, model only (update + filter + sort), {n} runs", "1000",
+         f"median {statistics.median(model_ms):.1f} ms, p95 {p95(model_ms):.1f} ms", ""),
+        (f"one refresh, model + repaint (run_test 160x50), {n} runs", "1000",
+         f"median {statistics.median(total_ms):.1f} ms, p95 {p95(total_ms):.1f} ms", "≤ 50 ms"),
+        ("the same, CPU time of the process", "1000",
+         f"median {statistics.median(cpu_ms):.1f} ms, p95 {p95(cpu_ms):.1f} ms", ""),
+        (f"start to first full frame (pty {TERMINAL[0]}x{TERMINAL[1]}), {len(starts)} runs",
+         "1000", f"median {statistics.median(starts):.2f} s, max {max(starts):.2f} s", "< 1 s"),
+        (f"own CPU, one refresh a second, over {args.idle_seconds:g} s", f"{idle_rows}",
+         f"{cpu:.1f} % of a core", "< 5 %"),
+    ]  # fmt: skip
+    table("dstats-refresh", ("measure (the app over a generated Fleet)", "containers", "figure",
+          "goal"), rows, align="lrll")  # fmt: skip
 
 
 if __name__ == "__main__":

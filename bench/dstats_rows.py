@@ -2,12 +2,16 @@
 line and ``rows.read_document`` (rows and rates), for N containers, on dstats' data
 thread (tui/fleet.py). The document is a real agent's: one container object of the
 running agent at ``--agent`` (a full one: stats, PSI, interfaces), copied N times with
-distinct ids and counters, so the size per container is the agent's own.
+distinct ids and counters, so the size per container is the agent's own. Without
+``--agent``, it starts one over a generated pure-v2 tree of a few containers (as
+bench/dstats_agent.py does) and takes its container.
 
-    python bench/dstats_rows.py --agent http://127.0.0.1:PORT [--containers 200 1000]
+    python -m bench.dstats_rows [--quick] [--agent http://127.0.0.1:PORT]
+                                [--containers 200 1000] [--rounds 20]
 
-Prints one row per N: the document's size and the median and worst time of each step
-over ``--rounds`` documents (each read against the previous one, so rates are computed).
+Prints a Markdown table (key ``dstats-rows``), one row per N: the document's size and
+the median and worst time of each step over ``--rounds`` documents (each read against
+the previous one, so rates are computed). ``--quick``: 200 containers, 3 rounds.
 """
 
 from __future__ import annotations
@@ -16,10 +20,16 @@ import argparse
 import copy
 import json
 import statistics
+import sys
 import time
 import urllib.request
+from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.dstats_agent import agent
+from bench.tableout import progress, table
 from watchdog_agent.tui.rows import Counters, read_document
 from watchdog_agent.wire.tojson import rfc3339
 
@@ -32,6 +42,18 @@ def template(url: str) -> tuple[dict[str, Any], dict[str, Any]]:
     if not running:
         raise SystemExit(f"the agent at {url} shows no running container with stats")
     return {k: v for k, v in doc.items() if k != "containers"}, running[0]
+
+
+def first_template(url: str, timeout: float = 30.0) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``template`` of a new agent, as soon as its first pass has stats."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return template(url)
+        except SystemExit:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def document(top: dict[str, Any], one: dict[str, Any], n: int, step: int) -> bytes:
@@ -48,15 +70,25 @@ def document(top: dict[str, Any], one: dict[str, Any], n: int, step: int) -> byt
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--agent", required=True, metavar="URL")
+    p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="200 containers, 3 rounds")
+    p.add_argument("--agent", metavar="URL", help="default: start one over a generated tree")
     p.add_argument("--containers", type=int, nargs="+", default=[200, 1000])
     p.add_argument("--rounds", type=int, default=20)
     args = p.parse_args()
-    top, one = template(args.agent)
-    print(f"{'containers':>10}  {'bytes':>10}  {'json.loads ms (median/max)':>27}"
-          f"  {'read_document ms (median/max)':>30}")  # fmt: skip
+    if args.quick:
+        args.containers, args.rounds = [200], 3
+    if args.agent:
+        top, one = template(args.agent)
+        source = f"the agent at {args.agent}"
+    else:
+        progress("starting an agent over a generated tree of 5 containers")
+        with agent(5, settle=0.0) as (url, _):
+            top, one = first_template(url)
+        source = "an agent over a generated pure-v2 tree"
+    rows = []
     for n in args.containers:
+        progress(f"{args.rounds} documents of {n} containers")
         lines = [document(top, one, n, step) for step in range(args.rounds + 1)]
         loads: list[float] = []
         reads: list[float] = []
@@ -71,9 +103,16 @@ def main() -> None:
             if i:  # the first has no previous counters
                 loads.append((t1 - t0) * 1e3)
                 reads.append((t2 - t1) * 1e3)
-        print(f"{n:>10}  {len(lines[0]):>10}  "
-              f"{statistics.median(loads):>17.1f} / {max(loads):>7.1f}  "
-              f"{statistics.median(reads):>20.1f} / {max(reads):>7.1f}")  # fmt: skip
+        rows.append((f"{n:,}", f"{len(lines[0]):,}",
+                     f"{statistics.median(loads):.1f} / {max(loads):.1f}",
+                     f"{statistics.median(reads):.1f} / {max(reads):.1f}"))  # fmt: skip
+    table(
+        "dstats-rows",
+        ("containers", "document bytes", "`json.loads` ms (median / max)",
+         "`read_document` ms (median / max)"),
+        rows,
+        caption=f"{args.rounds} documents each; one container object of {source}, copied",
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

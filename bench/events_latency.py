@@ -6,8 +6,12 @@ it arrives (time.time_ns) and the latency is arrival minus the event's timeNano 
 daemon's publish time; same host clock). The events are `docker tag` / `docker rmi` of
 the test image (cheap: no container), all removed at the end.
 
-    DOCKER_HOST=unix:///tmp/wd-engine/docker.sock .venv/bin/python bench/events_latency.py \
-        [--events 200] [--pace 0]
+    DOCKER_HOST=unix:///tmp/wd-engine/docker.sock .venv/bin/python -m bench.events_latency \
+        [--quick] [--events 200] [--pace 0]
+
+Prints one Markdown table (key ``events-latency``). ``--quick``: 10 events. Without an
+engine answering at ``$DOCKER_HOST`` there is nothing to measure: it says so on stderr
+and prints no table.
 """
 
 from __future__ import annotations
@@ -23,6 +27,10 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.tableout import docker_host, progress, skipped, table
 
 DOCKER = os.environ.get("WATCHDOG_TEST_DOCKER_CLI", "/usr/bin/docker")
 AGENT = str(Path(sys.executable).with_name("watchdog-agent"))
@@ -86,11 +94,16 @@ def percentile(data: list[float], q: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    ap.add_argument("--quick", action="store_true", help="10 events")
     ap.add_argument("--events", type=int, default=200, help="events to produce (tag + untag)")
     ap.add_argument("--pace", type=float, default=0.0, help="seconds between two events")
     args = ap.parse_args()
-    if not os.environ.get("DOCKER_HOST"):
-        raise SystemExit("set DOCKER_HOST (e.g. unix:///tmp/wd-engine/docker.sock)")
+    if args.quick:
+        args.events = 10
+    host = docker_host()
+    if host is None:
+        skipped("events-latency", "no Docker engine answers at $DOCKER_HOST")
+        return
     repo = f"wdbench-{secrets.token_hex(4)}"
     tags: list[str] = []
     followers = {
@@ -106,6 +119,7 @@ def main() -> None:
             return all(f.lines for f in followers.values())
 
         wait_for(subscribed, 30, "both followers to subscribe")
+        progress(f"both followers subscribed; {args.events} events (docker tag / rmi)")
         start = time.time_ns()
         for i in range(args.events // 2):
             docker("tag", IMAGE, f"{repo}:{i}")
@@ -123,17 +137,18 @@ def main() -> None:
         for tag in tags:
             subprocess.run([DOCKER, "rmi", tag], capture_output=True, check=False, timeout=60)
 
-    host = os.environ["DOCKER_HOST"]
-    print(f"{args.events} events (docker tag/rmi), pace {args.pace} s, DOCKER_HOST={host}")
-    print()
-    print("| subscriber            | events | p50 ms | p95 ms | max ms |")
-    print("|-----------------------|-------:|-------:|-------:|-------:|")
+    rows = []
     for name, f in followers.items():
         lat = f.latencies_ms(start, end)
-        print(
-            f"| {name:<21} | {len(lat):>6} | {percentile(lat, 50):>6.2f} "
-            f"| {percentile(lat, 95):>6.2f} | {max(lat):>6.2f} |"
-        )
+        rows.append((f"`{name}`", len(lat), f"{percentile(lat, 50):.2f}",
+                     f"{percentile(lat, 95):.2f}", f"{max(lat):.2f}"))  # fmt: skip
+    table(
+        "events-latency",
+        ("subscriber", "events", "p50 ms", "p95 ms", "max ms"),
+        rows,
+        caption=f"{args.events} events (`docker tag` / `docker rmi`), pace {args.pace:g} s, "
+        "both following the same engine in the same run",
+    )
 
 
 if __name__ == "__main__":

@@ -1,12 +1,12 @@
 """The cost of one host sample: the host's totals and the agent's own cost.
 
-    python bench/host.py [--reads 2000] [--proc-root /proc]
+    python -m bench.host [--quick] [--reads 2000] [--proc-root /proc]
 
 Reads ``--reads`` HostSamples (collectors/host.py: psutil under --proc-root, loadavg,
 hostname, kernel, OS) and as many ProcessCosts (collectors/agentcost.py:
-prometheus_client's ProcessCollector), and prints a Markdown table of the wall and CPU
-time per read: what the host task adds to each sampling interval, in a worker thread
-beside the container pass.
+prometheus_client's ProcessCollector), and prints a Markdown table (key ``host-read``) of
+the wall and CPU time per read: what the host task adds to each sampling interval, in a
+worker thread beside the container pass. ``--quick``: 100 reads.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.tableout import progress, table
 from watchdog_agent.collectors.agentcost import AgentCost
 from watchdog_agent.collectors.host import HostReader
 
@@ -33,17 +34,20 @@ def per_read(read: Callable[[], object], n: int) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="100 reads")
     parser.add_argument("--reads", type=int, default=2000)
     parser.add_argument("--proc-root", default="/proc")
     args = parser.parse_args()
+    reads = 100 if args.quick else args.reads
     reader = HostReader(args.proc_root)
     cost = AgentCost()
-    print(f"{args.reads} reads, --proc-root {args.proc_root}\n")
-    print("| read | wall µs | CPU µs |")
-    print("|---|---|---|")
+    rows = []
     for name, read in (("HostReader.read", reader.read), ("AgentCost.read", cost.read)):
-        wall, cpu = per_read(read, args.reads)
-        print(f"| {name} | {wall:.0f} | {cpu:.0f} |")
+        progress(f"{reads} x {name}")
+        wall, cpu = per_read(read, reads)
+        rows.append((f"`{name}`", f"{wall:.0f}", f"{cpu:.0f}"))
+    caption = f"{reads} reads each, `--proc-root {args.proc_root}`"
+    table("host-read", ("read", "wall µs", "CPU µs"), rows, caption=caption)
 
 
 if __name__ == "__main__":

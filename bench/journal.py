@@ -1,16 +1,19 @@
 """Event journal: insert rate over a million synthetic events, then filtered window queries.
 
-    python bench/journal.py [--events 1000000] [--batch 1000] [--queries 20] [--seed 1]
+    python -m bench.journal [--quick] [--events 1000000] [--batch 1000] [--queries 20]
 
 The events span the last 6 days (inside the default 7-day retention) with a realistic mix:
 health-check exec triplets, lifecycle events, network/volume/image events, compose labels,
 legacy fields on half of them. Prints Markdown tables: the insert rate (time in
-Journal.append only), then p50/p99 (nearest rank) of each query shape.
+Journal.append only; key ``journal-insert``), then p50/p99 (nearest rank) of each query
+shape (``journal-queries``) and of the events route's replay of a window
+(``journal-replay``). ``--quick``: 20,000 events, 3 runs of each shape.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import math
 import os
 import random
@@ -18,13 +21,17 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sized
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.tableout import progress, table
+from watchdog_agent.events.filters import parse_filters
 from watchdog_agent.events.journal import Journal
+from watchdog_agent.events.replay import replay
 from watchdog_agent.model import Event
+from watchdog_agent.server.documents import stream_item
 
 SPAN_NS = 6 * 86400 * 10**9
 MINUTE_NS = 60 * 10**9
@@ -134,11 +141,14 @@ def percentile(values: list[float], p: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="20,000 events, 3 queries each")
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--queries", type=int, default=20, help="per query shape")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
+    if args.quick:
+        args.events, args.queries = 20_000, 3
     rng = random.Random(args.seed)
     fleet = Fleet(rng)
     end = time.time_ns()
@@ -146,39 +156,92 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="wd-journal-") as tmp:
         path = os.path.join(tmp, "events.db")
         with Journal(path, max_events=max(args.events, 1_000_000)) as journal:
+            progress(f"inserting {args.events:,} events in batches of {args.batch:,}")
             spent, wall = 0.0, time.perf_counter()
-            for batch in fleet.batches(args.events, args.batch, end):
+            for n, batch in enumerate(fleet.batches(args.events, args.batch, end), 1):
                 t = time.perf_counter()
                 journal.append(batch)
                 spent += time.perf_counter() - t
+                if n % 100 == 0:
+                    progress(f"{n * args.batch:,} events stored")
             wall = time.perf_counter() - wall
             stats = journal.stats()
-            print(f"## Journal insert ({args.events:,} events, batches of {args.batch:,})\n")
-            print(
-                "| events stored | append time s | insert rate events/s "
-                "| wall s (with generation) | file MB |"
-            )
-            print("|---:|---:|---:|---:|---:|")
-            print(f"| {stats.events:,} | {spent:.1f} | {args.events / spent:,.0f} | {wall:.1f} "
-                  f"| {stats.file_bytes / 2**20:.0f} |\n")  # fmt: skip
+            table(
+                "journal-insert",
+                ("events stored", "append time s", "insert rate events/s",
+                 "wall s (with generation)", "file MB", "bytes / event"),
+                [(f"{stats.events:,}", f"{spent:.1f}", f"{args.events / spent:,.0f}",
+                  f"{wall:.1f}", f"{stats.file_bytes / 2**20:.0f}",
+                  f"{stats.file_bytes / max(stats.events, 1):,.0f}")],
+                caption=f"{args.events:,} synthetic events over 6 days, batches of "
+                f"{args.batch:,} (`Journal.append`, one transaction each)",
+            )  # fmt: skip
+            progress("window queries")
+            rows = [
+                (name, f"{statistics.median(n):,.0f}", f"{percentile(t, 50):.2f}",
+                 f"{percentile(t, 99):.2f}")
+                for name, n, t in timed(query_shapes(fleet, rng, end), journal, args.queries)
+            ]  # fmt: skip
+            table("journal-queries", ("query (`Journal.query`)", "rows (median)", "p50 ms",
+                  "p99 ms"), rows,
+                  caption=f"{args.queries} runs of each shape over {stats.events:,} "
+                  "events, each a fresh random window")  # fmt: skip
+            replays = min(args.queries, 5)  # a day's window reads 160,000 rows each time
+            progress(f"replays, {replays} of each")
+            rows = [
+                (name, f"{statistics.median(n):,.0f}", f"{percentile(t, 50):.2f}",
+                 f"{max(t):.2f}")
+                for name, n, t in timed(replay_shapes(rng, end), journal, replays)
+            ]  # fmt: skip
+            table("journal-replay", ("replay (`GET /api/v1/events?since=&until=`)",
+                  "items (median)", "p50 ms", "max ms"), rows,
+                  caption=f"{replays} runs of each: what the events route does before it "
+                  "streams: `replay()` "
+                  "(journal rows and gaps through the request's filter) and each item "
+                  "encoded as the stream's JSON line; no Docker buffer asked")  # fmt: skip
 
-            shapes = query_shapes(fleet, rng, end)
-            print(f"## Window queries ({args.queries} each, over {stats.events:,} events)\n")
-            print("| query | rows (median) | p50 ms | p99 ms |")
-            print("|---|---:|---:|---:|")
-            for name, run in shapes:
-                times, rows = [], []
-                for _ in range(args.queries):
-                    t = time.perf_counter()
-                    rows.append(len(run(journal)))
-                    times.append((time.perf_counter() - t) * 1000)
-                print(f"| {name} | {statistics.median(rows):,.0f} | {percentile(times, 50):.2f} "
-                      f"| {percentile(times, 99):.2f} |")  # fmt: skip
+
+Shape = tuple[str, Callable[[Journal], Sized]]
 
 
-def query_shapes(
-    fleet: Fleet, rng: random.Random, end: int
-) -> list[tuple[str, Callable[[Journal], list[Event]]]]:
+def timed(
+    shapes: list[Shape], journal: Journal, runs: int
+) -> Iterator[tuple[str, list[int], list[float]]]:
+    for name, run in shapes:
+        times, rows = [], []
+        for _ in range(runs):
+            t = time.perf_counter()
+            rows.append(len(run(journal)))
+            times.append((time.perf_counter() - t) * 1000)
+        yield name, rows, times
+
+
+def replay_shapes(rng: random.Random, end: int) -> list[Shape]:
+    """The events route's history half: replay() through a filter, then JSON lines."""
+
+    def window(minutes: int) -> tuple[int, int]:
+        since = rng.randrange(end - SPAN_NS, end - minutes * MINUTE_NS)
+        return since, since + minutes * MINUTE_NS
+
+    def run(filters: list[str], minutes: int) -> Callable[[Journal], Sized]:
+        matches = parse_filters(filters).matches
+
+        def go(journal: Journal) -> list[str]:
+            items = asyncio.run(replay(journal, None, matches, window(minutes), end))
+            return [stream_item(item)[1] for item in items]
+
+        return go
+
+    return [
+        ("10-min window, every event", run([], 10)),
+        ("1-hour window, every event", run([], 60)),
+        ("1-hour window, type=container event=die", run(["type=container", "event=die"], 60)),
+        ("24-hour window, label com.docker.compose.project=shop, event=die",
+         run(["label=com.docker.compose.project=shop", "event=die"], 1440)),
+    ]  # fmt: skip
+
+
+def query_shapes(fleet: Fleet, rng: random.Random, end: int) -> list[Shape]:
     """Each shape draws a fresh random window (and actor) on every run."""
 
     def window(minutes: int) -> tuple[int, int]:

@@ -1,6 +1,7 @@
 """A real basic-auth login while attackers send wrong passwords: how long it takes.
 
-    python bench/login_flood.py [--cost 12] [--attackers 0,50,200] [--logins 5] [--tries 40]
+    python -m bench.login_flood [--quick] [--cost 12] [--attackers 0,50,200] [--logins 5]
+                                [--tries 40]
 
 Starts ``watchdog-agent serve`` (fixture tree, no Docker) with a users file of
 ``--logins`` real users whose hashes have bcrypt cost ``--cost``. For each attacker
@@ -8,9 +9,10 @@ count, the attackers (each an aiohttp session from its own loopback address,
 127.0.0.2 and up, sending at most ``--tries`` random passwords for a real user name)
 start; once each has been answered, the real users log in one after another (a new user
 each time, so no remembered check helps), timed from request to answer, while the
-attackers keep going. Prints a Markdown table: attackers, real logins (200 of N), p50
-and max milliseconds, and the attackers' answers by status. A fresh agent per row, so
-no row inherits the failure table of the previous one.
+attackers keep going. Prints a Markdown table (key ``login-flood``): attackers, real
+logins (200 of N), p50 and max milliseconds, and the attackers' answers by status. A
+fresh agent per row, so no row inherits the failure table of the previous one.
+``--quick``: cost 4, one row of 5 attackers, 2 logins, 5 tries.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import bcrypt
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.scrapers import serve
+from bench.tableout import progress, table
 
 TREE = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "trees" / "systemd"
 
@@ -58,7 +61,7 @@ async def attack(
             seen.add(n)
 
 
-async def row(url: str, attackers: int, users: list[tuple[str, str]], tries: int) -> str:
+async def row(url: str, attackers: int, users: list[tuple[str, str]], tries: int) -> list[object]:
     answers: collections.Counter[int] = collections.Counter()
     seen: set[int] = set()
     stop = asyncio.Event()
@@ -82,23 +85,21 @@ async def row(url: str, attackers: int, users: list[tuple[str, str]], tries: int
     stop.set()
     await asyncio.gather(*tasks)
     by_status = ", ".join(f"{s}: {c}" for s, c in sorted(answers.items())) or "-"
-    return (
-        f"| {attackers} | {ok}/{len(users)} | {statistics.median(took):.0f} | {max(took):.0f} "
-        f"| {running} | {by_status} |"
-    )
+    return [attackers, f"{ok}/{len(users)}", f"{statistics.median(took):.0f}",
+            f"{max(took):.0f}", running, by_status]  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="cost 4, one row of 5 attackers")
     parser.add_argument("--cost", type=int, default=12)
     parser.add_argument("--attackers", default="0,50,200")
     parser.add_argument("--logins", type=int, default=5)
     parser.add_argument("--tries", type=int, default=40)
     args = parser.parse_args()
-    print(f"bcrypt cost {args.cost}, {args.logins} real logins a row, {args.tries} tries each\n")
-    print("| attackers | real logins 200 | p50 ms | max ms | attackers still running "
-          "| attackers' answers |")  # fmt: skip
-    print("|---|---|---|---|---|---|")
+    if args.quick:
+        args.cost, args.attackers, args.logins, args.tries = 4, "5", 2, 5
+    rows = []
     with tempfile.TemporaryDirectory(prefix="wd-login-") as tmp:
         users = [(f"user{i}", "pw-" + secrets.token_hex(8)) for i in range(args.logins)]
         path = Path(tmp) / "users"
@@ -112,11 +113,18 @@ def main() -> None:
         flags = ["--no-docker", "--journal", "none", "--proc-root", str(TREE / "proc"),
                  "--cgroup-root", str(TREE / "cgroup"), "--basic-auth-file", str(path)]  # fmt: skip
         for attackers in (int(a) for a in args.attackers.split(",")):
+            progress(f"{attackers} attackers")
             with serve(flags, Path(tmp)) as (_, base):
-                print(
-                    asyncio.run(row(f"{base}/api/v1/info", attackers, users, args.tries)),
-                    flush=True,
-                )
+                rows.append(asyncio.run(row(f"{base}/api/v1/info", attackers, users, args.tries)))
+    table(
+        "login-flood",
+        ("attackers", "real logins 200", "p50 ms", "max ms", "attackers still running",
+         "attackers' answers"),
+        rows,
+        align="rlrrrl",
+        caption=f"bcrypt cost {args.cost}, {args.logins} real logins a row, {args.tries} "
+        "tries each attacker; a fresh agent per row",
+    )  # fmt: skip
 
 
 if __name__ == "__main__":
