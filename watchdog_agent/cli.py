@@ -6,9 +6,10 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from watchdog_agent import __version__
-from watchdog_agent.collectors.cpuwindow import WINDOW_HELP
+from watchdog_agent.collectors.cpuwindow import WINDOW_HELP, begin_discovered
 from watchdog_agent.config import Settings, load_settings, settings_from
 from watchdog_agent.errors import UsageError, WatchdogError
 from watchdog_agent.termsafe import escape
@@ -16,6 +17,8 @@ from watchdog_agent.termsafe import escape
 # commands that never log (nothing they import uses structlog), so they skip its import and
 # set-up: a tenth of a second or more of a one-shot command's start
 QUIET_COMMANDS = frozenset({"stats", "top", "version"})
+# commands whose parser is built alone when named first (main)
+FAST_PARSE = frozenset({"stats", "top", "version"})
 
 
 def _docker_host(p: argparse.ArgumentParser) -> None:
@@ -38,8 +41,13 @@ def _common(p: argparse.ArgumentParser) -> None:
     _host_roots(p)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from watchdog_agent.commands import agentlink, df, info, logs, postmortem
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; ``only``: with that command's subparser alone (the rest
+    are not imported), for a command named first (``main``): it parses and prints its
+    help and errors alike, the top level's usage names COMMAND, not the list."""
+
+    def want(name: str) -> bool:
+        return only is None or only == name
 
     parser = argparse.ArgumentParser(
         prog="watchdog-agent",
@@ -47,6 +55,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"watchdog-agent {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    if want("stats"):
+        _stats_parser(sub)
+    if want("top"):
+        _top_parser(sub)
+    if want("events"):
+        _events_parser(sub)
+    if want("serve"):
+        _serve_parser(sub)
+    if want("logs"):
+        from watchdog_agent.commands import logs
+
+        logs.add_parser(sub)
+    if want("postmortem"):
+        from watchdog_agent.commands import postmortem
+
+        postmortem.add_parser(sub)
+    if want("info"):
+        from watchdog_agent.commands import info
+
+        info.add_parser(sub)
+    if want("df"):
+        from watchdog_agent.commands import df
+
+        df.add_parser(sub)
+    if want("version"):
+        sub.add_parser("version", help="print the version")
+    return parser
+
+
+def _stats_parser(sub: Any) -> None:
+    from watchdog_agent.commands import agentlink
 
     stats = sub.add_parser(
         "stats", help="live resource usage per container (docker stats)",
@@ -69,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "there")  # fmt: skip
     _common(stats)
 
+
+def _top_parser(sub: Any) -> None:
+    from watchdog_agent.commands import agentlink
+
     top = sub.add_parser("top", help="a container's processes (host PID and in-container PID)",
                          epilog="Source: a running agent (see --agent), else (and with "
                          "--no-docker) /proc read here. Each process's %CPU covers the "
@@ -79,6 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
                      default="table")  # fmt: skip
     agentlink.add_arguments(top, "ask the agent there")
     _common(top)
+
+
+def _events_parser(sub: Any) -> None:
+    from watchdog_agent.commands import agentlink
 
     events = sub.add_parser("events", help="Docker events, filtered (docker events)")
     events.add_argument("-f", "--filter", action="append", default=[], metavar="KEY=VALUE",
@@ -94,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "{{.Actor.Attributes.name}}'")  # fmt: skip
     _docker_host(events)
 
+
+def _serve_parser(sub: Any) -> None:
     serve = sub.add_parser("serve", help="run the agent: HTTP API, streams, events journal")
     serve.add_argument("--listen", metavar="HOST:PORT", help="address to serve on "
                        "(default 127.0.0.1:9338; port 0 picks a free one)")  # fmt: skip
@@ -134,13 +183,6 @@ def build_parser() -> argparse.ArgumentParser:
                        "(flags and WATCHDOG_* variables take precedence)")  # fmt: skip
     _common(serve)
 
-    logs.add_parser(sub)
-    postmortem.add_parser(sub)
-    info.add_parser(sub)
-    df.add_parser(sub)
-    sub.add_parser("version", help="print the version")
-    return parser
-
 
 def _settings(args: argparse.Namespace) -> Settings:
     interval = getattr(args, "interval", None)
@@ -165,7 +207,9 @@ def _serve_settings(args: argparse.Namespace) -> Settings:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # the command named first needs only its own subparser (and its module's imports)
+    parser = build_parser(argv[0] if argv and argv[0] in FAST_PARSE else None)
     args = parser.parse_args(argv)
     if args.command not in QUIET_COMMANDS:
         from watchdog_agent import logsetup
@@ -173,15 +217,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         logsetup.configure()
     try:
         if args.command == "stats":
-            from watchdog_agent.commands.agentlink import options_from
-            from watchdog_agent.commands.stats import run_stats
-            from watchdog_agent.inventory.sources import parse_filters
+            # a one-shot result begins its CPU window now, on the containers found by
+            # cgroup path: the imports and Docker's answers below happen inside it
+            settings = _settings(args)
+            window = begin_discovered(settings.cgroup_root) if args.no_stream else None
+            try:
+                from watchdog_agent.commands.agentlink import options_from
+                from watchdog_agent.commands.stats import run_stats
+                from watchdog_agent.inventory.sources import parse_filters
 
-            filters = parse_filters(args.filter)
-            return asyncio.run(
-                run_stats(_settings(args), args.containers, args.all, args.no_stream,
-                          args.format, filters, agent=options_from(args))
-            )  # fmt: skip
+                filters = parse_filters(args.filter)
+                return asyncio.run(
+                    run_stats(settings, args.containers, args.all, args.no_stream,
+                              args.format, filters, agent=options_from(args), window=window)
+                )  # fmt: skip
+            finally:
+                if window is not None:
+                    window.close()
         if args.command == "top":
             from watchdog_agent.commands.agentlink import options_from
             from watchdog_agent.commands.top import run_top
