@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
+import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from watchdog_agent import __version__
-from watchdog_agent.collectors.cpuwindow import WINDOW_HELP, begin_discovered
-from watchdog_agent.config import Settings, load_settings, settings_from
 from watchdog_agent.errors import UsageError, WatchdogError
 from watchdog_agent.termsafe import escape
+
+if TYPE_CHECKING:
+    from watchdog_agent.collectors.cpuwindow import Window
+    from watchdog_agent.config import Settings
+
+# What a command needs is imported where it runs (asyncio, the settings, the collectors):
+# a one-shot `stats --no-stream` begins its CPU window before those imports (main).
 
 # commands that never log (nothing they import uses structlog), so they skip its import and
 # set-up: a tenth of a second or more of a one-shot command's start
@@ -85,6 +90,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def _stats_parser(sub: Any) -> None:
+    from watchdog_agent.collectors.cpuwindow import WINDOW_HELP
     from watchdog_agent.commands import agentlink
 
     stats = sub.add_parser(
@@ -110,6 +116,7 @@ def _stats_parser(sub: Any) -> None:
 
 
 def _top_parser(sub: Any) -> None:
+    from watchdog_agent.collectors.cpuwindow import WINDOW_HELP
     from watchdog_agent.commands import agentlink
 
     top = sub.add_parser("top", help="a container's processes (host PID and in-container PID)",
@@ -185,6 +192,8 @@ def _serve_parser(sub: Any) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    from watchdog_agent.config import settings_from
+
     interval = getattr(args, "interval", None)
     if interval is not None and interval <= 0:
         raise UsageError("--interval must be positive")
@@ -198,6 +207,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _serve_settings(args: argparse.Namespace) -> Settings:
+    from watchdog_agent.config import load_settings
+
     names = ("docker_host", "proc_root", "cgroup_root", "no_docker", "listen", "interval",
              "journal", "history", "max_streams", "max_connections",
              "header_timeout", "idle_timeout", "auth_token_file", "basic_auth_file",
@@ -206,8 +217,34 @@ def _serve_settings(args: argparse.Namespace) -> Settings:
     return load_settings({n: getattr(args, n) for n in names}, config_file=args.config)
 
 
+def _early_window(argv: list[str]) -> Window | None:
+    """For ``stats --no-stream`` named so: the CPU window begun before the parser and the
+    imports, on the cgroup root the command line or ``WATCHDOG_CGROUP_ROOT`` names (else
+    the default); the command takes it over if its settings name the same root."""
+    if argv[:1] != ["stats"] or "--no-stream" not in argv:
+        return None
+    root = os.environ.get("WATCHDOG_CGROUP_ROOT") or "/sys/fs/cgroup"
+    for at, arg in enumerate(argv):
+        if arg == "--cgroup-root" and at + 1 < len(argv):
+            root = argv[at + 1]
+        elif arg.startswith("--cgroup-root="):
+            root = arg.partition("=")[2]
+    from watchdog_agent.collectors.cpuwindow import begin_discovered
+
+    return begin_discovered(root)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    early = _early_window(argv)
+    try:
+        return _main(argv, early)
+    finally:
+        if early is not None:
+            early.close()
+
+
+def _main(argv: list[str], early: Window | None) -> int:
     # the command named first needs only its own subparser (and its module's imports)
     parser = build_parser(argv[0] if argv and argv[0] in FAST_PARSE else None)
     args = parser.parse_args(argv)
@@ -216,11 +253,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         logsetup.configure()
     try:
+        if args.command == "version":
+            print(f"watchdog-agent {__version__}")
+            return 0
+        import asyncio
+
         if args.command == "stats":
-            # a one-shot result begins its CPU window now, on the containers found by
-            # cgroup path: the imports and Docker's answers below happen inside it
+            # a one-shot result's CPU window is begun on the containers found by cgroup
+            # path (early, or now): the imports and Docker's answers happen inside it
+            from watchdog_agent.collectors.cpuwindow import begin_discovered
+
             settings = _settings(args)
-            window = begin_discovered(settings.cgroup_root) if args.no_stream else None
+            window = early if early is not None and early.root == settings.cgroup_root else None
+            if window is None and args.no_stream:
+                window = begin_discovered(settings.cgroup_root)
             try:
                 from watchdog_agent.commands.agentlink import options_from
                 from watchdog_agent.commands.stats import run_stats
@@ -257,9 +303,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(run_serve(_serve_settings(args)))
         if hasattr(args, "run_command"):  # logs, postmortem, info: their parsers name it
             return int(asyncio.run(args.run_command(args)))
-        if args.command == "version":
-            print(f"watchdog-agent {__version__}")
-            return 0
         parser.print_help()
         return 2
     except UsageError as exc:

@@ -226,7 +226,8 @@ class Window:
     its periods when the polls start, as without a begun window; any other is read then.
     Owns its reader: ``measure`` closes it, and so does ``close`` (idempotent)."""
 
-    def __init__(self) -> None:
+    def __init__(self, root: str | None = None) -> None:
+        self.root = root  # the cgroup root its containers were found under (begin_discovered)
         self.reader = FileReader()
         self.early: dict[str, _Probe] = {}
 
@@ -258,10 +259,10 @@ class Window:
         return probes
 
 
-def begin(locations: Mapping[str, CgroupLocation]) -> Window:
+def begin(locations: Mapping[str, CgroupLocation], root: str | None = None) -> Window:
     """A window with the first read of these containers: pass it to ``measure`` once the
     containers are known for sure."""
-    window = Window()
+    window = Window(root)
     try:
         window.early = window.take(locations, None)
     except BaseException:
@@ -278,7 +279,7 @@ def begin_discovered(cgroup_root: str) -> Window | None:
     from .cgroupfs import Layout
 
     try:
-        return begin(Layout(cgroup_root).discover())
+        return begin(Layout(cgroup_root).discover(), cgroup_root)
     except WatchdogError:
         return None
 
