@@ -56,6 +56,9 @@ AGENT = str(Path(sys.executable).with_name("watchdog-agent"))
 NO_AGENT = "http://127.0.0.1:1"  # nothing listens there: the plain row finds no agent
 SHARED_LIMIT = 30  # containers at most on an engine this run did not start
 SNAPSHOT_TIMEOUT = 90.0
+# the commands run as installed: their bytecode cached (the warm-up run writes it when
+# the caller's environment says not to)
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 def say(message: str) -> None:
@@ -64,7 +67,7 @@ def say(message: str) -> None:
 
 def run(cmd: Sequence[str], env: dict[str, str] | None = None) -> str:
     return subprocess.run(list(cmd), check=True, capture_output=True, text=True, timeout=300,
-                          env=env).stdout  # fmt: skip
+                          env=CHILD_ENV if env is None else env).stdout  # fmt: skip
 
 
 def timed_command(cmd: Sequence[str], env: dict[str, str] | None = None) -> tuple[float, str]:
@@ -206,8 +209,8 @@ def measure(host: str, n: int, repeat: int, cpus: float | None) -> None:
             ours += ["--filter", f"label={realfleet.LABEL}={bench_label}"]
             theirs += ids
         wait_sampled(url, idset)
-        plain = {**os.environ, "WATCHDOG_AGENT_URL": NO_AGENT}
-        through = {**os.environ, "WATCHDOG_AGENT_URL": url}
+        plain = {**CHILD_ENV, "WATCHDOG_AGENT_URL": NO_AGENT}
+        through = {**CHILD_ENV, "WATCHDOG_AGENT_URL": url}
         rows_seen: dict[str, int] = {}
 
         def command(name: str, cmd: list[str], env: dict[str, str] | None) -> Callable[[], float]:

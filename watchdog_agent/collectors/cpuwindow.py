@@ -23,9 +23,15 @@ begin: ``nr_periods`` in cpu.stat counts the period timer's ticks. So:
   core over 0.2 s. An idle container's usage does not move: 0.0.
 
 All containers share one window (they are polled together), so 50 containers cost one
-window, not 50. The denominator is elapsed time, so 100 % is one core (docker's scale);
-docker divides by the host's /proc/stat ticks instead, which move in 10 ms steps and
-leave out steal time on a virtual machine, too coarse for a 0.2 s window.
+window, not 50. A one-shot command begins it before it knows its containers (``begin``,
+``begin_discovered``: the first read of every container found by cgroup path), so its
+imports, Docker's answers and its sample happen inside the window: a container without a
+quota is then measured over 0.2 s or longer (each end timed where it is read), one with
+a quota from the polls' start as above.
+
+The denominator is elapsed time, so 100 % is one core (docker's scale); docker divides
+by the host's /proc/stat ticks instead, which move in 10 ms steps and leave out steal time
+on a virtual machine, too coarse for a 0.2 s window.
 """
 
 from __future__ import annotations
