@@ -7,7 +7,7 @@
 The engine: ``--docker-host`` when given; else, for more than 30 containers, a throwaway
 engine of this run's own (bench/realfleet.py: under /tmp/wdb-<random>, ``--bridge=none``,
 no iptables, its own cgroup parent, stopped at the end; ``--own-engine`` always starts
-one); else ``$DOCKER_HOST`` or the test engine. ``--quick``: 5 containers, 2 runs. With
+one); else ``$DOCKER_HOST`` or the test engine. ``--quick``: 3 containers, 1 run. With
 no engine, nothing is measured (stderr says so).
 
 The containers (``--network none``, a random ``watchdog.bench`` label, ``sleep 3600``,
@@ -177,13 +177,13 @@ def measure(host: str, ids: list[str], base: str, repeat: int) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="5 containers, 2 runs")
+    parser.add_argument("--quick", action="store_true", help="3 containers, 1 run")
     parser.add_argument("--containers", "-n", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--docker-host", help="engine to use (default: see above)")
     parser.add_argument("--own-engine", action="store_true", help="always start a throwaway one")
     args = parser.parse_args(argv)
-    n, repeat = (5, 2) if args.quick else (args.containers, args.repeat)
+    n, repeat = (3, 1) if args.quick else (args.containers, args.repeat)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     t0 = time.perf_counter()
     with ExitStack() as stack:

@@ -24,7 +24,8 @@ faster than that.
 The containers (``sleep 3600``, no network, a random ``watchdog.bench`` label) are
 created and removed here through the Engine API (bench/realfleet.py). Sizes above 30 run
 on a throwaway engine of this run's own (``own_engine``) unless ``--docker-host`` names
-one; ``--quick`` runs 5 containers, 3 runs, on ``$DOCKER_HOST`` (or the test engine).
+one; ``--quick`` runs 3 containers, one run of each method and no warm-up, on
+``$DOCKER_HOST`` (or the test engine).
 With no engine, only the floor table is printed and stderr says what was skipped.
 """
 
@@ -169,11 +170,13 @@ def seconds(runs: Sequence[float]) -> tuple[str, str]:
     return fmt.format(med), f"{fmt.format(min(runs))} - {fmt.format(max(runs))}"
 
 
-def alternate(methods: dict[str, Callable[[], float]], repeat: int) -> dict[str, list[float]]:
+def alternate(
+    methods: dict[str, Callable[[], float]], repeat: int, warm: bool = True
+) -> dict[str, list[float]]:
     """Every method once per round, in turn, ``repeat`` rounds (after one warm-up)."""
     runs: dict[str, list[float]] = {name: [] for name in methods}
-    for fn in methods.values():
-        fn()  # warm-up: page cache, the engine's first answers
+    for fn in methods.values() if warm else ():
+        fn()  # warm-up: page cache, bytecode, the engine's first answers
     for r in range(repeat):
         for name, fn in methods.items():
             runs[name].append(fn())
@@ -181,7 +184,7 @@ def alternate(methods: dict[str, Callable[[], float]], repeat: int) -> dict[str,
     return runs
 
 
-def floor(repeat: int) -> None:
+def floor(repeat: int, warm: bool) -> None:
     py = sys.executable
     methods = {
         "`python -c pass`": lambda: timed_command([py, "-c", "pass"])[0],
@@ -191,12 +194,12 @@ def floor(repeat: int) -> None:
         "`watchdog-agent version`": lambda: timed_command([AGENT, "version"])[0],
     }
     say("floor: interpreter start and the CLI's own start")
-    runs = alternate(methods, repeat)
+    runs = alternate(methods, repeat, warm)
     table("stats-floor", ["command", "median s", "runs (s)"],
           [(name, *seconds(r)) for name, r in runs.items()])  # fmt: skip
 
 
-def measure(host: str, n: int, repeat: int, cpus: float | None) -> None:
+def measure(host: str, n: int, repeat: int, cpus: float | None, warm: bool) -> None:
     with realfleet.containers(host, n, cpus) as ids, serving(host) as url:
         idset = set(ids)
         running = set(realfleet.docker(host, "ps", "-q", "--no-trunc").split())
@@ -237,7 +240,7 @@ def measure(host: str, n: int, repeat: int, cpus: float | None) -> None:
             "one-shot": lambda: asyncio.run(_endpoint(host, ids, one_shot=True)),
         }
         say(f"{n} containers: " + ", ".join(methods) + f" ({repeat} rounds)")
-        runs = alternate(methods, repeat)
+        runs = alternate(methods, repeat, warm)
     for name, count in rows_seen.items():
         if count != n:
             raise RuntimeError(f"{name}: {count} rows, expected {n}")
@@ -261,16 +264,16 @@ def measure(host: str, n: int, repeat: int, cpus: float | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="5 containers, 3 runs")
+    ap.add_argument("--quick", action="store_true", help="3 containers, 1 run, no warm-up")
     ap.add_argument("--sizes", default="50,200", help="container counts (default 50,200)")
     ap.add_argument("--repeat", type=int, default=7, help="runs of each method (default 7)")
     ap.add_argument("--cpus", type=float, help="give every container this CPU quota")
     ap.add_argument("--docker-host", help="the engine to use (default: see above)")
     ap.add_argument("--own-engine", action="store_true", help="always start a throwaway one")
     args = ap.parse_args(argv)
-    sizes = [5] if args.quick else [int(s) for s in args.sizes.split(",")]
-    repeat = 3 if args.quick else args.repeat
-    floor(repeat)
+    sizes = [3] if args.quick else [int(s) for s in args.sizes.split(",")]
+    repeat = 1 if args.quick else args.repeat
+    floor(repeat, warm=not args.quick)
     with ExitStack() as stack:
         if args.docker_host:
             if not realfleet.answers(args.docker_host):
@@ -289,7 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         realfleet.ensure_image(host)
         for n in sizes:
-            measure(host, n, repeat, args.cpus)
+            measure(host, n, repeat, args.cpus, warm=not args.quick)
     return 0
 
 
