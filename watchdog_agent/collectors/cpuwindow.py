@@ -36,7 +36,6 @@ on a virtual machine, too coarse for a 0.2 s window.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -307,6 +306,8 @@ async def measure(
     The polls run in a worker thread, off the event loop (the server's `top` route calls
     this too); the window is bounded (a few periods at most), so the thread always ends.
     """
+    import asyncio  # here: a command begins its window before importing asyncio (begin)
+
     return await asyncio.to_thread(measure_sync, locations, periods, wall, poll, extra, begun)
 
 
