@@ -229,9 +229,12 @@ def _early_window(argv: list[str]) -> Window | None:
             root = argv[at + 1]
         elif arg.startswith("--cgroup-root="):
             root = arg.partition("=")[2]
+    from watchdog_agent.collectors.cgroupwalk import first_reads
+
+    reads = first_reads(root)  # before importing the rest (the standard library only)
     from watchdog_agent.collectors.cpuwindow import begin_discovered
 
-    return begin_discovered(root)
+    return begin_discovered(root, reads)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,6 +15,7 @@ import pytest
 from watchdog_agent.cli import _early_window
 from watchdog_agent.collectors import cpuwindow
 from watchdog_agent.collectors.cgroupfs import Layout
+from watchdog_agent.collectors.cgroupwalk import first_reads
 
 IDS = ("a" * 64, "b" * 64)
 QUOTA = "c" * 64
@@ -128,3 +129,32 @@ def test_the_command_line_decides_whether_and_where_to_begin(
     window = _early_window(["stats", "--no-stream", "--cgroup-root", str(tree / "none")])
     assert window is not None and window.early == {}  # nothing there: nothing read
     window.close()
+
+
+def test_reads_taken_before_the_imports_start_the_window(tree: Path) -> None:
+    """cgroupwalk.first_reads (the standard library only, as the command starts): a
+    container without a quota starts at that read; one with a quota does not."""
+    reads = first_reads(str(tree))
+    paths = {str(tree / "docker" / cid / "cpu.stat") for cid in (*IDS, QUOTA)}
+    assert set(reads) == paths
+    assert reads[str(tree / "docker" / IDS[0] / "cpu.stat")][0] == 1_000_000_000
+    for cid in IDS:  # 0.05 s of CPU each after the first reads, before begin
+        _cpu_stat(tree / "docker" / cid, 1_050_000)
+    window = cpuwindow.begin_discovered(str(tree), reads)
+    assert window is not None
+    for cid in IDS:
+        first = window.early[cid].first
+        assert first is not None
+        assert (first.usage_ns, first.monotonic) == reads[str(tree / "docker" / cid / "cpu.stat")]
+        assert (first.periods, first.throttled) == (0, 0)  # from the read at begin
+    quota = window.early[QUOTA].first
+    assert (
+        quota is not None and quota.monotonic > reads[str(tree / "docker" / QUOTA / "cpu.stat")][1]
+    )
+    locations = Layout(str(tree)).discover()
+    readings = cpuwindow.measure_sync({cid: locations[cid] for cid in IDS}, begun=window)
+    for cid in IDS:  # the 0.05 s used before begin counts
+        reading = readings[cid]
+        assert reading.percent == pytest.approx(0.05 / reading.seconds * 100)
+        assert reading.throttled_percent == 0.0
+    assert first_reads(str(tree / "none")) == {}

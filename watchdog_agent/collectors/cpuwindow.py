@@ -264,27 +264,40 @@ class Window:
         return probes
 
 
-def begin(locations: Mapping[str, CgroupLocation], root: str | None = None) -> Window:
+def begin(
+    locations: Mapping[str, CgroupLocation],
+    root: str | None = None,
+    reads: Mapping[str, tuple[int, float]] | None = None,
+) -> Window:
     """A window with the first read of these containers: pass it to ``measure`` once the
-    containers are known for sure."""
+    containers are known for sure. ``reads``: usage file -> (usage in ns, monotonic time)
+    read earlier still (cgroupwalk.first_reads); a container without a quota whose usage
+    file is there starts its window at that read (its period counters, which do not move
+    without a quota, come from the read here)."""
     window = Window(root)
     try:
         window.early = window.take(locations, None)
     except BaseException:
         window.close()
         raise
+    for p in window.early.values():
+        raw = None if reads is None or p.period_s is not None else reads.get(p.usage_path)
+        if raw is not None and p.first is not None and raw[0] <= p.first.usage_ns:
+            p.first = p.last = replace(p.first, usage_ns=raw[0], monotonic=raw[1])
     return window
 
 
-def begin_discovered(cgroup_root: str) -> Window | None:
+def begin_discovered(
+    cgroup_root: str, reads: Mapping[str, tuple[int, float]] | None = None
+) -> Window | None:
     """A window begun on every container found by cgroup path under ``cgroup_root``
-    (cgroupfs.Layout.discover: no Docker needed), as a one-shot command starts; None when
-    the tree cannot be read (the command then begins its window when it knows its
-    containers)."""
+    (cgroupfs.Layout.discover: no Docker needed), as a one-shot command starts, with the
+    earlier ``reads`` (``begin``); None when the tree cannot be read (the command then
+    begins its window when it knows its containers)."""
     from .cgroupfs import Layout
 
     try:
-        return begin(Layout(cgroup_root).discover(), cgroup_root)
+        return begin(Layout(cgroup_root).discover(), cgroup_root, reads)
     except WatchdogError:
         return None
 
