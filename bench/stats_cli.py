@@ -266,12 +266,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="3 containers, 1 run, no warm-up")
     ap.add_argument("--sizes", default="50,200", help="container counts (default 50,200)")
+    ap.add_argument("--containers", type=int, help="one container count (--sizes N)")
     ap.add_argument("--repeat", type=int, default=7, help="runs of each method (default 7)")
     ap.add_argument("--cpus", type=float, help="give every container this CPU quota")
     ap.add_argument("--docker-host", help="the engine to use (default: see above)")
     ap.add_argument("--own-engine", action="store_true", help="always start a throwaway one")
     args = ap.parse_args(argv)
-    sizes = [3] if args.quick else [int(s) for s in args.sizes.split(",")]
+    sizes = [int(s) for s in args.sizes.split(",")]
+    sizes = [3] if args.quick else [args.containers] if args.containers else sizes
     repeat = 1 if args.quick else args.repeat
     floor(repeat, warm=not args.quick)
     with ExitStack() as stack:
