@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
+import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from watchdog_agent import __version__
-from watchdog_agent.collectors.cpuwindow import WINDOW_HELP
-from watchdog_agent.config import Settings, load_settings, settings_from
 from watchdog_agent.errors import UsageError, WatchdogError
 from watchdog_agent.termsafe import escape
+
+if TYPE_CHECKING:
+    from watchdog_agent.collectors.cpuwindow import Window
+    from watchdog_agent.config import Settings
+
+# What a command needs is imported where it runs (asyncio, the settings, the collectors):
+# a one-shot `stats --no-stream` begins its CPU window before those imports (main).
 
 # commands that never log (nothing they import uses structlog), so they skip its import and
 # set-up: a tenth of a second or more of a one-shot command's start
 QUIET_COMMANDS = frozenset({"stats", "top", "version"})
+# commands whose parser is built alone when named first (main)
+FAST_PARSE = frozenset({"stats", "top", "version"})
 
 
 def _docker_host(p: argparse.ArgumentParser) -> None:
@@ -38,8 +46,13 @@ def _common(p: argparse.ArgumentParser) -> None:
     _host_roots(p)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from watchdog_agent.commands import agentlink, df, info, logs, postmortem
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; ``only``: with that command's subparser alone (the rest
+    are not imported), for a command named first (``main``): it parses and prints its
+    help and errors alike, the top level's usage names COMMAND, not the list."""
+
+    def want(name: str) -> bool:
+        return only is None or only == name
 
     parser = argparse.ArgumentParser(
         prog="watchdog-agent",
@@ -47,6 +60,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"watchdog-agent {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    if want("stats"):
+        _stats_parser(sub)
+    if want("top"):
+        _top_parser(sub)
+    if want("events"):
+        _events_parser(sub)
+    if want("serve"):
+        _serve_parser(sub)
+    if want("logs"):
+        from watchdog_agent.commands import logs
+
+        logs.add_parser(sub)
+    if want("postmortem"):
+        from watchdog_agent.commands import postmortem
+
+        postmortem.add_parser(sub)
+    if want("info"):
+        from watchdog_agent.commands import info
+
+        info.add_parser(sub)
+    if want("df"):
+        from watchdog_agent.commands import df
+
+        df.add_parser(sub)
+    if want("version"):
+        sub.add_parser("version", help="print the version")
+    return parser
+
+
+def _stats_parser(sub: Any) -> None:
+    from watchdog_agent.collectors.cpuwindow import WINDOW_HELP
+    from watchdog_agent.commands import agentlink
 
     stats = sub.add_parser(
         "stats", help="live resource usage per container (docker stats)",
@@ -69,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
                             "there")  # fmt: skip
     _common(stats)
 
+
+def _top_parser(sub: Any) -> None:
+    from watchdog_agent.collectors.cpuwindow import WINDOW_HELP
+    from watchdog_agent.commands import agentlink
+
     top = sub.add_parser("top", help="a container's processes (host PID and in-container PID)",
                          epilog="Source: a running agent (see --agent), else (and with "
                          "--no-docker) /proc read here. Each process's %CPU covers the "
@@ -79,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
                      default="table")  # fmt: skip
     agentlink.add_arguments(top, "ask the agent there")
     _common(top)
+
+
+def _events_parser(sub: Any) -> None:
+    from watchdog_agent.commands import agentlink
 
     events = sub.add_parser("events", help="Docker events, filtered (docker events)")
     events.add_argument("-f", "--filter", action="append", default=[], metavar="KEY=VALUE",
@@ -94,6 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "{{.Actor.Attributes.name}}'")  # fmt: skip
     _docker_host(events)
 
+
+def _serve_parser(sub: Any) -> None:
     serve = sub.add_parser("serve", help="run the agent: HTTP API, streams, events journal")
     serve.add_argument("--listen", metavar="HOST:PORT", help="address to serve on "
                        "(default 127.0.0.1:9338; port 0 picks a free one)")  # fmt: skip
@@ -137,15 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "(flags and WATCHDOG_* variables take precedence)")  # fmt: skip
     _common(serve)
 
-    logs.add_parser(sub)
-    postmortem.add_parser(sub)
-    info.add_parser(sub)
-    df.add_parser(sub)
-    sub.add_parser("version", help="print the version")
-    return parser
-
 
 def _settings(args: argparse.Namespace) -> Settings:
+    from watchdog_agent.config import settings_from
+
     interval = getattr(args, "interval", None)
     if interval is not None and interval <= 0:
         raise UsageError("--interval must be positive")
@@ -159,6 +210,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _serve_settings(args: argparse.Namespace) -> Settings:
+    from watchdog_agent.config import load_settings
+
     names = ("docker_host", "proc_root", "cgroup_root", "no_docker", "listen", "interval",
              "journal", "history", "max_streams", "max_connections",
              "header_timeout", "idle_timeout", "auth_token_file", "basic_auth_file",
@@ -167,24 +220,72 @@ def _serve_settings(args: argparse.Namespace) -> Settings:
     return load_settings({n: getattr(args, n) for n in names}, config_file=args.config)
 
 
+def _early_window(argv: list[str]) -> Window | None:
+    """For ``stats --no-stream`` named so: the CPU window begun before the parser and the
+    imports, on the cgroup root the command line or ``WATCHDOG_CGROUP_ROOT`` names (else
+    the default); the command takes it over if its settings name the same root."""
+    if argv[:1] != ["stats"] or "--no-stream" not in argv:
+        return None
+    root = os.environ.get("WATCHDOG_CGROUP_ROOT") or "/sys/fs/cgroup"
+    for at, arg in enumerate(argv):
+        if arg == "--cgroup-root" and at + 1 < len(argv):
+            root = argv[at + 1]
+        elif arg.startswith("--cgroup-root="):
+            root = arg.partition("=")[2]
+    from watchdog_agent.collectors.cgroupwalk import first_reads
+
+    reads = first_reads(root)  # before importing the rest (the standard library only)
+    from watchdog_agent.collectors.cpuwindow import begin_discovered
+
+    return begin_discovered(root, reads)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    early = _early_window(argv)
+    try:
+        return _main(argv, early)
+    finally:
+        if early is not None:
+            early.close()
+
+
+def _main(argv: list[str], early: Window | None) -> int:
+    # the command named first needs only its own subparser (and its module's imports)
+    parser = build_parser(argv[0] if argv and argv[0] in FAST_PARSE else None)
     args = parser.parse_args(argv)
     if args.command not in QUIET_COMMANDS:
         from watchdog_agent import logsetup
 
         logsetup.configure()
     try:
-        if args.command == "stats":
-            from watchdog_agent.commands.agentlink import options_from
-            from watchdog_agent.commands.stats import run_stats
-            from watchdog_agent.inventory.sources import parse_filters
+        if args.command == "version":
+            print(f"watchdog-agent {__version__}")
+            return 0
+        import asyncio
 
-            filters = parse_filters(args.filter)
-            return asyncio.run(
-                run_stats(_settings(args), args.containers, args.all, args.no_stream,
-                          args.format, filters, agent=options_from(args))
-            )  # fmt: skip
+        if args.command == "stats":
+            # a one-shot result's CPU window is begun on the containers found by cgroup
+            # path (early, or now): the imports and Docker's answers happen inside it
+            from watchdog_agent.collectors.cpuwindow import begin_discovered
+
+            settings = _settings(args)
+            window = early if early is not None and early.root == settings.cgroup_root else None
+            if window is None and args.no_stream:
+                window = begin_discovered(settings.cgroup_root)
+            try:
+                from watchdog_agent.commands.agentlink import options_from
+                from watchdog_agent.commands.stats import run_stats
+                from watchdog_agent.inventory.sources import parse_filters
+
+                filters = parse_filters(args.filter)
+                return asyncio.run(
+                    run_stats(settings, args.containers, args.all, args.no_stream,
+                              args.format, filters, agent=options_from(args), window=window)
+                )  # fmt: skip
+            finally:
+                if window is not None:
+                    window.close()
         if args.command == "top":
             from watchdog_agent.commands.agentlink import options_from
             from watchdog_agent.commands.top import run_top
@@ -208,9 +309,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(run_serve(_serve_settings(args)))
         if hasattr(args, "run_command"):  # logs, postmortem, info: their parsers name it
             return int(asyncio.run(args.run_command(args)))
-        if args.command == "version":
-            print(f"watchdog-agent {__version__}")
-            return 0
         parser.print_help()
         return 2
     except UsageError as exc:

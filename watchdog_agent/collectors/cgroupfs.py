@@ -8,27 +8,17 @@ outcome as runc's statfs test: ``<root>/cgroup.controllers`` only exists on a un
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Iterator
 
 from watchdog_agent.model import CgroupLocation, CgroupMode
 
+from .cgroupwalk import container_id_of, walk
 from .parse_proc import CgroupLine
+
+__all__ = ["Layout", "container_id_of", "detect_mode", "unified_root", "v1_mounts"]
 
 # v1 controllers the readers use; the directory names differ between hosts
 # ("cpu" and "cpuacct" apart, or "cpu,cpuacct" with symlinks).
 V1_CONTROLLERS = ("cpu", "cpuacct", "memory", "blkio", "pids")
-
-_ID = r"[0-9a-f]{64}"
-# basename patterns of container cgroups, tried in order: the leaf name each runtime and
-# cgroup driver gives a container, then a bare id
-_LEAF_PATTERNS = (
-    re.compile(rf"^docker-({_ID})\.scope$"),  # Docker, systemd driver
-    re.compile(rf"^libpod-({_ID})\.scope$"),  # podman
-    re.compile(rf"^cri-containerd-({_ID})\.scope$"),  # containerd CRI, systemd
-    re.compile(rf"^crio-({_ID})\.scope$"),  # CRI-O, systemd
-    re.compile(rf"^({_ID})$"),  # cgroupfs driver (/docker/<id>), custom parent, kubepods
-)
 
 
 def detect_mode(cgroup_root: str) -> CgroupMode:
@@ -62,15 +52,6 @@ def v1_mounts(cgroup_root: str) -> dict[str, str]:
             if controller in V1_CONTROLLERS and controller not in mounts:
                 mounts[controller] = path
     return mounts
-
-
-def container_id_of(basename: str) -> str | None:
-    """The container id a cgroup directory name stands for, or None."""
-    for pattern in _LEAF_PATTERNS:
-        match = pattern.match(basename)
-        if match:
-            return match.group(1)
-    return None
 
 
 class Layout:
@@ -122,7 +103,7 @@ class Layout:
         if walk_root is None:
             return {}
         found: dict[str, CgroupLocation] = {}
-        for rel, cid in _walk(walk_root, ""):
+        for rel, cid in walk(walk_root, ""):
             if cid not in found:
                 found[cid] = self.location(rel)
         return found
@@ -132,20 +113,3 @@ class Layout:
             if ctrl in self.v1:
                 return self.v1[ctrl]
         return self.unified
-
-
-def _walk(top: str, rel: str) -> Iterator[tuple[str, str]]:
-    """(relative path, id) of container directories; does not descend into them."""
-    try:
-        entries = list(os.scandir(top + rel))
-    except OSError:
-        return
-    for entry in entries:
-        if not entry.is_dir(follow_symlinks=False) or entry.name.endswith(".mount"):
-            continue
-        child = f"{rel}/{entry.name}"
-        cid = container_id_of(entry.name)
-        if cid is not None:
-            yield child, cid
-        else:
-            yield from _walk(top, child)

@@ -23,20 +23,25 @@ begin: ``nr_periods`` in cpu.stat counts the period timer's ticks. So:
   core over 0.2 s. An idle container's usage does not move: 0.0.
 
 All containers share one window (they are polled together), so 50 containers cost one
-window, not 50. The denominator is elapsed time, so 100 % is one core (docker's scale);
-docker divides by the host's /proc/stat ticks instead, which move in 10 ms steps and
-leave out steal time on a virtual machine, too coarse for a 0.2 s window.
+window, not 50. A one-shot command begins it before it knows its containers (``begin``,
+``begin_discovered``: the first read of every container found by cgroup path), so its
+imports, Docker's answers and its sample happen inside the window: a container without a
+quota is then measured over 0.2 s or longer (each end timed where it is read), one with
+a quota from the polls' start as above.
+
+The denominator is elapsed time, so 100 % is one core (docker's scale); docker divides
+by the host's /proc/stat ticks instead, which move in 10 ms steps and leave out steal time
+on a virtual machine, too coarse for a 0.2 s window.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from watchdog_agent.errors import ContainerGone
+from watchdog_agent.errors import ContainerGone, WatchdogError
 from watchdog_agent.model import CgroupLocation, CgroupMode, ContainerStats
 
 from .fileio import FileReader
@@ -115,34 +120,41 @@ class _Probe:
         return Mark(usage, periods, throttled, now)
 
 
+def _paths(loc: CgroupLocation) -> tuple[str, bool, str | None] | None:
+    """Where a container's usage (and whether it is cgroup v2's cpu.stat) and its period
+    counters are; None when its usage has no file."""
+    if loc.mode is CgroupMode.V2:
+        assert loc.unified is not None
+        return loc.unified + "/cpu.stat", True, loc.unified + "/cpu.stat"
+    cpu_v1 = loc.v1.get("cpu")
+    periods = None if cpu_v1 is None else cpu_v1 + "/cpu.stat"
+    if loc.unified is not None:
+        return loc.unified + "/cpu.stat", True, periods
+    if (acct := loc.v1.get("cpuacct")) is not None:
+        return acct + "/cpuacct.usage", False, periods
+    return None
+
+
 def probe(f: FileReader, loc: CgroupLocation) -> _Probe | None:
     """Where a container's usage and period counters are, and its CFS period if it has
     a quota; None when its usage cannot be read."""
-    cpu_v1 = loc.v1.get("cpu")
+    paths = _paths(loc)
+    if paths is None:
+        return None
     quota: int | None = None
     period_us: int | None = None
-    periods: str | None
     if loc.mode is CgroupMode.V2:
         assert loc.unified is not None
-        usage, usage_v2, periods = loc.unified + "/cpu.stat", True, loc.unified + "/cpu.stat"
         qp = f.get(loc.unified + "/cpu.max", parse_cpu_max, keep=False)
         if qp is not None:
             quota, period_us = qp
-    else:
-        if loc.unified is not None:
-            usage, usage_v2 = loc.unified + "/cpu.stat", True
-        elif (acct := loc.v1.get("cpuacct")) is not None:
-            usage, usage_v2 = acct + "/cpuacct.usage", False
-        else:
-            return None
-        periods = None if cpu_v1 is None else cpu_v1 + "/cpu.stat"
-        if cpu_v1 is not None:
-            quota = f.get(cpu_v1 + "/cpu.cfs_quota_us", parse_v1_quota, keep=False)
-            period_us = f.get(cpu_v1 + "/cpu.cfs_period_us", parse_int, keep=False)
+    elif (cpu_v1 := loc.v1.get("cpu")) is not None:
+        quota = f.get(cpu_v1 + "/cpu.cfs_quota_us", parse_v1_quota, keep=False)
+        period_us = f.get(cpu_v1 + "/cpu.cfs_period_us", parse_int, keep=False)
     period = None
     if quota is not None and period_us and period_us / 1e6 <= MAX_PERIOD:
         period = period_us / 1e6
-    return _Probe(usage, usage_v2, periods, period)
+    return _Probe(*paths, period)
 
 
 def _throttled(a: Mark, b: Mark) -> float | None:
@@ -210,22 +222,106 @@ def _step(p: _Probe, cur: Mark, periods: int, wall: float) -> None:
         p.result = _wall(p.start, cur)  # the timer stopped, or boundaries seen late: timed
 
 
+class Window:
+    """A window begun before the containers are known for sure (``begin``): the first read
+    of every container found so far, so the wait overlaps with the rest of a one-shot
+    command (imports, Docker's list, the sample). ``measure`` takes it over: a container
+    without a quota whose usage file is the same keeps its first read (its window is then
+    0.2 s or longer, each end timed where it was read); a container with a quota starts
+    its periods when the polls start, as without a begun window; any other is read then.
+    Owns its reader: ``measure`` closes it, and so does ``close`` (idempotent)."""
+
+    def __init__(self, root: str | None = None) -> None:
+        self.root = root  # the cgroup root its containers were found under (begin_discovered)
+        self.reader = FileReader()
+        self.early: dict[str, _Probe] = {}
+
+    def close(self) -> None:
+        self.early.clear()
+        self.reader.close()
+
+    def take(
+        self, locations: Mapping[str, CgroupLocation], extra: Callable[[str], Any] | None
+    ) -> dict[str, _Probe]:
+        """Probes with their first read for these containers (see the class)."""
+        probes: dict[str, _Probe] = {}
+        for cid, loc in locations.items():
+            p = self.early.get(cid) if extra is None else None
+            if p is not None and (p.usage_path, p.usage_v2, p.periods_path) != _paths(loc):
+                p = None  # not the cgroup read before
+            if p is not None and p.period_s is None:
+                probes[cid] = p  # a wall-clock window: its first read stands
+                continue
+            try:  # a quota's periods start with the polls: read again
+                p = probe(self.reader, loc) if p is None else p
+                mark = None if p is None else _read(self.reader, p, cid, extra)
+            except ContainerGone:
+                continue
+            if p is not None and mark is not None:
+                p.first = p.last = mark
+                probes[cid] = p
+        self.early.clear()
+        return probes
+
+
+def begin(
+    locations: Mapping[str, CgroupLocation],
+    root: str | None = None,
+    reads: Mapping[str, tuple[int, float]] | None = None,
+) -> Window:
+    """A window with the first read of these containers: pass it to ``measure`` once the
+    containers are known for sure. ``reads``: usage file -> (usage in ns, monotonic time)
+    read earlier still (cgroupwalk.first_reads); a container without a quota whose usage
+    file is there starts its window at that read (its period counters, which do not move
+    without a quota, come from the read here)."""
+    window = Window(root)
+    try:
+        window.early = window.take(locations, None)
+    except BaseException:
+        window.close()
+        raise
+    for p in window.early.values():
+        raw = None if reads is None or p.period_s is not None else reads.get(p.usage_path)
+        if raw is not None and p.first is not None and raw[0] <= p.first.usage_ns:
+            p.first = p.last = replace(p.first, usage_ns=raw[0], monotonic=raw[1])
+    return window
+
+
+def begin_discovered(
+    cgroup_root: str, reads: Mapping[str, tuple[int, float]] | None = None
+) -> Window | None:
+    """A window begun on every container found by cgroup path under ``cgroup_root``
+    (cgroupfs.Layout.discover: no Docker needed), as a one-shot command starts, with the
+    earlier ``reads`` (``begin``); None when the tree cannot be read (the command then
+    begins its window when it knows its containers)."""
+    from .cgroupfs import Layout
+
+    try:
+        return begin(Layout(cgroup_root).discover(), cgroup_root, reads)
+    except WatchdogError:
+        return None
+
+
 async def measure(
     locations: Mapping[str, CgroupLocation],
     periods: int = PERIODS,
     wall: float = WALL_WINDOW,
     poll: float = POLL,
     extra: Callable[[str], Any] | None = None,
+    begun: Window | None = None,
 ) -> dict[str, CpuReading]:
     """Every container's CPU over one shared window (module docstring); a container that
     vanishes or cannot be read is left out (a gap). ``extra(id)``, when given, is read
     with each read of that container and kept on its Mark (``start.extra``, ``end.extra``
-    of the result: the same two moments as the container's usage).
+    of the result: the same two moments as the container's usage). ``begun``: a window
+    whose first reads were taken earlier (``begin``), closed here.
 
     The polls run in a worker thread, off the event loop (the server's `top` route calls
     this too); the window is bounded (a few periods at most), so the thread always ends.
     """
-    return await asyncio.to_thread(measure_sync, locations, periods, wall, poll, extra)
+    import asyncio  # here: a command begins its window before importing asyncio (begin)
+
+    return await asyncio.to_thread(measure_sync, locations, periods, wall, poll, extra, begun)
 
 
 def measure_sync(
@@ -234,20 +330,13 @@ def measure_sync(
     wall: float = WALL_WINDOW,
     poll: float = POLL,
     extra: Callable[[str], Any] | None = None,
+    begun: Window | None = None,
 ) -> dict[str, CpuReading]:
     """``measure``, blocking the calling thread for the window."""
-    f = FileReader()
+    window = Window() if begun is None else begun
+    f = window.reader
     try:
-        probes: dict[str, _Probe] = {}
-        for cid, loc in locations.items():
-            try:
-                p = probe(f, loc)
-                mark = None if p is None else _read(f, p, cid, extra)
-            except ContainerGone:
-                continue
-            if p is not None and mark is not None:
-                p.first = p.last = mark
-                probes[cid] = p
+        probes = window.take(locations, extra)
         pending = dict(probes)
         while pending:
             quota = any(p.period_s is not None for p in pending.values())
@@ -269,7 +358,7 @@ def measure_sync(
                     del pending[cid]
         return {cid: p.result for cid, p in probes.items() if p.result is not None}
     finally:
-        f.close()
+        window.close()
 
 
 def _read(f: FileReader, p: _Probe, cid: str, extra: Callable[[str], Any] | None) -> Mark | None:

@@ -76,6 +76,27 @@ async def run_stats(
     filters: Filters,
     out: TextIO | None = None,
     agent: AgentOptions | None = None,
+    window: cpuwindow.Window | None = None,
+) -> int:
+    """``window``: a CPU window begun as the command started (cpuwindow.begin_discovered),
+    taken over by the first result (closed here in any case)."""
+    try:
+        return await _run(settings, containers, all, no_stream, fmt, filters, out, agent, window)
+    finally:
+        if window is not None:
+            window.close()
+
+
+async def _run(
+    settings: Settings,
+    containers: Sequence[str],
+    all: bool,
+    no_stream: bool,
+    fmt: str,
+    filters: Filters,
+    out: TextIO | None,
+    agent: AgentOptions | None,
+    window: cpuwindow.Window | None,
 ) -> int:
     out = sys.stdout if out is None else out  # bound per call, not at import
     if no_stream and agent is not None and not settings.no_docker and agent_filters(filters):
@@ -90,7 +111,7 @@ async def run_stats(
         # window (collectors/cpuwindow.py); later frames from the sample before them
         clear = not no_stream and fmt != "json" and out.isatty()
         refs, targets = await _poll(source, containers, all, filters)
-        render(refs, await first_snapshot(sampler, targets), fmt, out, clear)
+        render(refs, await first_snapshot(sampler, targets, window), fmt, out, clear)
         if no_stream:
             return 0
         gctune.tune_for_service()
@@ -103,10 +124,20 @@ async def run_stats(
         await source.close()
 
 
-async def first_snapshot(sampler: Sampler, targets: Mapping[str, Target]) -> Snapshot:
-    """A sample whose CPU % and throttled share come from one shared CPU window."""
-    readings = await cpuwindow.measure({k: t.location for k, t in targets.items()})
-    snap = sampler.sample(targets)
+async def first_snapshot(
+    sampler: Sampler, targets: Mapping[str, Target], begun: cpuwindow.Window | None = None
+) -> Snapshot:
+    """A sample whose CPU % and throttled share come from one shared CPU window. The
+    sample is taken inside the window, after its first reads (``begun``'s, or taken
+    here), so the window's wait covers it."""
+    locations = {k: t.location for k, t in targets.items()}
+    window = cpuwindow.begin(locations) if begun is None else begun
+    try:
+        snap = sampler.sample(targets)
+    except BaseException:
+        window.close()
+        raise
+    readings = await cpuwindow.measure(locations, begun=window)
     rows = {k: cpuwindow.apply(row, readings.get(k)) for k, row in snap.containers.items()}
     return replace(snap, containers=rows)
 
