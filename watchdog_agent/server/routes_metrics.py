@@ -9,6 +9,12 @@ families that change between passes (build info, sampling errors, event counters
 inventory's state series (rendered once per inventory change). Nobody scraping costs no
 rendering; fifty scrapers of one snapshot cost one.
 
+When ``Accept-Encoding`` allows gzip (Prometheus always asks for it) the answer is gzip
+(``Content-Encoding: gzip``; ``Vary: Accept-Encoding`` on every answer): each snapshot is
+compressed once, with its rendering in the thread, and a scrape compresses only the few
+families written per scrape. The rendering keeps the plain text only while plain scrapes
+ask for it; the first plain scrape of a rendering without it inflates it, in a thread.
+
 The event counters come from ``EVENT_COUNTS``, which the app factory provides: this route
 does not know where the events side keeps them.
 """
@@ -24,6 +30,7 @@ from watchdog_agent.agent.wiring import Agent
 from watchdog_agent.exporter.cache import MetricsCache
 from watchdog_agent.exporter.disk import DiskMetrics
 from watchdog_agent.exporter.exposition import negotiate
+from watchdog_agent.exporter.gzipped import accept_encoding_values, wants_gzip
 from watchdog_agent.exporter.scrape import Scrape
 from watchdog_agent.exporter.states import InventoryMetrics
 from watchdog_agent.model import Snapshot
@@ -41,35 +48,60 @@ class Renderer:
     rendered bytes, not the Snapshot: a replaced Snapshot is released at once.
     """
 
+    PLAIN_TRIES = 3  # a new rendering may come in while one's plain text is inflated
+
     def __init__(self, cache: MetricsCache) -> None:
         self.cache = cache
         self._task: asyncio.Task[None] | None = None
+        self._plain: asyncio.Task[None] | None = None
 
     async def ensure(self, snapshot: Snapshot | None) -> None:
         if snapshot is None or self.cache.rendered(snapshot):
             return
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._render(snapshot), name="metrics-render")
-        if not self.cache.last():
+        if not self.cache.ready:
             await asyncio.shield(self._task)
 
+    async def ensure_plain(self) -> None:
+        """The latest rendering's plain text at hand (inflated in a thread when not)."""
+        for _ in range(self.PLAIN_TRIES):
+            if self.cache.plain_ready:
+                return
+            if self._plain is None or self._plain.done():
+                self._plain = asyncio.create_task(
+                    asyncio.to_thread(self.cache.restore_plain), name="metrics-plain"
+                )
+            await asyncio.shield(self._plain)
+
     async def _render(self, snapshot: Snapshot) -> None:
-        await asyncio.to_thread(self.cache.render, snapshot)
+        # built in the thread, installed here: the latest rendering changes on the loop only
+        self.cache.install(await asyncio.to_thread(self.cache.build, snapshot))
 
     async def close(self) -> None:
-        if self._task is not None:
-            await asyncio.gather(self._task, return_exceptions=True)
+        tasks = [task for task in (self._task, self._plain) if task is not None]
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 RENDERER = web.AppKey("metrics_renderer", Renderer)
 
 
 async def metrics(request: web.Request) -> web.StreamResponse:
-    await request.app[RENDERER].ensure(request.app[AGENT].store.latest)
+    renderer, scrape = request.app[RENDERER], request.app[SCRAPE]
+    await renderer.ensure(request.app[AGENT].store.latest)
     content_type, fmt = negotiate(request.headers.get("Accept"))
-    parts = request.app[SCRAPE].parts(fmt)
+    gzip = wants_gzip(accept_encoding_values(request.headers.getall("Accept-Encoding", [])))
+    headers = {"Content-Type": content_type, "Vary": "Accept-Encoding"}
+    if gzip:
+        headers["Content-Encoding"] = "gzip"
+    else:
+        await renderer.ensure_plain()
+    scrape.count("gzip" if gzip else "identity")
+    parts: list[bytes] | list[bytes | memoryview] = (
+        scrape.gzip_parts(fmt) if gzip else scrape.parts(fmt)
+    )
     # written chunk by chunk from the cached rendering: a scrape copies none of it
-    resp = web.StreamResponse(headers={"Content-Type": content_type})
+    resp = web.StreamResponse(headers=headers)
     resp.content_length = sum(len(part) for part in parts)
     await resp.prepare(request)
     for part in parts:
@@ -102,6 +134,7 @@ def setup(app: web.Application) -> None:
         cost=lambda: agent.cost,
         daemon=agent.daemon_state,
         disk=DiskMetrics(lambda: None if agent.disk is None else agent.disk.latest, areas),
+        count_scrapes=True,
     )
     app[RENDERER] = renderer
     app.on_cleanup.append(lambda _app: renderer.close())
