@@ -10,12 +10,11 @@ import zlib
 import pytest
 from helpers.exporting import LAYOUTS, TREES, Exporter, sample_tree, tricky_refs
 
-from watchdog_agent.exporter import gzipped
 from watchdog_agent.exporter.exposition import Format
 from watchdog_agent.exporter.gzipped import (
-    Segmenter,
     crc32_combine,
     deflate,
+    deflate_chunks,
     gzip_chunks,
     inflate,
     join,
@@ -37,6 +36,8 @@ from watchdog_agent.exporter.gzipped import (
         ("gzip;q=0", False),
         ("gzip ; Q=0.000", False),
         ("gzip;q=0.5, identity", False),  # identity preferred
+        ("gzip;q=0.5", True),  # identity not listed: it does not compete
+        ("deflate, gzip;q=0.9", True),
         ("gzip;q=0.5, identity;q=0.5", True),  # a tie: the smaller body
         ("identity;q=0", False),  # nothing acceptable: no coding (12.5.3)
         ("gzip;q=0, identity;q=0", False),
@@ -65,13 +66,12 @@ def test_crc32_combine_is_zlibs() -> None:
 
 
 def test_pieces_splice_into_one_gzip_member() -> None:
-    """Pieces from one compressor (cut by full flushes) and from their own, spliced in
-    another order, make one member every reader takes: Python's gzip, and a single-member
-    reader (zlib's, as aiohttp and curl use) that must find nothing after it."""
+    """Pieces compressed on their own, at any level, from one text or several chunks,
+    spliced in any order, make one member every reader takes: Python's gzip, and a
+    single-member reader (zlib's, as aiohttp and curl use) that must find nothing after."""
     rng = random.Random(3)
     texts = [rng.randbytes(500) * 40, b"abc" * 10_000, b"", b"x", rng.randbytes(70_000)]
-    segmenter = Segmenter()
-    cut = [segmenter.piece(t) for t in texts]
+    cut = [deflate_chunks([t[:100], memoryview(t)[100:]], level=9) for t in texts]
     alone = [deflate(t, level=6) for t in texts]
     order = [cut[1], alone[0], cut[4], alone[3], cut[0], cut[2], alone[1]]
     expected = texts[1] + texts[0] + texts[4] + texts[3] + texts[0] + texts[2] + texts[1]
@@ -115,61 +115,57 @@ def test_no_snapshot_yet_gzip_body_is_the_agents_families() -> None:
         assert _gunzip_one_member(b"".join(served.scrape.gzip_parts(fmt))) == served.render(fmt)
 
 
-@pytest.fixture
-def fed(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Bytes given to the snapshot compressor (Segmenter), one entry per call."""
-    sizes: list[int] = []
-    compress = Segmenter.compress
-
-    def counting(self: Segmenter, data: bytes) -> bytes:
-        sizes.append(len(data))
-        return compress(self, data)
-
-    monkeypatch.setattr(gzipped.Segmenter, "compress", counting)
-    return sizes
-
-
-def test_compressed_once_per_snapshot_however_many_scrapes(fed: list[int]) -> None:
+def test_compressed_once_per_snapshot_however_many_scrapes() -> None:
     root = TREES / LAYOUTS[0]
     first, refs, _ = sample_tree(root)
     served = Exporter(first, refs)
     cache = served.cache
     cache.install(cache.build(first))  # as the server's Renderer does
-    once = sum(fed)
-    text = b"".join(cache.last(Format.TEXT))
-    latest = cache._latest
-    assert latest is not None
-    om_heads = sum(len(head) for _, _, head in latest.heads)
-    assert once == len(text) + om_heads  # the bodies once, each format's headers
+    assert cache.compressions == 0  # nothing asked for gzip yet: plain text only
     bodies = {fmt: b"".join(served.scrape.gzip_parts(fmt)) for fmt in Format}
+    assert cache.compressions == 2  # each format once, when first asked
     for _ in range(20):
         for fmt in Format:
-            served.scrape.gzip_parts(fmt)
-    assert sum(fed) == once and cache.renders == 1
-    # a new Snapshot: compressed again, once, into a new body
+            assert b"".join(served.scrape.gzip_parts(fmt)) == bodies[fmt]
+    assert cache.compressions == 2 and cache.renders == 1
+    # a new Snapshot: compressed again, once per format asked before, into new bodies
     second, _, _ = sample_tree(root, skip=[sorted(refs)[0]])  # one container fewer
     cache.install(cache.build(second))
-    assert cache.renders == 2 and sum(fed) > once
-    again = {fmt: b"".join(served.scrape.gzip_parts(fmt)) for fmt in Format}
+    assert cache.renders == 2 and cache.compressions == 4
+    for _ in range(20):
+        again = {fmt: b"".join(served.scrape.gzip_parts(fmt)) for fmt in Format}
+    assert cache.compressions == 4
     for fmt in Format:
         assert again[fmt] != bodies[fmt]
         assert _gunzip_one_member(again[fmt]) == served.scrape.render(fmt)
 
 
-def test_plain_text_kept_only_while_plain_scrapes_ask() -> None:
+def test_a_rendering_is_made_in_the_forms_the_last_was_asked_in() -> None:
+    """Only OpenMetrics gzip asked (Prometheus): the next rendering holds that alone, no
+    plain text; a plain scrape then inflates it (and the text body is spliced back)."""
     root = TREES / LAYOUTS[0]
     snapshot, refs, _ = sample_tree(root)
     served = Exporter(snapshot, refs)
     cache = served.cache
-    cache.install(cache.build(snapshot))  # nothing asked for plain text before
-    assert not cache.plain_ready  # only the compressed body is held
-    gzip_body = _gunzip_one_member(b"".join(served.scrape.gzip_parts(Format.TEXT)))
-    assert not cache.plain_ready
-    cache.restore_plain()  # a plain scrape: inflated once
-    assert cache.plain_ready
-    assert served.scrape.render(Format.TEXT) == gzip_body == served.oracle(Format.TEXT)
-    later, _, _ = sample_tree(root)
-    cache.install(cache.build(later))
-    assert cache.plain_ready  # plain scrapes came: the next rendering keeps its text
-    cache.install(cache.build(later))
-    assert not cache.plain_ready  # none since: dropped again
+    cache.install(cache.build(snapshot))
+    expected = {fmt: served.scrape.render(fmt) for fmt in Format}  # plain asked here
+    cache.install(cache.build(snapshot))
+    served.scrape.gzip_parts(Format.OPENMETRICS)  # asked: OpenMetrics gzip only
+    compressions = cache.compressions
+    cache.install(cache.build(snapshot))
+    assert compressions + 1 == cache.compressions  # made compressed, in the build
+    assert cache.has(Format.OPENMETRICS) and not cache.has(Format.TEXT) and not cache.has(None)
+    assert (
+        _gunzip_one_member(b"".join(served.scrape.gzip_parts(Format.OPENMETRICS)))
+        == (expected[Format.OPENMETRICS])
+    )
+    assert not cache.has(None)
+    cache.prepare(Format.TEXT)  # text gzip asked: compressed from the inflated body...
+    assert cache.has(Format.TEXT) and not cache.has(None)  # ... not kept plain
+    assert (
+        _gunzip_one_member(b"".join(served.scrape.gzip_parts(Format.TEXT)))
+        == (expected[Format.TEXT])
+    )
+    cache.prepare(None)  # a plain scrape
+    assert cache.has(None)
+    assert {fmt: served.scrape.render(fmt) for fmt in Format} == expected

@@ -2,23 +2,23 @@
 
 ``MetricsCache.render`` converts a Snapshot (and the inventory's refs, for start times and
 labels) into the container and per-Snapshot families of the metric table, with the
-exposition writer, and keeps the latest result; every scrape of the same Snapshot then
-only joins stored bytes. Start times and labels come from ``refs`` as of the rendering:
-at most one sampling interval behind the inventory. No I/O.
+exposition writer, and keeps the latest result, plain or gzip-compressed (as scrapes
+ask); every scrape of the same Snapshot then only joins stored bytes. Start times and
+labels come from ``refs`` as of the rendering: at most one sampling interval behind the
+inventory. No I/O.
 """
 
 from __future__ import annotations
 
 import weakref
-import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from types import MappingProxyType
 
 from watchdog_agent.model import CgroupMode, ContainerRef, ContainerStats, Snapshot
 
 from .exposition import Format, Series, go_float, header, series, write_family
 from .getters import DeviceName, major_minor
-from .gzipped import EMPTY, LEVEL, Deflated, Segmenter, inflate
+from .gzipped import EMPTY, LEVEL, Deflated, deflate_chunks, inflate
 from .table import SNAPSHOT_TABLE, MetricSpec, container_table, info_spec
 
 RefsProvider = Callable[[], Mapping[str, ContainerRef]]
@@ -26,60 +26,105 @@ NO_REFS: Mapping[str, ContainerRef] = MappingProxyType({})
 Row = tuple[ContainerStats, ContainerRef | None, Series]
 
 
+# a family's headers: (offset in the text body, text header, offset in the OpenMetrics
+# body, OpenMetrics header)
+Head = tuple[int, bytes, int, bytes]
+# what a scrape asks of a rendering: the body compressed in a format, or plain (None)
+Kind = Format | None
+
+
+def _splice(body: bytes, heads: Sequence[Head], to: Format) -> list[bytes | memoryview]:
+    """``body`` (in the other format) with each family's header replaced by its header
+    in ``to``, as chunks over ``body`` (nothing copied)."""
+    view = memoryview(body)
+    out: list[bytes | memoryview] = []
+    at = 0
+    for text_at, text_head, om_at, om_head in heads:
+        offset, length, head = (
+            (text_at, len(text_head), om_head)
+            if to is Format.OPENMETRICS
+            else (om_at, len(om_head), text_head)
+        )
+        if offset > at:
+            out.append(view[at:offset])
+        out.append(head)
+        at = offset + length
+    if at < len(body):
+        out.append(view[at:])
+    return out
+
+
 class _Rendered:
-    """One Snapshot's families, kept once: compressed (a gzip piece per format, the family
-    bodies shared, only the headers differ), and as plain text while plain scrapes ask for
-    it; where each family's text header sits in the text with its OpenMetrics header (the
-    plain OpenMetrics body is spliced from the text when asked, never stored). The
+    """One Snapshot's families, kept once, in the forms scrapes asked for: the plain text
+    (the OpenMetrics body is spliced from it when asked, never stored) and each format
+    compressed (a gzip piece). A form nobody asked for is made when first asked from one
+    that is there, and the next rendering is made in the forms this one was asked in: a
+    gzip-only scraper such as Prometheus costs one compression and no plain copy. The
     Snapshot is held weakly: a rendering keeps serving scrapes after its Snapshot was
     replaced (and released) in the store."""
 
-    __slots__ = ("gzipped", "heads", "plain_asked", "snapshot", "text")
+    __slots__ = ("asked", "gzipped", "heads", "level", "snapshot", "text")
 
     def __init__(
         self,
         snapshot: Snapshot,
         text: bytes | None,
-        heads: list[tuple[int, int, bytes]],
+        heads: list[Head],
         gzipped: dict[Format, Deflated],
+        level: int,
     ):
         self.snapshot = weakref.ref(snapshot)
-        self.text = text  # None until a plain scrape asks (then inflated once)
-        self.heads = heads  # (offset of the text header, its length, OpenMetrics header)
+        self.text = text
+        self.heads = heads
         self.gzipped = gzipped
-        self.plain_asked = False
+        self.level = level
+        self.asked: set[Kind] = set()
 
-    def plain(self) -> bytes:
-        """The text body; inflated from the compressed one the first time it is asked
-        for (a thread's work at 1,000 containers: the server asks in one)."""
-        self.plain_asked = True
+    def has(self, kind: Kind) -> bool:
+        return self.text is not None if kind is None else kind in self.gzipped
+
+    def _text(self) -> bytes:
         text = self.text
         if text is None:
-            text = self.text = inflate(self.gzipped[Format.TEXT])
+            if Format.TEXT in self.gzipped:
+                text = inflate(self.gzipped[Format.TEXT])
+            else:
+                om = inflate(self.gzipped[Format.OPENMETRICS])
+                text = b"".join(_splice(om, self.heads, Format.TEXT))
+            self.text = text
         return text
 
     def chunks(self, fmt: Format) -> list[bytes | memoryview]:
-        """The plain body in ``fmt`` as chunks over the one stored copy (nothing copied)."""
-        text = self.plain()
-        if fmt is not Format.OPENMETRICS:
-            return [text]
-        view = memoryview(text)
-        out: list[bytes | memoryview] = []
-        at = 0
-        for offset, length, head in self.heads:
-            if offset > at:
-                out.append(view[at:offset])
-            out.append(head)
-            at = offset + length
-        if at < len(text):
-            out.append(view[at:])
-        return out
+        """The plain body in ``fmt`` as chunks over the one stored copy; inflated from a
+        compressed body the first time (a thread's work: the server asks in one)."""
+        self.asked.add(None)
+        text = self._text()
+        return [text] if fmt is not Format.OPENMETRICS else _splice(text, self.heads, fmt)
+
+    def gzipped_in(self, fmt: Format) -> Deflated:
+        """The body in ``fmt`` compressed; compressed the first time (a thread's work)."""
+        self.asked.add(fmt)
+        piece = self.gzipped.get(fmt)
+        if piece is None:
+            kept = self.text is not None
+            text = self._text()
+            body = [text] if fmt is not Format.OPENMETRICS else _splice(text, self.heads, fmt)
+            piece = self.gzipped[fmt] = deflate_chunks(body, self.level)
+            if not kept and None not in self.asked:
+                self.text = None  # restored only to compress: not kept
+        return piece
+
+    def prepare(self, kind: Kind) -> None:
+        """Makes ``kind`` be at hand (a thread's work)."""
+        if kind is None:
+            self.chunks(Format.TEXT)
+        else:
+            self.gzipped_in(kind)
 
 
 class MetricsCache:
-    """Renders a Snapshot's families once; keeps the latest rendering: compressed, and as
-    plain text only while plain (not gzip) scrapes ask for it (a gzip-only scraper such
-    as Prometheus costs no plain copy)."""
+    """Renders a Snapshot's families once; keeps the latest rendering, in the forms
+    scrapes ask for (see ``_Rendered``)."""
 
     def __init__(
         self,
@@ -95,7 +140,8 @@ class MetricsCache:
         self._tables: dict[CgroupMode, tuple[MetricSpec, ...]] = {}
         self._latest: _Rendered | None = None
         self.level = level
-        self.renders = 0  # Snapshots rendered (and compressed) so far
+        self.renders = 0  # Snapshots rendered so far
+        self._compressed = 0  # bodies compressed in renderings no longer the latest
 
     def specs(self, mode: CgroupMode) -> tuple[MetricSpec, ...]:
         """The per-container families on a host in ``mode``, the info series last."""
@@ -118,22 +164,22 @@ class MetricsCache:
         """Whether any Snapshot was rendered yet."""
         return self._latest is not None
 
-    @property
-    def plain_ready(self) -> bool:
-        """Whether the latest rendering's plain text is at hand (or there is none)."""
-        return self._latest is None or self._latest.text is not None
+    def has(self, kind: Kind) -> bool:
+        """Whether the latest rendering is at hand plain (``None``) or compressed in a
+        format without more work (or there is no rendering)."""
+        return self._latest is None or self._latest.has(kind)
 
-    def restore_plain(self) -> None:
-        """Makes the latest rendering's plain text be at hand (a thread's work)."""
+    def prepare(self, kind: Kind) -> None:
+        """Makes ``has(kind)`` true (a thread's work at 1,000 containers)."""
         if self._latest is not None:
-            self._latest.plain()
+            self._latest.prepare(kind)
 
     def chunks(self, snapshot: Snapshot, fmt: Format = Format.TEXT) -> list[bytes | memoryview]:
         """The Snapshot's families in ``fmt`` (no ``# EOF``) as chunks of the one rendering;
         rendered once per Snapshot."""
         rendered = self._latest
         if rendered is None or rendered.snapshot() is not snapshot:
-            rendered = self.install(self.build(snapshot, keep_plain=True))
+            rendered = self.install(self.build(snapshot))
         return rendered.chunks(fmt)
 
     def last(self, fmt: Format = Format.TEXT) -> list[bytes | memoryview]:
@@ -143,7 +189,12 @@ class MetricsCache:
 
     def last_gzipped(self, fmt: Format = Format.TEXT) -> Deflated:
         """The latest rendering compressed, in ``fmt`` (empty before the first)."""
-        return EMPTY if self._latest is None else self._latest.gzipped[fmt]
+        return EMPTY if self._latest is None else self._latest.gzipped_in(fmt)
+
+    @property
+    def compressions(self) -> int:
+        """Bodies compressed so far (a rendering in a format is compressed once)."""
+        return self._compressed + (0 if self._latest is None else len(self._latest.gzipped))
 
     def render(self, snapshot: Snapshot, fmt: Format = Format.TEXT) -> bytes:
         """The Snapshot's families in ``fmt`` (no ``# EOF``); rendered once per Snapshot
@@ -155,49 +206,35 @@ class MetricsCache:
 
     def install(self, rendered: _Rendered) -> _Rendered:
         """Makes ``rendered`` the latest rendering."""
+        if self._latest is not None:
+            self._compressed += len(self._latest.gzipped)
         self._latest = rendered
         return rendered
 
-    def build(self, snapshot: Snapshot, *, keep_plain: bool | None = None) -> _Rendered:
-        """A rendering of ``snapshot``, not installed (a thread's work: nothing here is
-        shared but the counters). The plain text is kept when ``keep_plain``; by default
-        when the latest rendering's was asked for."""
-        if keep_plain is None:
+    def build(self, snapshot: Snapshot, *, forms: Collection[Kind] | None = None) -> _Rendered:
+        """A rendering of ``snapshot`` in ``forms`` (by default those the latest rendering
+        was asked in; plain text for the first), not installed: a thread's work."""
+        if forms is None:
             latest = self._latest
-            keep_plain = latest is not None and latest.plain_asked
+            forms = {None} if latest is None or not latest.asked else set(latest.asked)
         refs = self.refs()
         rows: list[Row] = [
             (stats, refs.get(cid), series(cid, stats.name, stats.image))
             for cid, stats in snapshot.containers.items()
         ]
         text: list[bytes] = []
-        heads: list[tuple[int, int, bytes]] = []
-        at = 0  # byte offset in the text body
-        # both formats compressed: the bodies once, shared; each format's headers apart
-        compressed: dict[Format, list[bytes]] = {Format.TEXT: [], Format.OPENMETRICS: []}
-        crcs = dict.fromkeys(compressed, 0)
-        size = {Format.TEXT: 0, Format.OPENMETRICS: 0}
-        segments, om_heads = Segmenter(self.level), Segmenter(self.level)
-
-        def add(fmt: Format, chunk: bytes, plain: bytes) -> None:
-            compressed[fmt].append(chunk)
-            crcs[fmt] = zlib.crc32(plain, crcs[fmt])
-            size[fmt] += len(plain)
+        heads: list[Head] = []
+        at = om_at = 0  # byte offsets in the text and OpenMetrics bodies
 
         def family(name: str, type_: str, help_: str, body: str) -> None:
-            nonlocal at
+            nonlocal at, om_at
             head = header(name, type_, help_, Format.TEXT)
             om_head = header(name, type_, help_, Format.OPENMETRICS)
-            heads.append((at, len(head), om_head))
+            heads.append((at, head, om_at, om_head))
             data = body.encode()
-            if keep_plain:
-                text.extend((head, data))
-            add(Format.TEXT, segments.compress(head), head)
-            add(Format.OPENMETRICS, om_heads.compress(om_head), om_head)
-            shared = segments.compress(data)
-            add(Format.TEXT, shared, data)
-            add(Format.OPENMETRICS, shared, data)
+            text.extend((head, data))
             at += len(head) + len(data)
+            om_at += len(om_head) + len(data)
 
         for spec in self.specs(snapshot.mode):
             body = write_family(spec.name, spec.labels, spec.get, rows)
@@ -207,10 +244,19 @@ class MetricsCache:
             value = sspec.get(snapshot)
             if value is not None:
                 family(sspec.name, sspec.type, sspec.help, f"{sspec.name} {go_float(value)}\n")
+        gzipped: dict[Format, Deflated] = {}
+        for fmt in Format:
+            if fmt in forms:
+                chunks = text if fmt is Format.TEXT else _splice_parts(text, heads)
+                gzipped[fmt] = deflate_chunks(chunks, self.level)
         self.renders += 1
-        return _Rendered(
-            snapshot,
-            b"".join(text) if keep_plain else None,
-            heads,
-            {f: Deflated(tuple(c), crcs[f], size[f]) for f, c in compressed.items()},
-        )
+        plain = b"".join(text) if None in forms else None
+        return _Rendered(snapshot, plain, heads, gzipped, self.level)
+
+
+def _splice_parts(text: list[bytes], heads: Sequence[Head]) -> list[bytes]:
+    """The OpenMetrics body from the text body's parts (header, body, header, body...)."""
+    out = list(text)
+    for i, (_, _, _, om_head) in enumerate(heads):
+        out[2 * i] = om_head
+    return out

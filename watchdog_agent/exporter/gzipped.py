@@ -2,7 +2,8 @@
 put together from pieces compressed once, ahead of the scrapes that send them.
 
 A ``Deflated`` piece is raw DEFLATE data that starts on a block boundary, references
-nothing before it and ends byte-aligned with no final block (a compressor's sync flush),
+nothing before it and ends byte-aligned with no final block (a new compressor, ended by a
+sync flush),
 with the CRC-32 and length of the bytes it holds. Such pieces can follow one another in
 any order inside one DEFLATE stream: ``gzip_chunks`` writes a single gzip member (RFC 1952)
 of the pieces, an empty final block and the trailer, the CRC-32 of the whole worked out
@@ -51,21 +52,20 @@ def deflate(data: bytes, level: int = LEVEL) -> Deflated:
     return Deflated((out,), zlib.crc32(data), len(data))
 
 
-class Segmenter:
-    """Compresses a sequence of texts in one compressor, each cut off as its own piece
-    (a full flush: the next one references nothing before it)."""
-
-    def __init__(self, level: int = LEVEL) -> None:
-        self._compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
-
-    def compress(self, data: bytes) -> bytes:
-        """``data`` compressed, cut off (the caller keeps its CRC-32 and length)."""
-        if not data:
-            return b""
-        return self._compressor.compress(data) + self._compressor.flush(zlib.Z_FULL_FLUSH)
-
-    def piece(self, data: bytes) -> Deflated:
-        return Deflated((self.compress(data),), zlib.crc32(data), len(data)) if data else EMPTY
+def deflate_chunks(chunks: Iterable[bytes | memoryview], level: int = LEVEL) -> Deflated:
+    """The chunks' bytes, one after another, as one piece (one compressor over them all:
+    what repeats across chunks is found)."""
+    compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
+    out: list[bytes] = []
+    crc = size = 0
+    for chunk in chunks:
+        out.append(compressor.compress(chunk))
+        crc = zlib.crc32(chunk, crc)
+        size += len(chunk)
+    if not size:
+        return EMPTY
+    out.append(compressor.flush(zlib.Z_SYNC_FLUSH))
+    return Deflated((b"".join(out),), crc, size)
 
 
 def join(pieces: Iterable[Deflated]) -> Deflated:
@@ -185,19 +185,18 @@ def wants_gzip(accept_encoding: str | None) -> bool:
     """Whether to answer with ``Content-Encoding: gzip`` (RFC 9110 12.5.3).
 
     No header: no coding (the client said nothing it can decode). Otherwise gzip's weight
-    is its own entry's (or ``x-gzip``'s), else ``*``'s, else 0; identity's is its own
-    entry's, else ``*``'s, else acceptable. gzip is sent when its weight is above 0 and
-    not below identity's. When neither is acceptable (``identity;q=0`` with gzip excluded
-    or absent) the body goes without a coding, as 12.5.3 says a server should when none of
-    its codings is acceptable.
+    is its own entry's (or ``x-gzip``'s), else ``*``'s, else 0. gzip is sent when its
+    weight is above 0 and, if ``identity`` has an entry of its own, not below that
+    entry's (identity is acceptable by default, but only an entry of its own makes it
+    compete: ``gzip;q=0.9`` asks for gzip). When neither is acceptable (``identity;q=0``
+    with gzip excluded or absent) the body goes without a coding, as 12.5.3 says a
+    server should when none of its codings is acceptable.
     """
     if accept_encoding is None:
         return False
     weights = _weights(accept_encoding)
-    star = weights.get("*")
-    gzip = weights.get("gzip", star if star is not None else 0.0)
-    identity = weights.get("identity", star if star is not None else 1.0)
-    return gzip > 0 and gzip >= identity
+    gzip = weights.get("gzip", weights.get("*", 0.0))
+    return gzip > 0 and gzip >= weights.get("identity", 0.0)
 
 
 def accept_encoding_values(headers: Sequence[str]) -> str | None:

@@ -10,10 +10,11 @@ inventory's state series (rendered once per inventory change). Nobody scraping c
 rendering; fifty scrapers of one snapshot cost one.
 
 When ``Accept-Encoding`` allows gzip (Prometheus always asks for it) the answer is gzip
-(``Content-Encoding: gzip``; ``Vary: Accept-Encoding`` on every answer): each snapshot is
-compressed once, with its rendering in the thread, and a scrape compresses only the few
-families written per scrape. The rendering keeps the plain text only while plain scrapes
-ask for it; the first plain scrape of a rendering without it inflates it, in a thread.
+(``Content-Encoding: gzip``; ``Vary: Accept-Encoding`` on every answer): a snapshot is
+compressed once per format, in the rendering's thread, and a scrape compresses only the
+few families written per scrape. A rendering is made in the forms (plain, gzip text, gzip
+OpenMetrics) the previous one was asked in; a form it lacks is made, in a thread, when
+first asked for (a gzip-only Prometheus costs one compression and no plain copy).
 
 The event counters come from ``EVENT_COUNTS``, which the app factory provides: this route
 does not know where the events side keeps them.
@@ -27,7 +28,7 @@ from aiohttp import web
 
 from watchdog_agent.agent.diskareas import areas
 from watchdog_agent.agent.wiring import Agent
-from watchdog_agent.exporter.cache import MetricsCache
+from watchdog_agent.exporter.cache import Kind, MetricsCache
 from watchdog_agent.exporter.disk import DiskMetrics
 from watchdog_agent.exporter.exposition import negotiate
 from watchdog_agent.exporter.gzipped import accept_encoding_values, wants_gzip
@@ -48,12 +49,12 @@ class Renderer:
     rendered bytes, not the Snapshot: a replaced Snapshot is released at once.
     """
 
-    PLAIN_TRIES = 3  # a new rendering may come in while one's plain text is inflated
+    TRIES = 3  # a new rendering may come in while a form of the last one is made
 
     def __init__(self, cache: MetricsCache) -> None:
         self.cache = cache
         self._task: asyncio.Task[None] | None = None
-        self._plain: asyncio.Task[None] | None = None
+        self._forms: dict[Kind, asyncio.Task[None]] = {}
 
     async def ensure(self, snapshot: Snapshot | None) -> None:
         if snapshot is None or self.cache.rendered(snapshot):
@@ -63,23 +64,25 @@ class Renderer:
         if not self.cache.ready:
             await asyncio.shield(self._task)
 
-    async def ensure_plain(self) -> None:
-        """The latest rendering's plain text at hand (inflated in a thread when not)."""
-        for _ in range(self.PLAIN_TRIES):
-            if self.cache.plain_ready:
+    async def ensure_form(self, kind: Kind) -> None:
+        """The latest rendering at hand plain (``None``) or compressed in a format: made
+        in a thread when it is not (inflated, or compressed, from a form that is)."""
+        for _ in range(self.TRIES):
+            if self.cache.has(kind):
                 return
-            if self._plain is None or self._plain.done():
-                self._plain = asyncio.create_task(
-                    asyncio.to_thread(self.cache.restore_plain), name="metrics-plain"
+            task = self._forms.get(kind)
+            if task is None or task.done():
+                task = self._forms[kind] = asyncio.create_task(
+                    asyncio.to_thread(self.cache.prepare, kind), name="metrics-form"
                 )
-            await asyncio.shield(self._plain)
+            await asyncio.shield(task)
 
     async def _render(self, snapshot: Snapshot) -> None:
         # built in the thread, installed here: the latest rendering changes on the loop only
         self.cache.install(await asyncio.to_thread(self.cache.build, snapshot))
 
     async def close(self) -> None:
-        tasks = [task for task in (self._task, self._plain) if task is not None]
+        tasks = [task for task in (self._task, *self._forms.values()) if task is not None]
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
@@ -94,8 +97,7 @@ async def metrics(request: web.Request) -> web.StreamResponse:
     headers = {"Content-Type": content_type, "Vary": "Accept-Encoding"}
     if gzip:
         headers["Content-Encoding"] = "gzip"
-    else:
-        await renderer.ensure_plain()
+    await renderer.ensure_form(fmt if gzip else None)
     scrape.count("gzip" if gzip else "identity")
     parts: list[bytes] | list[bytes | memoryview] = (
         scrape.gzip_parts(fmt) if gzip else scrape.parts(fmt)
