@@ -123,8 +123,8 @@ async def test_real_prometheus_scrapes_the_agent(
                 for r in await query("watchdog_metrics_scrapes_total")
             }
         assert up and up[0]["value"][1] == "1", up
-        assert value is not None and 0.4 <= value <= 0.6, value
         assert served.get("gzip", 0) >= 10 and served.get("identity") == 0, served
+        assert value is not None and 0.4 <= value <= 0.6, value
 
         async with aiohttp.ClientSession() as http, http.get(f"http://{agent}/metrics") as resp:
             scrape = await resp.text()  # and promtool is happy with the scrape
