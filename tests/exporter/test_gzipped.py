@@ -149,10 +149,11 @@ def test_a_rendering_is_made_in_the_forms_the_last_was_asked_in() -> None:
     cache = served.cache
     cache.install(cache.build(snapshot))
     expected = {fmt: served.scrape.render(fmt) for fmt in Format}  # plain asked here
-    cache.install(cache.build(snapshot))
+    cache.install(cache.build(snapshot, asking=Format.OPENMETRICS))
+    assert cache.has(Format.OPENMETRICS) and cache.has(None)  # asked now, and before
     served.scrape.gzip_parts(Format.OPENMETRICS)  # asked: OpenMetrics gzip only
     compressions = cache.compressions
-    cache.install(cache.build(snapshot))
+    cache.install(cache.build(snapshot, asking=Format.OPENMETRICS))
     assert compressions + 1 == cache.compressions  # made compressed, in the build
     assert cache.has(Format.OPENMETRICS) and not cache.has(Format.TEXT) and not cache.has(None)
     assert (

@@ -211,12 +211,15 @@ class MetricsCache:
         self._latest = rendered
         return rendered
 
-    def build(self, snapshot: Snapshot, *, forms: Collection[Kind] | None = None) -> _Rendered:
-        """A rendering of ``snapshot`` in ``forms`` (by default those the latest rendering
-        was asked in; plain text for the first), not installed: a thread's work."""
+    def build(
+        self, snapshot: Snapshot, *, forms: Collection[Kind] | None = None, asking: Kind = None
+    ) -> _Rendered:
+        """A rendering of ``snapshot`` in ``forms``, not installed: a thread's work. By
+        default the forms the latest rendering was asked in, and ``asking`` (what the
+        scrape that started this rendering asks for; plain text by default)."""
         if forms is None:
             latest = self._latest
-            forms = {None} if latest is None or not latest.asked else set(latest.asked)
+            forms = {asking} if latest is None else {asking, *latest.asked}
         refs = self.refs()
         rows: list[Row] = [
             (stats, refs.get(cid), series(cid, stats.name, stats.image))

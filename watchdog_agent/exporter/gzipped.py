@@ -143,6 +143,8 @@ def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
     """The CRC-32 of A+B, from crc1 = crc32(A), crc2 = crc32(B) and len2 = len(B)."""
     if len2 <= 0:
         return crc1
+    if crc1 == 0:  # 0 times anything
+        return crc2
     return _multmodp(_x2nmodp(len2, 3), crc1) ^ crc2
 
 

@@ -23,6 +23,7 @@ does not know where the events side keeps them.
 from __future__ import annotations
 
 import asyncio
+import functools
 
 from aiohttp import web
 
@@ -56,11 +57,13 @@ class Renderer:
         self._task: asyncio.Task[None] | None = None
         self._forms: dict[Kind, asyncio.Task[None]] = {}
 
-    async def ensure(self, snapshot: Snapshot | None) -> None:
+    async def ensure(self, snapshot: Snapshot | None, asking: Kind) -> None:
+        """A rendering of ``snapshot`` started, if it is new, in the forms the last one
+        was asked in and ``asking``'s; awaited only when there is none yet."""
         if snapshot is None or self.cache.rendered(snapshot):
             return
         if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._render(snapshot), name="metrics-render")
+            self._task = asyncio.create_task(self._render(snapshot, asking), name="metrics-render")
         if not self.cache.ready:
             await asyncio.shield(self._task)
 
@@ -77,9 +80,10 @@ class Renderer:
                 )
             await asyncio.shield(task)
 
-    async def _render(self, snapshot: Snapshot) -> None:
+    async def _render(self, snapshot: Snapshot, asking: Kind) -> None:
         # built in the thread, installed here: the latest rendering changes on the loop only
-        self.cache.install(await asyncio.to_thread(self.cache.build, snapshot))
+        build = functools.partial(self.cache.build, snapshot, asking=asking)
+        self.cache.install(await asyncio.to_thread(build))
 
     async def close(self) -> None:
         tasks = [task for task in (self._task, *self._forms.values()) if task is not None]
@@ -91,9 +95,9 @@ RENDERER = web.AppKey("metrics_renderer", Renderer)
 
 async def metrics(request: web.Request) -> web.StreamResponse:
     renderer, scrape = request.app[RENDERER], request.app[SCRAPE]
-    await renderer.ensure(request.app[AGENT].store.latest)
     content_type, fmt = negotiate(request.headers.get("Accept"))
     gzip = wants_gzip(accept_encoding_values(request.headers.getall("Accept-Encoding", [])))
+    await renderer.ensure(request.app[AGENT].store.latest, fmt if gzip else None)
     headers = {"Content-Type": content_type, "Vary": "Accept-Encoding"}
     if gzip:
         headers["Content-Encoding"] = "gzip"
