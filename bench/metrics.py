@@ -36,7 +36,7 @@ import tempfile
 import time
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from functools import partial
 from pathlib import Path
 
@@ -225,6 +225,14 @@ def peer_main(tree: str) -> None:
 
 
 @contextmanager
+def agent_url(tree: Path, logdir: Path, *more: str) -> Iterator[str]:
+    """``watchdog-agent serve`` over the tree (bench/scrapers.py), ready; its base URL."""
+    with agent_process(tree, logdir, *more) as (_, base):
+        asyncio.run(ready(base))
+        yield base
+
+
+@contextmanager
 def peer_process(tree: Path) -> Iterator[str]:
     cmd = [sys.executable, __file__, "--peer", str(tree)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
@@ -278,41 +286,48 @@ async def ready(base: str) -> None:
     raise RuntimeError("the agent did not get ready")
 
 
-def over_http(tree: Path, logdir: Path, n: int, runs: int) -> list[str]:
-    cases = [  # (who, label, accept, accept-encoding)
-        ("ours", "text, plain", TEXT, "identity"),
-        ("ours", "text, gzip", TEXT, "gzip"),
-        ("ours", "OpenMetrics, gzip (Prometheus's request)", PROMETHEUS_ACCEPT, "gzip"),
-        ("peer", "text, plain", TEXT, "identity"),
-        ("peer", "text, gzip", TEXT, "gzip"),
-        ("peer", "OpenMetrics, gzip (Prometheus's request)", PROMETHEUS_ACCEPT, "gzip"),
+def over_http(tree: Path, logdir: Path, n: int, runs: int, quick: bool) -> list[str]:
+    kinds = [  # (label, accept, accept-encoding)
+        ("text, plain", TEXT, "identity"),
+        ("text, gzip", TEXT, "gzip"),
+        ("OpenMetrics, gzip (Prometheus's request)", PROMETHEUS_ACCEPT, "gzip"),
     ]
-    names = {"ours": "`watchdog-agent serve`", "peer": "prometheus_client aiohttp handler"}
     lines = [
         f"<!-- table: metrics-http-{n} -->",
         f"`/metrics` of {n} generated containers (no Docker: no names or images) over HTTP "
         "on loopback, sequential scrapes over one keep-alive connection (aiohttp "
         f"{aiohttp.__version__} client in this process, each server in its own; bytes "
-        "read as sent); ms per scrape. The agent samples every second, so most scrapes "
-        "find a new Snapshot and start its rendering (in a thread; they are answered "
-        "from the previous one).",
+        "read as sent); ms per scrape. Sampling every second, most scrapes find a new "
+        "Snapshot and start its rendering (in a thread, holding the GIL for most of it; "
+        "they are answered from the previous one); sampling every 60 s, the agent serves "
+        "one Snapshot (the scrape alone).",
         "",
         "| server | body | scrapes | p50 (ms) | p99 (ms) | bytes on the wire | Content-Encoding |",
         "|---|---|---:|---:|---:|---:|---|",
     ]
-    with agent_process(tree, logdir) as (_, ours), peer_process(tree) as peer:
-        asyncio.run(ready(ours))
-        for who, label, accept, encoding in cases:
-            progress(f"over HTTP: {names[who]}, {label}")
-            url = f"{ours if who == 'ours' else peer}/metrics"
-            count = runs if who == "ours" else max(3, runs // 10)  # seconds a scrape at 1,000
-            times, size, coding = asyncio.run(scrapes(url, accept, encoding, count))
-            if coding != encoding:
-                raise SystemExit(f"{names[who]} answered {coding} to {encoding}")
-            lines.append(
-                f"| {names[who]} | {label} | {len(times)} | {statistics.median(times):.1f} "
-                f"| {pct(times, 0.99):.1f} | {size:,} | {coding} |"
-            )
+    servers: list[tuple[str, Callable[[], AbstractContextManager[str]], int]] = [
+        ("`watchdog-agent serve`, sampling every 1 s", partial(agent_url, tree, logdir), runs),
+        ("`watchdog-agent serve`, sampling every 60 s",
+         partial(agent_url, tree, logdir, "--interval", "60"), runs),
+        # seconds a scrape at 1,000 containers: fewer
+        ("prometheus_client aiohttp handler", partial(peer_process, tree), max(3, runs // 10)),
+    ]  # fmt: skip
+    if quick:  # the same code as at 1 s
+        progress("quick: not the agent sampling every 60 s")
+        del servers[1]
+    for name, context, count in servers:
+        with context() as base:
+            for label, accept, encoding in kinds:
+                progress(f"over HTTP: {name}, {label}")
+                times, size, coding = asyncio.run(
+                    scrapes(f"{base}/metrics", accept, encoding, count)
+                )
+                if coding != encoding:
+                    raise SystemExit(f"{name} answered {coding} to {encoding}")
+                lines.append(
+                    f"| {name} | {label} | {len(times)} | {statistics.median(times):.1f} "
+                    f"| {pct(times, 0.99):.1f} | {size:,} | {coding} |"
+                )
     return lines
 
 
@@ -336,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         snapshot, refs = snapshot_of(tree)
         if len(snapshot.containers) != n:
             raise SystemExit(f"sampled {len(snapshot.containers)} containers, not {n}")
-        lines = over_http(tree, Path(tmp), n, runs)
+        lines = over_http(tree, Path(tmp), n, runs, args.quick)
         lines += ["", *in_process(snapshot, refs, runs)]
     print("\n".join(lines))
     return 0

@@ -90,12 +90,14 @@ def serve(
 
 
 @contextmanager
-def agent_process(tree: Path, logdir: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """The agent over a generated tree, without Docker."""
+def agent_process(
+    tree: Path, logdir: Path, *more: str
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """The agent over a generated tree, without Docker (``more``: further flags)."""
     env = dict(os.environ)
     env["DOCKER_HOST"] = f"unix://{logdir}/no-docker.sock"  # never reached: --no-docker
-    args = ["--no-docker", "--journal", "none",
-            "--proc-root", str(tree / "proc"), "--cgroup-root", str(tree / "cgroup")]  # fmt: skip
+    args = ["--no-docker", "--journal", "none", "--proc-root", str(tree / "proc"),
+            "--cgroup-root", str(tree / "cgroup"), *more]  # fmt: skip
     with serve(args, logdir, env) as running:
         yield running
 
