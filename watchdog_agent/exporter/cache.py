@@ -18,7 +18,7 @@ from watchdog_agent.model import CgroupMode, ContainerRef, ContainerStats, Snaps
 
 from .exposition import Format, Series, go_float, header, series, write_family
 from .getters import DeviceName, major_minor
-from .gzipped import EMPTY, LEVEL, Deflated, deflate_chunks, inflate
+from .gzipped import EMPTY, LEVEL, Deflated, Deflater, deflate_chunks, inflate
 from .table import SNAPSHOT_TABLE, MetricSpec, container_table, info_spec
 
 RefsProvider = Callable[[], Mapping[str, ContainerRef]]
@@ -225,7 +225,10 @@ class MetricsCache:
             (stats, refs.get(cid), series(cid, stats.name, stats.image))
             for cid, stats in snapshot.containers.items()
         ]
-        text: list[bytes] = []
+        keep_plain = None in forms
+        text: list[bytes] = []  # kept only when the plain text is
+        # each format asked for compressed as its families come: none is held whole
+        deflaters = {fmt: Deflater(self.level) for fmt in Format if fmt in forms}
         heads: list[Head] = []
         at = om_at = 0  # byte offsets in the text and OpenMetrics bodies
 
@@ -235,7 +238,11 @@ class MetricsCache:
             om_head = header(name, type_, help_, Format.OPENMETRICS)
             heads.append((at, head, om_at, om_head))
             data = body.encode()
-            text.extend((head, data))
+            if keep_plain:
+                text.extend((head, data))
+            for fmt, deflater in deflaters.items():
+                deflater.add(head if fmt is Format.TEXT else om_head)
+                deflater.add(data)
             at += len(head) + len(data)
             om_at += len(om_head) + len(data)
 
@@ -247,19 +254,7 @@ class MetricsCache:
             value = sspec.get(snapshot)
             if value is not None:
                 family(sspec.name, sspec.type, sspec.help, f"{sspec.name} {go_float(value)}\n")
-        gzipped: dict[Format, Deflated] = {}
-        for fmt in Format:
-            if fmt in forms:
-                chunks = text if fmt is Format.TEXT else _splice_parts(text, heads)
-                gzipped[fmt] = deflate_chunks(chunks, self.level)
+        gzipped = {fmt: deflater.finish() for fmt, deflater in deflaters.items()}
         self.renders += 1
-        plain = b"".join(text) if None in forms else None
+        plain = b"".join(text) if keep_plain else None
         return _Rendered(snapshot, plain, heads, gzipped, self.level)
-
-
-def _splice_parts(text: list[bytes], heads: Sequence[Head]) -> list[bytes]:
-    """The OpenMetrics body from the text body's parts (header, body, header, body...)."""
-    out = list(text)
-    for i, (_, _, _, om_head) in enumerate(heads):
-        out[2 * i] = om_head
-    return out

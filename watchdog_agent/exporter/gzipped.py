@@ -52,20 +52,33 @@ def deflate(data: bytes, level: int = LEVEL) -> Deflated:
     return Deflated((out,), zlib.crc32(data), len(data))
 
 
+class Deflater:
+    """Compresses bytes given a chunk at a time into one piece (one compressor over them
+    all: what repeats across chunks is found); a chunk can be dropped once given."""
+
+    def __init__(self, level: int = LEVEL) -> None:
+        self._compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
+        self._out: list[bytes] = []
+        self._crc = self._size = 0
+
+    def add(self, chunk: bytes | memoryview) -> None:
+        self._out.append(self._compressor.compress(chunk))
+        self._crc = zlib.crc32(chunk, self._crc)
+        self._size += len(chunk)
+
+    def finish(self) -> Deflated:
+        if not self._size:
+            return EMPTY
+        self._out.append(self._compressor.flush(zlib.Z_SYNC_FLUSH))
+        return Deflated((b"".join(self._out),), self._crc, self._size)
+
+
 def deflate_chunks(chunks: Iterable[bytes | memoryview], level: int = LEVEL) -> Deflated:
-    """The chunks' bytes, one after another, as one piece (one compressor over them all:
-    what repeats across chunks is found)."""
-    compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
-    out: list[bytes] = []
-    crc = size = 0
+    """The chunks' bytes, one after another, as one piece."""
+    deflater = Deflater(level)
     for chunk in chunks:
-        out.append(compressor.compress(chunk))
-        crc = zlib.crc32(chunk, crc)
-        size += len(chunk)
-    if not size:
-        return EMPTY
-    out.append(compressor.flush(zlib.Z_SYNC_FLUSH))
-    return Deflated((b"".join(out),), crc, size)
+        deflater.add(chunk)
+    return deflater.finish()
 
 
 def join(pieces: Iterable[Deflated]) -> Deflated:
