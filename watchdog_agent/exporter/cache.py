@@ -78,7 +78,12 @@ class _Rendered:
         self.heads = heads
         self.gzipped = gzipped
         self.level = level
-        self.asked: set[Kind] = set()
+        # replaced, never changed in place: a rendering thread reads it while scrapes ask
+        self.asked: frozenset[Kind] = frozenset()
+
+    def _ask(self, kind: Kind) -> None:
+        if kind not in self.asked:
+            self.asked = self.asked | {kind}
 
     def has(self, kind: Kind) -> bool:
         return self.text is not None if kind is None else kind in self.gzipped
@@ -97,13 +102,13 @@ class _Rendered:
     def chunks(self, fmt: Format) -> list[bytes | memoryview]:
         """The plain body in ``fmt`` as chunks over the one stored copy; inflated from a
         compressed body the first time (a thread's work: the server asks in one)."""
-        self.asked.add(None)
+        self._ask(None)
         text = self._text()
         return [text] if fmt is not Format.OPENMETRICS else _splice(text, self.heads, fmt)
 
     def gzipped_in(self, fmt: Format) -> Deflated:
         """The body in ``fmt`` compressed; compressed the first time (a thread's work)."""
-        self.asked.add(fmt)
+        self._ask(fmt)
         piece = self.gzipped.get(fmt)
         if piece is None:
             kept = self.text is not None
