@@ -14,6 +14,9 @@ from helpers.serving import serving, tree_settings
 
 OPENMETRICS = {"Accept": "application/openmetrics-text; version=1.0.0"}
 TOKEN = "tok-" + secrets.token_hex(16)
+# one Snapshot for the whole test: every scrape has the same families (a rate-derived one
+# comes with the second pass)
+ONE_SNAPSHOT = 600.0
 
 
 def _gunzip(body: bytes) -> bytes:
@@ -35,7 +38,7 @@ def _scrapes(body: bytes, encoding: str) -> float:
 
 
 async def test_gzip_follows_accept_encoding() -> None:
-    async with serving(tree_settings("systemd")) as client:
+    async with serving(tree_settings("systemd", interval=ONE_SNAPSHOT)) as client:
         url = client.make_url("/metrics")
         # the raw bytes: no decompression, no Accept-Encoding unless given
         async with aiohttp.ClientSession(
@@ -92,7 +95,7 @@ async def test_gzip_scrape_needs_the_same_credentials(tmp_path: Path) -> None:
 async def test_gzip_then_plain_scrapes_hold_the_same_families(accept: dict[str, str]) -> None:
     """A gzip scrape, then a plain one (made from the compressed rendering when it holds
     no plain text: tests/exporter/test_gzipped.py): the same families, whole."""
-    async with serving(tree_settings("systemd")) as client:
+    async with serving(tree_settings("systemd", interval=ONE_SNAPSHOT)) as client:
         url = client.make_url("/metrics")
         async with aiohttp.ClientSession(auto_decompress=False) as http:
             async with http.get(url, headers={"Accept-Encoding": "gzip", **accept}) as resp:
