@@ -1,21 +1,28 @@
 """`watchdog-agent serve` under /metrics scrapers: a real agent process over a generated
 pure-v2 host of N containers (default 1,000), scraped over loopback.
 
-    python bench/scrapers.py [--containers 1000] [--seconds 30] [--scrapers 50] [--runs 200]
+    python -m bench.scrapers [--quick] [--containers 1000] [--seconds 30] [--scrapers 50]
+                             [--runs 200]
+    (or python bench/scrapers.py ...)
 
 Starts ``watchdog-agent serve --no-docker --journal none --listen 127.0.0.1:0`` with
 ``--proc-root``/``--cgroup-root`` on a tree made by ``bench/gentree.py`` in /dev/shm, waits
-for /readyz, then prints Markdown tables of:
+for /readyz, then prints Markdown tables (each after its ``<!-- table: KEY -->`` line;
+progress on stderr) of:
 
-- sequential scrapes of ``/metrics`` over one keep-alive connection: p50/p99 ms, bytes;
-- ``--scrapers`` concurrent scrapers (aiohttp tasks in this process, each scraping in a
-  loop) for ``--seconds``: scrapes, errors (non-200 or exceptions), p50/p95/p99 latency,
-  scrapes/s, and the agent's CPU (utime+stime of /proc/<pid>/stat) over the window, next
-  to its CPU over an idle window of the same process (sampling alone).
+- ``scrapers-sequential-N``: sequential scrapes of ``/metrics`` over one keep-alive
+  connection, plain and gzip (``Accept-Encoding: gzip``, as Prometheus asks): p50/p99
+  ms, bytes on the wire;
+- ``scrapers-concurrent-N``: ``--scrapers`` concurrent scrapers (aiohttp tasks in this
+  process, each scraping in a loop) for ``--seconds``, plain then gzip: scrapes, errors
+  (non-200 or exceptions), p50/p95/p99 latency, scrapes/s, and the agent's CPU
+  (utime+stime of /proc/<pid>/stat) over the window, next to its CPU over an idle window
+  of the same process (sampling alone).
 
 The client runs in this process on the same cores as the agent, so under load its own
-work (reading ~7 MB per scrape) is part of the latency it measures. The agent is
-stopped with SIGTERM and the tree removed at the end.
+work (reading the body: ~7 MB plain, ~2 MB gzip, not decompressed) is part of the
+latency it measures. ``--quick``: 100 containers, 5 scrapers for 3 s, 10 sequential
+scrapes. The agent is stopped with SIGTERM and the tree removed at the end.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -82,12 +90,14 @@ def serve(
 
 
 @contextmanager
-def agent_process(tree: Path, logdir: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """The agent over a generated tree, without Docker."""
+def agent_process(
+    tree: Path, logdir: Path, *more: str
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """The agent over a generated tree, without Docker (``more``: further flags)."""
     env = dict(os.environ)
     env["DOCKER_HOST"] = f"unix://{logdir}/no-docker.sock"  # never reached: --no-docker
-    args = ["--no-docker", "--journal", "none",
-            "--proc-root", str(tree / "proc"), "--cgroup-root", str(tree / "cgroup")]  # fmt: skip
+    args = ["--no-docker", "--journal", "none", "--proc-root", str(tree / "proc"),
+            "--cgroup-root", str(tree / "cgroup"), *more]  # fmt: skip
     with serve(args, logdir, env) as running:
         yield running
 
@@ -122,27 +132,42 @@ async def wait_ready(session: aiohttp.ClientSession, base: str) -> float:
     raise RuntimeError("agent not ready")
 
 
-async def scrape(session: aiohttp.ClientSession, url: str) -> tuple[int, int]:
-    async with session.get(url, headers={"Accept": TEXT_ACCEPT}) as r:
+ENCODINGS = ("identity", "gzip")
+
+
+def progress(message: str) -> None:
+    print(f"scrapers: {message}", file=sys.stderr, flush=True)
+
+
+async def scrape(session: aiohttp.ClientSession, url: str, encoding: str) -> tuple[int, int]:
+    headers = {"Accept": TEXT_ACCEPT, "Accept-Encoding": encoding}
+    async with session.get(url, headers=headers) as r:
         body = await r.read()
+        if r.status == 200 and r.headers.get("Content-Encoding", "identity") != encoding:
+            raise RuntimeError(f"asked for {encoding}, got {r.headers.get('Content-Encoding')}")
         return r.status, len(body)
 
 
-async def sequential(base: str, runs: int) -> tuple[list[float], int, int]:
+def session(connector: aiohttp.TCPConnector, **more: Any) -> aiohttp.ClientSession:
+    """A client that reads bodies as sent (a gzip one is not decompressed)."""
+    return aiohttp.ClientSession(connector=connector, auto_decompress=False, **more)
+
+
+async def sequential(base: str, runs: int, encoding: str) -> tuple[list[float], int, int]:
     """(ms per scrape, bytes of the last, errors) over one keep-alive connection."""
     url, times, size, errors = f"{base}/metrics", [], 0, 0
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
-        await scrape(session, url)  # warm-up: connection, first render
+    async with session(aiohttp.TCPConnector(limit=1)) as http:
+        await scrape(http, url, encoding)  # warm-up: connection, first render
         for _ in range(runs):
             t0 = time.perf_counter()
-            status, size = await scrape(session, url)
+            status, size = await scrape(http, url, encoding)
             times.append((time.perf_counter() - t0) * 1e3)
             errors += status != 200
     return times, size, errors
 
 
 async def concurrent(
-    base: str, scrapers: int, seconds: float, pid: int
+    base: str, scrapers: int, seconds: float, pid: int, encoding: str
 ) -> tuple[list[float], int, int, float, float, list[str]]:
     """(latencies ms of answered scrapes, non-200 answers, exceptions, wall s, agent CPU s,
     first error messages)."""
@@ -152,7 +177,7 @@ async def concurrent(
     messages: list[str] = []
     timeout = aiohttp.ClientTimeout(total=max(30.0, seconds))
     connector = aiohttp.TCPConnector(limit=scrapers)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+    async with session(connector, timeout=timeout) as http:
         end = 0.0
 
         async def worker() -> None:
@@ -160,8 +185,8 @@ async def concurrent(
             while time.perf_counter() < end:
                 t0 = time.perf_counter()
                 try:
-                    status, _ = await scrape(session, url)
-                except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                    status, _ = await scrape(http, url, encoding)
+                except (TimeoutError, aiohttp.ClientError, OSError, RuntimeError) as exc:
                     failures += 1
                     if len(messages) < 5:
                         messages.append(f"{type(exc).__name__}: {exc}")
@@ -191,53 +216,78 @@ async def measure(base: str, pid: int, args: argparse.Namespace) -> list[str]:
         async with session.get(f"{base}/api/v1/info") as r:
             info = await r.json()
     sampled = info.get("containers_sampled")
-    lines = [
-        f"agent: `{base}`, ready after {ready_s:.1f} s, {sampled} containers sampled, "
-        f"interval {info.get('interval_seconds')} s, {os.cpu_count()} CPUs "
-        f"(python {sys.version.split()[0]}, aiohttp {aiohttp.__version__}).",
-        "",
-    ]
-    idle, idle_wall = await idle_cpu(pid, IDLE_SECONDS)
-    times, size, seq_errors = await sequential(base, args.runs)
+    progress(f"agent at {base}, ready after {ready_s:.1f} s, {sampled} containers sampled")
+    about = (
+        f"`serve` over {sampled} generated containers (no Docker), sampling every "
+        f"{info.get('interval_seconds')} s; {os.cpu_count()} CPUs, python "
+        f"{sys.version.split()[0]}, aiohttp {aiohttp.__version__}."
+    )
+    lines: list[str] = []
+    idle_seconds = min(IDLE_SECONDS, args.seconds)
+    idle, idle_wall = await idle_cpu(pid, idle_seconds)
+    n = args.containers
     lines += [
-        "Sequential `/metrics` scrapes (text 0.0.4, one keep-alive connection):",
+        f"<!-- table: scrapers-sequential-{n} -->",
+        f"{about} Sequential `/metrics` scrapes (text 0.0.4, one keep-alive connection, "
+        "bytes read as sent):",
         "",
-        "| scrapes | errors | p50 (ms) | p99 (ms) | max (ms) | bytes      |",
-        "|--------:|-------:|---------:|---------:|---------:|-----------:|",
-        f"| {len(times):>7} | {seq_errors:>6} | {statistics.median(times):>8.2f} "
-        f"| {pct(times, 0.99):>8.2f} | {max(times):>8.2f} | {size:>10,} |",
-        "",
+        "| Accept-Encoding | scrapes | errors | p50 (ms) | p99 (ms) | max (ms) | bytes |",
+        "|---|--------:|-------:|---------:|---------:|---------:|-----------:|",
     ]
-    lat, bad, failed, wall, cpu, messages = await concurrent(base, args.scrapers, args.seconds, pid)
-    total, errors = len(lat) + failed, bad + failed
+    for encoding in ENCODINGS:
+        progress(f"{args.runs} sequential scrapes, {encoding}")
+        times, size, seq_errors = await sequential(base, args.runs, encoding)
+        lines.append(
+            f"| {encoding} | {len(times)} | {seq_errors} | {statistics.median(times):.2f} "
+            f"| {pct(times, 0.99):.2f} | {max(times):.2f} | {size:,} |"
+        )
     lines += [
-        f"{args.scrapers} concurrent scrapers for {args.seconds:g} s "
+        "",
+        f"<!-- table: scrapers-concurrent-{n} -->",
+        f"{args.scrapers} concurrent scrapers for {args.seconds:g} s each "
         f"(agent CPU: utime+stime of its process; 100% = one core):",
         "",
-        "| scrapers | scrapes | errors | p50 (ms) | p95 (ms) | p99 (ms) | scrapes/s "
-        "| agent CPU s | agent CPU % |",
-        "|---------:|--------:|-------:|---------:|---------:|---------:|----------:"
-        "|------------:|------------:|",
-        f"| {args.scrapers:>8} | {total:>7} | {errors:>6} "
-        f"| {statistics.median(lat) if lat else float('nan'):>8.1f} "
-        f"| {pct(lat, 0.95) if lat else float('nan'):>8.1f} "
-        f"| {pct(lat, 0.99) if lat else float('nan'):>8.1f} "
-        f"| {(total - errors) / wall:>9.1f} | {cpu:>11.2f} | {100 * cpu / wall:>10.1f}% |",
-        f"| idle ({IDLE_SECONDS:g} s, no scrapes) |  |  |  |  |  |  "
-        f"| {idle:>11.2f} | {100 * idle / idle_wall:>10.1f}% |",
+        "| Accept-Encoding | scrapers | scrapes | errors | p50 (ms) | p95 (ms) | p99 (ms) "
+        "| scrapes/s | agent CPU s | agent CPU % |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    if messages:
-        lines += ["", "first errors: " + "; ".join(messages)]
+    all_messages: list[str] = []
+    for encoding in ENCODINGS:
+        progress(f"{args.scrapers} concurrent scrapers for {args.seconds:g} s, {encoding}")
+        lat, bad, failed, wall, cpu, messages = await concurrent(
+            base, args.scrapers, args.seconds, pid, encoding
+        )
+        total, errors = len(lat) + failed, bad + failed
+        nan = float("nan")
+        lines.append(
+            f"| {encoding} | {args.scrapers} | {total} | {errors} "
+            f"| {statistics.median(lat) if lat else nan:.1f} "
+            f"| {pct(lat, 0.95) if lat else nan:.1f} | {pct(lat, 0.99) if lat else nan:.1f} "
+            f"| {(total - errors) / wall:.1f} | {cpu:.2f} | {100 * cpu / wall:.1f}% |"
+        )
+        all_messages += messages
+    lines.append(
+        f"| idle ({idle_seconds:g} s, no scrapes) | | | | | | | "
+        f"| {idle:.2f} | {100 * idle / idle_wall:.1f}% |"
+    )
+    if all_messages:
+        progress("first errors: " + "; ".join(all_messages[:5]))
     return lines
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--containers", "-n", type=int, default=1000)
-    parser.add_argument("--seconds", type=float, default=30.0, help="concurrent phase length")
-    parser.add_argument("--scrapers", type=int, default=50, help="concurrent scrapers")
-    parser.add_argument("--runs", type=int, default=200, help="sequential scrapes")
+    parser.add_argument("--quick", action="store_true", help="a small, short run")
+    parser.add_argument("--containers", "-n", type=int, default=None, help="default 1000")
+    parser.add_argument("--seconds", type=float, default=None, help="concurrent phase length")
+    parser.add_argument("--scrapers", type=int, default=None, help="concurrent scrapers")
+    parser.add_argument("--runs", type=int, default=None, help="sequential scrapes")
     args = parser.parse_args(argv)
+    quick = args.quick
+    args.containers = args.containers or (100 if quick else 1000)
+    args.seconds = args.seconds or (3.0 if quick else 30.0)
+    args.scrapers = args.scrapers or (5 if quick else 50)
+    args.runs = args.runs or (10 if quick else 200)
     # SIGTERM unwinds like Ctrl-C, so the agent is stopped and the tree removed.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     shm = "/dev/shm" if os.path.isdir("/dev/shm") else None
@@ -245,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         tree, logdir = Path(tmp) / "tree", Path(tmp)
         t0 = time.perf_counter()
         make_tree(tree, args.containers, lean=True)
-        print(f"tree: {args.containers} containers in {time.perf_counter() - t0:.1f} s", flush=True)
+        progress(f"tree: {args.containers} containers in {time.perf_counter() - t0:.1f} s")
         with agent_process(tree, logdir) as (proc, base):
             lines = asyncio.run(measure(base, proc.pid, args))
             rc = proc.poll()

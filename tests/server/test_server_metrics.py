@@ -116,7 +116,14 @@ async def test_real_prometheus_scrapes_the_agent(
             await asyncio.sleep(17)
             got = await query(rate)
             value = float(got[0]["value"][1]) if got else None
+            # Prometheus asks for gzip: every scrape it made was answered so, and it read
+            # each whole (the counter is in the per-scrape part, after the snapshot's)
+            served = {
+                r["metric"]["encoding"]: float(r["value"][1])
+                for r in await query("watchdog_metrics_scrapes_total")
+            }
         assert up and up[0]["value"][1] == "1", up
+        assert served.get("gzip", 0) >= 10 and served.get("identity") == 0, served
         assert value is not None and 0.4 <= value <= 0.6, value
 
         async with aiohttp.ClientSession() as http, http.get(f"http://{agent}/metrics") as resp:

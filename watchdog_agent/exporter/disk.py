@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from watchdog_agent.model import DiskArea, DiskContainer, DiskUsage
 
 from .exposition import Family, Format, Series, family, series, write_families, write_family
+from .gzipped import EMPTY, Deflated, deflate
 from .table import (
     DISK_BYTES,
     DISK_CONTAINER_TABLE,
@@ -62,13 +63,24 @@ class DiskMetrics:
         self._areas = areas
         self._key: DiskUsage | None = None
         self._rendered: dict[Format, bytes] = {}
+        self._gzipped: dict[Format, Deflated] = {}
+
+    def gzipped(self, fmt: Format) -> Deflated:
+        """``render(fmt)`` compressed, once per sample."""
+        data = self.render(fmt)  # first: a new sample clears what was compressed
+        if not data:
+            return EMPTY
+        out = self._gzipped.get(fmt)
+        if out is None:
+            out = self._gzipped[fmt] = deflate(data)
+        return out
 
     def render(self, fmt: Format) -> bytes:
         usage = self._latest()
         if usage is None:
             return b""
         if usage is not self._key:
-            self._key, self._rendered = usage, {}
+            self._key, self._rendered, self._gzipped = usage, {}, {}
         out = self._rendered.get(fmt)
         if out is None:
             out = self._rendered[fmt] = render_disk(usage, self._areas(usage), fmt)

@@ -16,6 +16,7 @@ from watchdog_agent.model import DaemonState, HostSample, ProcessCost
 from .cache import MetricsCache
 from .disk import DiskMetrics
 from .exposition import EOF, Family, Format, write_families
+from .gzipped import Deflated, deflate, gzip_chunks
 from .states import InventoryMetrics
 from .table import (
     BUILD_INFO,
@@ -29,6 +30,7 @@ from .table import (
     EVENTS_LOST,
     EVENTS_SKIPPED,
     HOST_TABLE,
+    METRICS_SCRAPES,
     PROCESS_TABLE,
     SAMPLING_ERRORS,
     FamilySpec,
@@ -105,10 +107,17 @@ def daemon_families(state: DaemonState) -> list[Family]:
     return out
 
 
+EOF_GZIPPED = deflate(EOF)
+ENCODINGS = ("gzip", "identity")
+
+
 class Scrape:
     """A scrape's body over the cache's latest rendering, whichever Snapshot it was (the
     server renders each new Snapshot ahead, in a thread, and serves the last one
-    meanwhile)."""
+    meanwhile), plain or gzip: the gzip body splices the pieces compressed once (the
+    Snapshot's, the inventory's, the disk sample's) around the agent's own families,
+    compressed per scrape (a few hundred bytes). With ``count_scrapes`` the scrapes
+    answered, by coding, are one of the agent's families."""
 
     def __init__(
         self,
@@ -122,6 +131,7 @@ class Scrape:
         cost: Callable[[], ProcessCost | None] | None = None,
         daemon: Callable[[], DaemonState | None] | None = None,
         disk: DiskMetrics | None = None,
+        count_scrapes: bool = False,
     ) -> None:
         self.cache = cache
         self.version = version
@@ -132,6 +142,12 @@ class Scrape:
         self.cost = cost
         self.daemon = daemon
         self.disk = disk
+        self.scrapes: dict[str, int] | None = dict.fromkeys(ENCODINGS, 0) if count_scrapes else None
+
+    def count(self, encoding: str) -> None:
+        """One more scrape answered with ``encoding`` (counted when counting)."""
+        if self.scrapes is not None:
+            self.scrapes[encoding] = self.scrapes.get(encoding, 0) + 1
 
     def families(self) -> list[Family]:
         """The agent's own families as of now."""
@@ -140,6 +156,9 @@ class Scrape:
         host = None if self.host is None else self.host()
         cost = None if self.cost is None else self.cost()
         out = agent_families(self.version, errors, events)
+        if self.scrapes is not None:
+            by_coding = sorted(self.scrapes.items())
+            out.append(Family(METRICS_SCRAPES, [({"encoding": e}, n) for e, n in by_coding]))
         daemon = None if self.daemon is None else self.daemon()
         if daemon is not None:  # none without Docker (--no-docker)
             out += daemon_families(daemon)
@@ -156,6 +175,21 @@ class Scrape:
         if fmt is Format.OPENMETRICS:
             parts.append(EOF)
         return parts
+
+    def gzip_parts(self, fmt: Format) -> list[bytes]:
+        """The body in ``fmt`` as one gzip member's chunks; the same bytes as ``parts``
+        once decompressed."""
+        pieces: list[Deflated] = [
+            self.cache.last_gzipped(fmt),
+            deflate(write_families(self.families(), fmt)),
+        ]
+        if self.states is not None:
+            pieces.append(self.states.gzipped(fmt))
+        if self.disk is not None:
+            pieces.append(self.disk.gzipped(fmt))
+        if fmt is Format.OPENMETRICS:
+            pieces.append(EOF_GZIPPED)
+        return gzip_chunks(pieces)
 
     def render(self, fmt: Format = Format.TEXT) -> bytes:
         return b"".join(self.parts(fmt))

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from watchdog_agent.model import ContainerRef
 
 from .exposition import Format, Series, family, series, write_family
+from .gzipped import Deflated, deflate
 from .table import STATE_TABLE
 
 Refs = Callable[[], Mapping[str, ContainerRef]]
@@ -35,11 +36,23 @@ class InventoryMetrics:
         self._version = version
         self._key: object = object()
         self._rendered: dict[Format, bytes] = {}
+        self._gzipped: dict[Format, Deflated] = {}
 
-    def render(self, fmt: Format) -> bytes:
+    def _current(self) -> None:
         key = self._version()
         if key != self._key:
-            self._key, self._rendered = key, {}
+            self._key, self._rendered, self._gzipped = key, {}, {}
+
+    def gzipped(self, fmt: Format) -> Deflated:
+        """``render(fmt)`` compressed, once per version."""
+        self._current()
+        out = self._gzipped.get(fmt)
+        if out is None:
+            out = self._gzipped[fmt] = deflate(self.render(fmt))
+        return out
+
+    def render(self, fmt: Format) -> bytes:
+        self._current()
         out = self._rendered.get(fmt)
         if out is None:
             out = self._rendered[fmt] = render_states(self._refs(), fmt)

@@ -341,6 +341,13 @@ DISK_CONTAINER_TABLE = (
              "sample.", "gauge", (), getters.fs_usage),
 )  # fmt: skip
 
+# written when the server counts its scrapes (not by a bare Scrape: the oracle has none)
+METRICS_SCRAPES = FamilySpec(
+    "watchdog_metrics_scrapes_total",
+    "Scrapes of /metrics answered, by content coding (gzip or identity).", "counter",
+    ("encoding",),
+)  # fmt: skip
+
 AGENT_TABLE = (BUILD_INFO, SAMPLING_ERRORS, EVENTS, EVENTS_LOST, EVENTS_GAPS, EVENTS_SKIPPED)
 
 # the host's totals (cAdvisor's machine_* names and help; cAdvisor also labels them with
@@ -416,5 +423,5 @@ def every_family(
     for mode in CgroupMode:
         per_container.update((s.name, s) for s in container_table(mode))
     return [*per_container.values(), info_spec(allowlist), *SNAPSHOT_TABLE, *AGENT_TABLE,
-            *DAEMON_TABLE, *HOST_TABLE, *PROCESS_TABLE, *STATE_TABLE, *DISK_CONTAINER_TABLE,
-            *DISK_TABLE]  # fmt: skip
+            METRICS_SCRAPES, *DAEMON_TABLE, *HOST_TABLE, *PROCESS_TABLE, *STATE_TABLE,
+            *DISK_CONTAINER_TABLE, *DISK_TABLE]  # fmt: skip

@@ -9,6 +9,13 @@ families that change between passes (build info, sampling errors, event counters
 inventory's state series (rendered once per inventory change). Nobody scraping costs no
 rendering; fifty scrapers of one snapshot cost one.
 
+When ``Accept-Encoding`` allows gzip (Prometheus always asks for it) the answer is gzip
+(``Content-Encoding: gzip``; ``Vary: Accept-Encoding`` on every answer): a snapshot is
+compressed once per format, in the rendering's thread, and a scrape compresses only the
+few families written per scrape. A rendering is made in the forms (plain, gzip text, gzip
+OpenMetrics) the previous one was asked in; a form it lacks is made, in a thread, when
+first asked for (a gzip-only Prometheus costs one compression and no plain copy).
+
 The event counters come from ``EVENT_COUNTS``, which the app factory provides: this route
 does not know where the events side keeps them.
 """
@@ -16,14 +23,16 @@ does not know where the events side keeps them.
 from __future__ import annotations
 
 import asyncio
+import functools
 
 from aiohttp import web
 
 from watchdog_agent.agent.diskareas import areas
 from watchdog_agent.agent.wiring import Agent
-from watchdog_agent.exporter.cache import MetricsCache
+from watchdog_agent.exporter.cache import Kind, MetricsCache
 from watchdog_agent.exporter.disk import DiskMetrics
 from watchdog_agent.exporter.exposition import negotiate
+from watchdog_agent.exporter.gzipped import accept_encoding_values, wants_gzip
 from watchdog_agent.exporter.scrape import Scrape
 from watchdog_agent.exporter.states import InventoryMetrics
 from watchdog_agent.model import Snapshot
@@ -41,35 +50,64 @@ class Renderer:
     rendered bytes, not the Snapshot: a replaced Snapshot is released at once.
     """
 
+    TRIES = 3  # a new rendering may come in while a form of the last one is made
+
     def __init__(self, cache: MetricsCache) -> None:
         self.cache = cache
         self._task: asyncio.Task[None] | None = None
+        self._forms: dict[Kind, asyncio.Task[None]] = {}
 
-    async def ensure(self, snapshot: Snapshot | None) -> None:
+    async def ensure(self, snapshot: Snapshot | None, asking: Kind) -> None:
+        """A rendering of ``snapshot`` started, if it is new, in the forms the last one
+        was asked in and ``asking``'s; awaited only when there is none yet."""
         if snapshot is None or self.cache.rendered(snapshot):
             return
         if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._render(snapshot), name="metrics-render")
-        if not self.cache.last():
+            self._task = asyncio.create_task(self._render(snapshot, asking), name="metrics-render")
+        if not self.cache.ready:
             await asyncio.shield(self._task)
 
-    async def _render(self, snapshot: Snapshot) -> None:
-        await asyncio.to_thread(self.cache.render, snapshot)
+    async def ensure_form(self, kind: Kind) -> None:
+        """The latest rendering at hand plain (``None``) or compressed in a format: made
+        in a thread when it is not (inflated, or compressed, from a form that is)."""
+        for _ in range(self.TRIES):
+            if self.cache.has(kind):
+                return
+            task = self._forms.get(kind)
+            if task is None or task.done():
+                task = self._forms[kind] = asyncio.create_task(
+                    asyncio.to_thread(self.cache.prepare, kind), name="metrics-form"
+                )
+            await asyncio.shield(task)
+
+    async def _render(self, snapshot: Snapshot, asking: Kind) -> None:
+        # built in the thread, installed here: the latest rendering changes on the loop only
+        build = functools.partial(self.cache.build, snapshot, asking=asking)
+        self.cache.install(await asyncio.to_thread(build))
 
     async def close(self) -> None:
-        if self._task is not None:
-            await asyncio.gather(self._task, return_exceptions=True)
+        tasks = [task for task in (self._task, *self._forms.values()) if task is not None]
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 RENDERER = web.AppKey("metrics_renderer", Renderer)
 
 
 async def metrics(request: web.Request) -> web.StreamResponse:
-    await request.app[RENDERER].ensure(request.app[AGENT].store.latest)
+    renderer, scrape = request.app[RENDERER], request.app[SCRAPE]
     content_type, fmt = negotiate(request.headers.get("Accept"))
-    parts = request.app[SCRAPE].parts(fmt)
+    gzip = wants_gzip(accept_encoding_values(request.headers.getall("Accept-Encoding", [])))
+    await renderer.ensure(request.app[AGENT].store.latest, fmt if gzip else None)
+    headers = {"Content-Type": content_type, "Vary": "Accept-Encoding"}
+    if gzip:
+        headers["Content-Encoding"] = "gzip"
+    await renderer.ensure_form(fmt if gzip else None)
+    scrape.count("gzip" if gzip else "identity")
+    parts: list[bytes] | list[bytes | memoryview] = (
+        scrape.gzip_parts(fmt) if gzip else scrape.parts(fmt)
+    )
     # written chunk by chunk from the cached rendering: a scrape copies none of it
-    resp = web.StreamResponse(headers={"Content-Type": content_type})
+    resp = web.StreamResponse(headers=headers)
     resp.content_length = sum(len(part) for part in parts)
     await resp.prepare(request)
     for part in parts:
@@ -102,6 +140,7 @@ def setup(app: web.Application) -> None:
         cost=lambda: agent.cost,
         daemon=agent.daemon_state,
         disk=DiskMetrics(lambda: None if agent.disk is None else agent.disk.latest, areas),
+        count_scrapes=True,
     )
     app[RENDERER] = renderer
     app.on_cleanup.append(lambda _app: renderer.close())
