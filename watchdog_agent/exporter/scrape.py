@@ -1,9 +1,9 @@
 """What a scrape writes, in this order: the latest Snapshot's rendering (``MetricsCache``),
-the agent's own families (build info, sampling errors, event counters, the Docker
-daemon's: the few numbers that change between passes, written on every scrape), the
-latest host sample's families and the agent's own cost (``process_*``), the inventory's
-state series (``InventoryMetrics``), the disk sample's series (``DiskMetrics``), and
-``# EOF`` for OpenMetrics. No I/O."""
+the agent's own families (build info, sampling errors, event counters, the journal's
+errors, live asyncio tasks, the Docker daemon's: the few numbers that change between
+passes, written on every scrape), the latest host sample's families and the agent's own
+cost (``process_*``), the inventory's state series (``InventoryMetrics``), the disk
+sample's series (``DiskMetrics``), and ``# EOF`` for OpenMetrics. No I/O."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from .disk import DiskMetrics
 from .exposition import EOF, Family, Format, write_families
 from .states import InventoryMetrics
 from .table import (
+    AGENT_TASKS,
     BUILD_INFO,
     DATA_ROOT_FREE,
     DATA_ROOT_SIZE,
@@ -29,6 +30,7 @@ from .table import (
     EVENTS_LOST,
     EVENTS_SKIPPED,
     HOST_TABLE,
+    JOURNAL_ERRORS,
     PROCESS_TABLE,
     SAMPLING_ERRORS,
     FamilySpec,
@@ -42,6 +44,7 @@ class EventCounts(NamedTuple):
     lost: int  # dropped for slow subscribers
     gaps: int  # stretches where the agent could not prove it saw every event
     skipped_lines: int  # malformed event lines
+    journal_errors: int | None = None  # batches the journal could not store (None: no journal)
 
 
 def agent_families(
@@ -59,6 +62,8 @@ def agent_families(
             Family(EVENTS_GAPS, [({}, events.gaps)]),
             Family(EVENTS_SKIPPED, [({}, events.skipped_lines)]),
         ]
+        if events.journal_errors is not None:
+            out.append(Family(JOURNAL_ERRORS, [({}, events.journal_errors)]))
     return out
 
 
@@ -122,6 +127,7 @@ class Scrape:
         cost: Callable[[], ProcessCost | None] | None = None,
         daemon: Callable[[], DaemonState | None] | None = None,
         disk: DiskMetrics | None = None,
+        tasks: Callable[[], int] | None = None,
     ) -> None:
         self.cache = cache
         self.version = version
@@ -132,6 +138,7 @@ class Scrape:
         self.cost = cost
         self.daemon = daemon
         self.disk = disk
+        self.tasks = tasks
 
     def families(self) -> list[Family]:
         """The agent's own families as of now."""
@@ -140,6 +147,8 @@ class Scrape:
         host = None if self.host is None else self.host()
         cost = None if self.cost is None else self.cost()
         out = agent_families(self.version, errors, events)
+        if self.tasks is not None:
+            out.append(Family(AGENT_TASKS, [({}, self.tasks())]))
         daemon = None if self.daemon is None else self.daemon()
         if daemon is not None:  # none without Docker (--no-docker)
             out += daemon_families(daemon)

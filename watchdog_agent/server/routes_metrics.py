@@ -102,6 +102,7 @@ def setup(app: web.Application) -> None:
         cost=lambda: agent.cost,
         daemon=agent.daemon_state,
         disk=DiskMetrics(lambda: None if agent.disk is None else agent.disk.latest, areas),
+        tasks=lambda: len(asyncio.all_tasks()),  # a scrape runs on the loop
     )
     app[RENDERER] = renderer
     app.on_cleanup.append(lambda _app: renderer.close())
