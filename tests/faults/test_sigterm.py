@@ -85,7 +85,7 @@ def test_sigterm_with_20_streams_then_resume(engine: PrivateEngine, tmp_path: Pa
     streams: list[Stream] = []
     try:
         base = agent.wait_url()
-        paths = (
+        paths: list[tuple[str, dict[str, str]]] = (
             [("/api/v1/events", {})] * 6
             + [("/api/v1/events", SSE)] * 2
             + [(f"/api/v1/events?filter=container={cid}", {})] * 2
