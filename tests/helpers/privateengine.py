@@ -100,6 +100,17 @@ class PrivateEngine:
             self.proc.kill()
             self.proc.wait(timeout=10)
 
+    def kill(self) -> None:
+        """SIGKILL dockerd, as a crash or the OOM killer would: its containerd goes with it,
+        the containers' shims (and, with --live-restore, the containers) stay."""
+        assert self.proc is not None and self.proc.poll() is None, "not running"
+        children = _children(self.proc.pid)  # its containerd
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+        # a new dockerd starts a new containerd on the same socket: wait for the old one
+        poll(lambda: not any(os.path.exists(f"/proc/{c}") for c in children), 20,
+             "the killed dockerd's containerd to exit")  # fmt: skip
+
     def import_busybox(self) -> None:
         """The test image, as scripts/test builds it: Debian's static busybox and links."""
         buf = io.BytesIO()
@@ -135,6 +146,15 @@ class PrivateEngine:
             mounted = [ln for ln in f if f" {self.root}/" in ln]
         if not mounted:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                out += [int(c) for c in f.read().split()]
+    return out
 
 
 def require_dockerd() -> None:

@@ -1,9 +1,9 @@
 """What a scrape writes, in this order: the latest Snapshot's rendering (``MetricsCache``),
-the agent's own families (build info, sampling errors, event counters, the Docker
-daemon's: the few numbers that change between passes, written on every scrape), the
-latest host sample's families and the agent's own cost (``process_*``), the inventory's
-state series (``InventoryMetrics``), the disk sample's series (``DiskMetrics``), and
-``# EOF`` for OpenMetrics. No I/O."""
+the agent's own families (build info, sampling errors, event counters, the journal's
+errors, live asyncio tasks, the Docker daemon's: the few numbers that change between
+passes, written on every scrape), the latest host sample's families and the agent's own
+cost (``process_*``), the inventory's state series (``InventoryMetrics``), the disk
+sample's series (``DiskMetrics``), and ``# EOF`` for OpenMetrics. No I/O."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from .exposition import EOF, Family, Format, write_families
 from .gzipped import Deflated, deflate, gzip_chunks
 from .states import InventoryMetrics
 from .table import (
+    AGENT_TASKS,
     BUILD_INFO,
     DATA_ROOT_FREE,
     DATA_ROOT_SIZE,
@@ -31,6 +32,7 @@ from .table import (
     EVENTS_SKIPPED,
     HOST_TABLE,
     METRICS_SCRAPES,
+    JOURNAL_ERRORS,
     PROCESS_TABLE,
     SAMPLING_ERRORS,
     FamilySpec,
@@ -44,6 +46,7 @@ class EventCounts(NamedTuple):
     lost: int  # dropped for slow subscribers
     gaps: int  # stretches where the agent could not prove it saw every event
     skipped_lines: int  # malformed event lines
+    journal_errors: int | None = None  # batches the journal could not store (None: no journal)
 
 
 def agent_families(
@@ -61,6 +64,8 @@ def agent_families(
             Family(EVENTS_GAPS, [({}, events.gaps)]),
             Family(EVENTS_SKIPPED, [({}, events.skipped_lines)]),
         ]
+        if events.journal_errors is not None:
+            out.append(Family(JOURNAL_ERRORS, [({}, events.journal_errors)]))
     return out
 
 
@@ -132,6 +137,7 @@ class Scrape:
         daemon: Callable[[], DaemonState | None] | None = None,
         disk: DiskMetrics | None = None,
         count_scrapes: bool = False,
+        tasks: Callable[[], int] | None = None,
     ) -> None:
         self.cache = cache
         self.version = version
@@ -143,6 +149,7 @@ class Scrape:
         self.daemon = daemon
         self.disk = disk
         self.scrapes: dict[str, int] | None = dict.fromkeys(ENCODINGS, 0) if count_scrapes else None
+        self.tasks = tasks
 
     def count(self, encoding: str) -> None:
         """One more scrape answered with ``encoding`` (counted when counting)."""
@@ -159,6 +166,8 @@ class Scrape:
         if self.scrapes is not None:
             by_coding = sorted(self.scrapes.items())
             out.append(Family(METRICS_SCRAPES, [({"encoding": e}, n) for e, n in by_coding]))
+        if self.tasks is not None:
+            out.append(Family(AGENT_TASKS, [({}, self.tasks())]))
         daemon = None if self.daemon is None else self.daemon()
         if daemon is not None:  # none without Docker (--no-docker)
             out += daemon_families(daemon)

@@ -349,6 +349,17 @@ METRICS_SCRAPES = FamilySpec(
 )  # fmt: skip
 
 AGENT_TABLE = (BUILD_INFO, SAMPLING_ERRORS, EVENTS, EVENTS_LOST, EVENTS_GAPS, EVENTS_SKIPPED)
+# the agent's health under faults (tests/faults/): written after AGENT_TABLE's families
+# when the server knows them (a journal's errors only with --journal)
+JOURNAL_ERRORS = FamilySpec(
+    "watchdog_journal_errors_total",
+    "Event batches the journal could not store (disk full, I/O error); they still reached "
+    "live subscribers, and a gap marks them in the journal.", "counter", (),
+)  # fmt: skip
+AGENT_TASKS = FamilySpec(
+    "watchdog_agent_tasks", "Live asyncio tasks in the agent (requests and streams included).",
+    "gauge", (),
+)  # fmt: skip
 
 # the host's totals (cAdvisor's machine_* names and help; cAdvisor also labels them with
 # boot_id, machine_id and system_uuid, which the agent does not read) from the latest
@@ -423,5 +434,6 @@ def every_family(
     for mode in CgroupMode:
         per_container.update((s.name, s) for s in container_table(mode))
     return [*per_container.values(), info_spec(allowlist), *SNAPSHOT_TABLE, *AGENT_TABLE,
-            METRICS_SCRAPES, *DAEMON_TABLE, *HOST_TABLE, *PROCESS_TABLE, *STATE_TABLE,
+            JOURNAL_ERRORS, METRICS_SCRAPES, AGENT_TASKS, *DAEMON_TABLE, *HOST_TABLE, *PROCESS_TABLE,
+            *STATE_TABLE,
             *DISK_CONTAINER_TABLE, *DISK_TABLE]  # fmt: skip

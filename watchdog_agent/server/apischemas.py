@@ -176,7 +176,9 @@ GAP_REASONS = (
     "running), `startup`, `docker-unavailable` (no engine answers: none yet, or it went "
     "away), `no-docker` (the agent runs with --no-docker), `no-journal` (the agent keeps no "
     "journal and Docker could not complete the window), `before-journal` (the window begins "
-    "before the journal and Docker's full buffer no longer reaches back)."
+    "before the journal and Docker's full buffer no longer reaches back), `journal-error` "
+    "(the journal could not store these events, e.g. its disk was full; live streams got "
+    "them)."
 )
 GAP = obj(
     {

@@ -67,14 +67,17 @@ def create_app(settings: Settings, agent: Agent | None = None) -> web.Applicatio
 
 def event_counts(agent: Agent) -> Callable[[], EventCounts]:
     """The events side's counters, for /metrics: the tap's (none before Docker answers,
-    or without it) and the bus's losses."""
+    or without it), the bus's losses and the journal's write errors (with a journal)."""
 
     def read() -> EventCounts:
         tap = None if agent.events is None else agent.events.tap
         lost = agent.bus.dropped_total
+        journal_errors = None
+        if agent.journal is not None:
+            journal_errors = 0 if agent.events is None else agent.events.journal_errors
         if tap is None:
-            return EventCounts({}, lost, 0, 0)
-        return EventCounts(tap.counts, lost, tap.gaps, tap.skipped_lines)
+            return EventCounts({}, lost, 0, 0, journal_errors)
+        return EventCounts(tap.counts, lost, tap.gaps, tap.skipped_lines, journal_errors)
 
     return read
 

@@ -141,6 +141,7 @@ def setup(app: web.Application) -> None:
         daemon=agent.daemon_state,
         disk=DiskMetrics(lambda: None if agent.disk is None else agent.disk.latest, areas),
         count_scrapes=True,
+        tasks=lambda: len(asyncio.all_tasks()),  # a scrape runs on the loop
     )
     app[RENDERER] = renderer
     app.on_cleanup.append(lambda _app: renderer.close())
