@@ -1016,6 +1016,84 @@ def make_tree(
     return ids
 
 
+# What ``TreeCounters.bump`` can move, and the files each rewrites.
+MOVES = ("cpu", "memory", "io", "net", "psi")
+_MOVED_FILES = {
+    "cpu": ("cpu.stat",),
+    "memory": ("memory.current", "memory.stat", "memory.peak"),
+    "io": ("io.stat",),
+    "psi": ("cpu.pressure", "io.pressure"),
+}
+
+
+class TreeCounters:
+    """Moves the counters of a tree that ``make_tree`` wrote (same arguments), between
+    the sampler's passes: files are rewritten in place (same inode, O_TRUNC), so a
+    reader's kept descriptor sees the new bytes as it would on cgroupfs. Every move only
+    adds: counters grow, memory grows a page at a time."""
+
+    def __init__(
+        self, dest: Path, containers: int, layout: str = "systemd", *, lean: bool = False
+    ) -> None:
+        self.cgroup_root, self.proc_root = dest / "cgroup", dest / "proc"
+        self.specs = [_bench_container(layout, i, 10_000 + 20 * i, lean) for i in range(containers)]
+
+    def bump(self, indices: Iterable[int], moves: Iterable[str] = MOVES, step: int = 1) -> None:
+        """Move the ``moves`` counters of the containers at ``indices`` by ``step`` units."""
+        kinds = tuple(moves)
+        unknown = set(kinds) - set(MOVES)
+        if unknown:
+            raise ValueError(f"unknown moves {sorted(unknown)}; expected some of {MOVES}")
+        for i in indices:
+            spec = self.specs[i]
+            _move(spec, kinds, step)
+            files = cgroup_files(spec)
+            wanted = {name for kind in kinds for name in _MOVED_FILES.get(kind, ())}
+            write_files(
+                self.cgroup_root / spec.cgroup_path, {n: files[n] for n in wanted if n in files}
+            )
+            if "net" in kinds:
+                write_files(self.proc_root / str(spec.procs[0].pid), {"net/dev": net_dev(spec.net)})
+
+
+def _move(spec: ContainerSpec, kinds: tuple[str, ...], step: int) -> None:
+    if "cpu" in kinds:
+        spec.user_usec += 731 * step
+        spec.system_usec += 211 * step
+        if spec.cpu_quota_us is not None:
+            spec.nr_periods += 10 * step
+            spec.nr_throttled += step
+            spec.throttled_usec += 1_009 * step
+    if "memory" in kinds:
+        stat = dict(spec.memory_stat)
+        stat["anon"] += PAGE_SIZE * step
+        stat["inactive_anon"] += PAGE_SIZE * step
+        stat["pgfault"] += 17 * step
+        spec.memory_stat = stat
+        spec.memory_current += PAGE_SIZE * step
+        spec.memory_peak = max(spec.memory_peak, spec.memory_current)
+    if "io" in kinds:
+        spec.io = [
+            IoLine(d.major, d.minor, d.rbytes + 4_096 * step, d.wbytes + 8_192 * step,
+                   d.rios + step, d.wios + 2 * step, d.dbytes, d.dios, d.extra)
+            for d in spec.io
+        ]  # fmt: skip
+    if "net" in kinds:
+        spec.net = [
+            i if i.name == "lo" else Iface(
+                i.name, (i.rx[0] + 1_500 * step, i.rx[1] + step, *i.rx[2:]),
+                (i.tx[0] + 600 * step, i.tx[1] + step, *i.tx[2:]),
+            )
+            for i in spec.net
+        ]  # fmt: skip
+    if "psi" in kinds:
+        for name in ("psi_cpu", "psi_io"):
+            p = getattr(spec, name)
+            if p is not None:
+                some = Psi(p.some.avg10, p.some.avg60, p.some.avg300, p.some.total + 97 * step)
+                setattr(spec, name, Pressure(some, p.full))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("dest", type=Path, help="directory to create (must be empty)")

@@ -111,11 +111,25 @@ class FileReader:
         it was absent both times. The parsed value is shared between reads: it must not
         be mutated. A file that cannot be parsed is counted in ``errors`` on every read."""
         last = self._memo.get(path)
-        try:
-            data = self.read(path)
-        except AccessDenied:
-            self.errors += 1
-            data = None
+        fd = self._fds.get(path)
+        data: bytes | None
+        if fd is not None:  # the hot path, inlined as in get
+            try:
+                data = os.pread(fd, _CHUNK, 0)
+                if len(data) == _CHUNK:
+                    data = _read_all(fd)
+            except OSError as exc:
+                data = None
+                try:
+                    self._failed(path, exc)
+                except AccessDenied:
+                    self.errors += 1
+        else:
+            try:
+                data = self.read(path)
+            except AccessDenied:
+                self.errors += 1
+                data = None
         if data is None:
             self._memo.pop(path, None)
             return None, last is None

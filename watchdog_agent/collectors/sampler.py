@@ -40,7 +40,7 @@ from .fileio import FileReader
 from .network import NetReader, netns_inode, own_network
 from .parse_cgroup import parse_pid_list
 from .parse_proc import SystemCpu, parse_proc_stat
-from .rates import derive
+from .rates import cpu_percent, derive, throttled_percent
 from .readers import CLK_TCK, SampleFields, read_fast, read_limits, read_slow
 
 NS = 1_000_000_000
@@ -74,6 +74,8 @@ class _State:
     skipped: int = 0  # passes since the slow group was read
     full_at: float = 0.0  # monotonic time it was read
     slow_errors: int = 0  # files of the slow group that failed at its last read
+    stats: ContainerStats | None = None  # what the previous pass served
+    stats_ref: ContainerRef | None = None  # ... with this ref's name and image
 
 
 class Sampler:
@@ -160,7 +162,21 @@ class Sampler:
             fields["online_cpus"] = online
             fields["errors"] = f.errors - errors_before  # CgroupSample's one non-None default
             sample = CgroupSample._make(map(fields.get, _SAMPLE_FIELDS))
-            out[cid] = derive(state.prev, sample, target.ref)
+            prev, stats = state.prev, state.stats
+            if (
+                prev is not None
+                and stats is not None
+                and state.stats_ref is target.ref
+                and sample[3:-3] == prev[3:-3]
+            ):  # nothing moved: only the times and the rates over them are new
+                stats = ContainerStats._make(
+                    (cid, now, sample, stats[3], stats[4], cpu_percent(prev, sample), stats[6],
+                     stats[7], throttled_percent(prev, sample), *stats[9:])
+                )  # fmt: skip
+            else:
+                stats = derive(prev, sample, target.ref)
+            out[cid] = state.stats = stats
+            state.stats_ref = target.ref
             state.prev = sample
         self.passes += 1
         errors = f.errors - errors_at_start
