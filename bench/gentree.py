@@ -393,12 +393,10 @@ def _core_files(
     }
 
 
-def cgroup_files(spec: ContainerSpec) -> dict[str, str]:
-    """The files of the container's own cgroup directory, ``spec.omit`` left out."""
-    all_procs = spec.all_procs()
-    usage = spec.user_usec + spec.system_usec
+def cpu_stat(spec: ContainerSpec) -> str:
+    """The container's cpu.stat."""
     cpu_pairs: list[tuple[str, int]] = [
-        ("usage_usec", usage),
+        ("usage_usec", spec.user_usec + spec.system_usec),
         ("user_usec", spec.user_usec),
         ("system_usec", spec.system_usec),
         *spec.cpu_stat_extra.items(),
@@ -408,12 +406,18 @@ def cgroup_files(spec: ContainerSpec) -> dict[str, str]:
     ]
     if spec.cpu_stat_bursts:
         cpu_pairs += [("nr_bursts", 0), ("burst_usec", 0)]
+    return flat(cpu_pairs)
+
+
+def cgroup_files(spec: ContainerSpec) -> dict[str, str]:
+    """The files of the container's own cgroup directory, ``spec.omit`` left out."""
+    all_procs = spec.all_procs()
     files = _core_files(spec.procs, bool(all_procs), spec.controllers, "\n")
     n_children = len(spec.child_cgroups)
     files["cgroup.stat"] = f"nr_descendants {n_children}\nnr_dying_descendants 0\n"
     files.update(
         {
-            "cpu.stat": flat(cpu_pairs),
+            "cpu.stat": cpu_stat(spec),
             "cpu.max": f"{limit(spec.cpu_quota_us).strip()} {spec.cpu_period_us}\n",
             "cpu.max.burst": "0\n",
             "cpu.weight": f"{spec.cpu_weight}\n",
@@ -1016,14 +1020,35 @@ def make_tree(
     return ids
 
 
-# What ``TreeCounters.bump`` can move, and the files each rewrites.
+# What ``TreeCounters.bump`` can move.
 MOVES = ("cpu", "memory", "io", "net", "psi")
-_MOVED_FILES = {
-    "cpu": ("cpu.stat",),
-    "memory": ("memory.current", "memory.stat", "memory.peak"),
-    "io": ("io.stat",),
-    "psi": ("cpu.pressure", "io.pressure"),
-}
+
+
+def _moved_files(spec: ContainerSpec, kinds: tuple[str, ...]) -> dict[str, str]:
+    """The container's files (relative to its cgroup directory) that ``kinds`` changed."""
+    files: dict[str, str] = {}
+    if "cpu" in kinds:
+        files["cpu.stat"] = cpu_stat(spec)
+    if "memory" in kinds:
+        files["memory.current"] = f"{spec.memory_current}\n"
+        files["memory.stat"] = flat(spec.memory_stat.items())
+        files["memory.peak"] = f"{spec.memory_peak}\n"
+    if "io" in kinds:
+        files["io.stat"] = io_stat(spec.io)
+    if "psi" in kinds:
+        for name, p in (("cpu.pressure", spec.psi_cpu), ("io.pressure", spec.psi_io)):
+            if p is not None:
+                files[name] = psi_file(p)
+    return {name: text for name, text in files.items() if name not in spec.omit}
+
+
+def _rewrite(path: str, text: str) -> None:
+    """In place: same inode, so a descriptor kept open reads the new bytes."""
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
 
 
 class TreeCounters:
@@ -1044,16 +1069,14 @@ class TreeCounters:
         unknown = set(kinds) - set(MOVES)
         if unknown:
             raise ValueError(f"unknown moves {sorted(unknown)}; expected some of {MOVES}")
+        cgroup_root, proc_root = os.fspath(self.cgroup_root), os.fspath(self.proc_root)
         for i in indices:
             spec = self.specs[i]
             _move(spec, kinds, step)
-            files = cgroup_files(spec)
-            wanted = {name for kind in kinds for name in _MOVED_FILES.get(kind, ())}
-            write_files(
-                self.cgroup_root / spec.cgroup_path, {n: files[n] for n in wanted if n in files}
-            )
+            for name, text in _moved_files(spec, kinds).items():
+                _rewrite(f"{cgroup_root}/{spec.cgroup_path}/{name}", text)
             if "net" in kinds:
-                write_files(self.proc_root / str(spec.procs[0].pid), {"net/dev": net_dev(spec.net)})
+                _rewrite(f"{proc_root}/{spec.procs[0].pid}/net/dev", net_dev(spec.net))
 
 
 def _move(spec: ContainerSpec, kinds: tuple[str, ...], step: int) -> None:

@@ -31,6 +31,7 @@ import asyncio
 import json
 import os
 import secrets
+import signal
 import statistics
 import sys
 import tempfile
@@ -287,6 +288,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--real", type=int, help="real containers (default 200; quick 10; 0 skips)")
     ap.add_argument("--default-gc", action="store_true", help="Python's GC defaults")
     args = ap.parse_args(argv)
+    # stopped by SIGTERM: unwind, so the tree and the real containers are removed
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     global TUNE_GC
     TUNE_GC = not args.default_gc
     passes = args.passes or (3 if args.quick else 20)
