@@ -10,6 +10,7 @@ import importlib.util
 import random
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 
@@ -19,7 +20,7 @@ from watchdog_agent.collectors.cgroupfs import Layout
 from watchdog_agent.collectors.rates import derive
 from watchdog_agent.collectors.sampler import Sampler, Target
 from watchdog_agent.collectors.targets import discovered_targets
-from watchdog_agent.model import CgroupSample
+from watchdog_agent.model import CgroupSample, ContainerRef
 
 N = 6
 ROOT = Path(__file__).resolve().parents[2]
@@ -209,3 +210,18 @@ def test_tree_counters_move_only_what_they_are_told(tree: Tree) -> None:
     assert after[cid].cpu_usage_ns == before[cid].cpu_usage_ns
     with pytest.raises(ValueError, match="unknown moves"):
         tree.counters.bump([0], ("disk",))
+
+
+def test_limits_are_reread_when_dockers_word_on_them_changes(tree: Tree) -> None:
+    """The limits' backstop never comes due here: a target whose ref (Docker's inspect
+    document) names other limits makes the next pass read the limit files, as the
+    inventory does after `docker update` (the `stats` command too)."""
+    sampler = tree.sampler(limits_every=NEVER, limits_seconds=NEVER)
+    cid = tree.ids[1]
+    first = sampler.sample(tree.targets).containers[cid].memory_limit_bytes
+    (tree.cgroup(1) / "memory.max").write_bytes(b"1048576\n")
+    same_word = {**tree.targets, cid: replace(tree.targets[cid], ref=ContainerRef(id=cid))}
+    assert sampler.sample(same_word).containers[cid].memory_limit_bytes == first
+    updated = ContainerRef(id=cid, memory_limit_bytes=1048576)
+    new_word = {**tree.targets, cid: replace(tree.targets[cid], ref=updated)}
+    assert sampler.sample(new_word).containers[cid].memory_limit_bytes == 1048576

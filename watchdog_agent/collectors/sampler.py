@@ -14,8 +14,9 @@ What is read when (the cost of a pass; docs/metrics.md "How fresh each field is"
   kept from the previous read, at most ``full_every`` passes and ``full_seconds``
   seconds old (staggered between containers so that idle ones do not all come due in
   the same pass), and on every pass while one of its files fails (errors stay counted).
-- Limits (cpu.max, memory.max, pids.max ...) after ``invalidate_limits`` (the inventory
-  calls it on ``docker update``) and at most ``limits_every`` passes and
+- Limits (cpu.max, memory.max, pids.max ...) after ``invalidate_limits`` (the agent
+  calls it on a ``docker update`` event), when the target's ref (Docker's inspect
+  document) says other limits, and at most ``limits_every`` passes and
   ``limits_seconds`` seconds old otherwise.
 """
 
@@ -49,6 +50,12 @@ NS = 1_000_000_000
 # filtered: SampleFields has CgroupSample's fields and no other (mypy rejects any other
 # key; tests/collectors/test_sampler.py checks the two declarations agree).
 _SAMPLE_FIELDS = CgroupSample._fields
+
+
+def _limits(ref: ContainerRef | None) -> tuple[object, ...]:
+    if ref is None:
+        return ()
+    return (ref.memory_limit_bytes, ref.cpu_limit, ref.pids_limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +150,10 @@ class Sampler:
                 state = self._states[cid] = _State(target)
             elif state.target.pid != target.pid:  # restarted: new init, maybe new netns
                 self._forget(cid, keep_state=True)
+            elif state.target.ref is not target.ref and _limits(state.target.ref) != _limits(
+                target.ref
+            ):  # Docker's word on the limits changed (docker update): read them now
+                state.limits = None
             state.target = target
             errors_before = f.errors
             mono = time.monotonic()
