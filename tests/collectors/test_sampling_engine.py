@@ -68,7 +68,7 @@ async def test_docker_update_shows_on_the_next_passes(
 ) -> None:
     settings = Settings(docker_host=docker_host, interval=0.2, journal=None)
     agent = Agent(settings)
-    async with serving(settings, agent) as client:
+    async with asyncio.timeout(120), serving(settings, agent) as client:  # fail, never hang
 
         async def limit() -> Any:
             async with client.get(f"/api/v1/containers/{idle}/stats") as resp:
