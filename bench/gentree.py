@@ -393,12 +393,10 @@ def _core_files(
     }
 
 
-def cgroup_files(spec: ContainerSpec) -> dict[str, str]:
-    """The files of the container's own cgroup directory, ``spec.omit`` left out."""
-    all_procs = spec.all_procs()
-    usage = spec.user_usec + spec.system_usec
+def cpu_stat(spec: ContainerSpec) -> str:
+    """The container's cpu.stat."""
     cpu_pairs: list[tuple[str, int]] = [
-        ("usage_usec", usage),
+        ("usage_usec", spec.user_usec + spec.system_usec),
         ("user_usec", spec.user_usec),
         ("system_usec", spec.system_usec),
         *spec.cpu_stat_extra.items(),
@@ -408,12 +406,18 @@ def cgroup_files(spec: ContainerSpec) -> dict[str, str]:
     ]
     if spec.cpu_stat_bursts:
         cpu_pairs += [("nr_bursts", 0), ("burst_usec", 0)]
+    return flat(cpu_pairs)
+
+
+def cgroup_files(spec: ContainerSpec) -> dict[str, str]:
+    """The files of the container's own cgroup directory, ``spec.omit`` left out."""
+    all_procs = spec.all_procs()
     files = _core_files(spec.procs, bool(all_procs), spec.controllers, "\n")
     n_children = len(spec.child_cgroups)
     files["cgroup.stat"] = f"nr_descendants {n_children}\nnr_dying_descendants 0\n"
     files.update(
         {
-            "cpu.stat": flat(cpu_pairs),
+            "cpu.stat": cpu_stat(spec),
             "cpu.max": f"{limit(spec.cpu_quota_us).strip()} {spec.cpu_period_us}\n",
             "cpu.max.burst": "0\n",
             "cpu.weight": f"{spec.cpu_weight}\n",
@@ -1014,6 +1018,103 @@ def make_tree(
         write_container(cgroup_root, proc_root, spec)
         ids.append(spec.id)
     return ids
+
+
+# What ``TreeCounters.bump`` can move.
+MOVES = ("cpu", "memory", "io", "net", "psi")
+
+
+def _moved_files(spec: ContainerSpec, kinds: tuple[str, ...]) -> dict[str, str]:
+    """The container's files (relative to its cgroup directory) that ``kinds`` changed."""
+    files: dict[str, str] = {}
+    if "cpu" in kinds:
+        files["cpu.stat"] = cpu_stat(spec)
+    if "memory" in kinds:
+        files["memory.current"] = f"{spec.memory_current}\n"
+        files["memory.stat"] = flat(spec.memory_stat.items())
+        files["memory.peak"] = f"{spec.memory_peak}\n"
+    if "io" in kinds:
+        files["io.stat"] = io_stat(spec.io)
+    if "psi" in kinds:
+        for name, p in (("cpu.pressure", spec.psi_cpu), ("io.pressure", spec.psi_io)):
+            if p is not None:
+                files[name] = psi_file(p)
+    return {name: text for name, text in files.items() if name not in spec.omit}
+
+
+def _rewrite(path: str, text: str) -> None:
+    """In place: same inode, so a descriptor kept open reads the new bytes."""
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
+class TreeCounters:
+    """Moves the counters of a tree that ``make_tree`` wrote (same arguments), between
+    the sampler's passes: files are rewritten in place (same inode, O_TRUNC), so a
+    reader's kept descriptor sees the new bytes as it would on cgroupfs. Every move only
+    adds: counters grow, memory grows a page at a time."""
+
+    def __init__(
+        self, dest: Path, containers: int, layout: str = "systemd", *, lean: bool = False
+    ) -> None:
+        self.cgroup_root, self.proc_root = dest / "cgroup", dest / "proc"
+        self.specs = [_bench_container(layout, i, 10_000 + 20 * i, lean) for i in range(containers)]
+
+    def bump(self, indices: Iterable[int], moves: Iterable[str] = MOVES, step: int = 1) -> None:
+        """Move the ``moves`` counters of the containers at ``indices`` by ``step`` units."""
+        kinds = tuple(moves)
+        unknown = set(kinds) - set(MOVES)
+        if unknown:
+            raise ValueError(f"unknown moves {sorted(unknown)}; expected some of {MOVES}")
+        cgroup_root, proc_root = os.fspath(self.cgroup_root), os.fspath(self.proc_root)
+        for i in indices:
+            spec = self.specs[i]
+            _move(spec, kinds, step)
+            for name, text in _moved_files(spec, kinds).items():
+                _rewrite(f"{cgroup_root}/{spec.cgroup_path}/{name}", text)
+            if "net" in kinds:
+                _rewrite(f"{proc_root}/{spec.procs[0].pid}/net/dev", net_dev(spec.net))
+
+
+def _move(spec: ContainerSpec, kinds: tuple[str, ...], step: int) -> None:
+    if "cpu" in kinds:
+        spec.user_usec += 731 * step
+        spec.system_usec += 211 * step
+        if spec.cpu_quota_us is not None:
+            spec.nr_periods += 10 * step
+            spec.nr_throttled += step
+            spec.throttled_usec += 1_009 * step
+    if "memory" in kinds:
+        stat = dict(spec.memory_stat)
+        stat["anon"] += PAGE_SIZE * step
+        stat["inactive_anon"] += PAGE_SIZE * step
+        stat["pgfault"] += 17 * step
+        spec.memory_stat = stat
+        spec.memory_current += PAGE_SIZE * step
+        spec.memory_peak = max(spec.memory_peak, spec.memory_current)
+    if "io" in kinds:
+        spec.io = [
+            IoLine(d.major, d.minor, d.rbytes + 4_096 * step, d.wbytes + 8_192 * step,
+                   d.rios + step, d.wios + 2 * step, d.dbytes, d.dios, d.extra)
+            for d in spec.io
+        ]  # fmt: skip
+    if "net" in kinds:
+        spec.net = [
+            i if i.name == "lo" else Iface(
+                i.name, (i.rx[0] + 1_500 * step, i.rx[1] + step, *i.rx[2:]),
+                (i.tx[0] + 600 * step, i.tx[1] + step, *i.tx[2:]),
+            )
+            for i in spec.net
+        ]  # fmt: skip
+    if "psi" in kinds:
+        for name in ("psi_cpu", "psi_io"):
+            p = getattr(spec, name)
+            if p is not None:
+                some = Psi(p.some.avg10, p.some.avg60, p.some.avg300, p.some.total + 97 * step)
+                setattr(spec, name, Pressure(some, p.full))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -118,6 +118,7 @@ class Agent:
         self._sampler: Sampler | None = None
         self._cache: TargetCache | None = None
         self._limits: dict[str, Limits] = {}
+        self._updates_seen: Mapping[str, int] = {}  # the inventory's limit_updates, last pass
         self.hosts: HostSampler | None = None  # the host task's readings, once it ran
 
     # -- what handlers read ---------------------------------------------------------------
@@ -370,8 +371,9 @@ class Agent:
         while True:  # cgroup paths until the inventory has listed Docker's containers
             await rate.wait()
             refs = self._live_refs() if self._synced.is_set() else None
+            updates = dict(self.inventory.limit_updates) if self.inventory is not None else {}
             try:
-                snapshot, targets = await run_to_end(self._pass, refs)
+                snapshot, targets = await run_to_end(self._pass, refs, updates)
             except Exception:
                 self.sample_errors += 1
                 log.exception("sampling pass failed")
@@ -386,8 +388,11 @@ class Agent:
         assert self.inventory is not None
         return [r for r in self.inventory.refs.values() if r.state in LIVE_STATES]
 
-    def _pass(self, refs: list[ContainerRef] | None) -> tuple[Snapshot, dict[str, Target]]:
-        """One pass, in a thread: find targets, refresh changed limits, sample."""
+    def _pass(
+        self, refs: list[ContainerRef] | None, updates: Mapping[str, int]
+    ) -> tuple[Snapshot, dict[str, Target]]:
+        """One pass, in a thread: find targets, refresh changed limits (after a `docker
+        update`: ``updates`` counts them per container), sample."""
         assert self._sampler is not None and self._cache is not None and self.layout is not None
         if refs is None:
             targets = discovered_targets(self.layout)
@@ -398,6 +403,10 @@ class Agent:
                 if self._limits.get(cid, now) != now:  # `docker update`: read limits again
                     self._sampler.invalidate_limits(cid)
             self._limits = limits
+        for cid, count in updates.items():
+            if self._updates_seen.get(cid) != count:
+                self._sampler.invalidate_limits(cid)
+        self._updates_seen = updates
         return self._sampler.sample(targets), targets
 
 

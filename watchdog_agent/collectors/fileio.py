@@ -8,6 +8,10 @@ regenerate their content on a read at offset 0. Files read once (a process's /pr
 entries for ``top``, /proc/<pid>/cgroup to locate a container) go through a reader with
 ``keep=0``: open, read, close.
 
+``memo`` also keeps each file's last bytes and parsed value: a file whose bytes did not
+change since the previous read is not parsed again, and the caller learns it did not
+change (the sampler's "did this container move" probe, collectors/sampler.py).
+
 OS errors are translated here, once: a missing file is ``None`` (the field is absent);
 a vanished cgroup or process raises ContainerGone; a permission problem raises
 AccessDenied from ``read``; any other OSError is counted and reported as ``None``.
@@ -29,6 +33,7 @@ T = TypeVar("T")
 _CHUNK = 65536
 _GONE = {errno.ENODEV, errno.ESRCH}
 _DENIED = {errno.EACCES, errno.EPERM}
+_BAD = object()  # memo: these bytes did not parse
 
 
 def fd_budget() -> int:
@@ -50,6 +55,7 @@ class FileReader:
 
     def __init__(self, keep: int | None = None) -> None:
         self._fds: dict[str, int] = {}
+        self._memo: dict[str, tuple[bytes, object]] = {}  # path -> (bytes, parsed or _BAD)
         self._keep = fd_budget() if keep is None else keep
         self.errors = 0  # files that existed but could not be read or parsed
 
@@ -99,6 +105,48 @@ class FileReader:
             self.errors += 1
             return None
 
+    def memo(self, path: str, parser: Callable[[bytes], T]) -> tuple[T | None, bool]:
+        """``(get(path, parser), unchanged)``: ``unchanged`` is True when the file's bytes
+        are those of the previous ``memo`` read (then the parser is not called again), or
+        it was absent both times. The parsed value is shared between reads: it must not
+        be mutated. A file that cannot be parsed is counted in ``errors`` on every read."""
+        last = self._memo.get(path)
+        fd = self._fds.get(path)
+        data: bytes | None
+        if fd is not None:  # the hot path, inlined as in get
+            try:
+                data = os.pread(fd, _CHUNK, 0)
+                if len(data) == _CHUNK:
+                    data = _read_all(fd)
+            except OSError as exc:
+                data = None
+                try:
+                    self._failed(path, exc)
+                except AccessDenied:
+                    self.errors += 1
+        else:
+            try:
+                data = self.read(path)
+            except AccessDenied:
+                self.errors += 1
+                data = None
+        if data is None:
+            self._memo.pop(path, None)
+            return None, last is None
+        if last is not None and last[0] == data:
+            value = last[1]
+            if value is _BAD:
+                self.errors += 1
+                return None, True
+            return value, True  # type: ignore[return-value]  # what parser gave for data
+        try:
+            parsed: object = parser(data)
+        except (ParseError, AccessDenied):
+            self.errors += 1
+            parsed = _BAD
+        self._memo[path] = (data, parsed)
+        return (None if parsed is _BAD else parsed), False  # type: ignore[return-value]
+
     def _failed(self, path: str, exc: OSError) -> None:
         """The one translation of a read's OS error: a missing file is just absent."""
         self._drop(path)
@@ -114,13 +162,17 @@ class FileReader:
         """Close every kept descriptor whose path starts with ``prefix``."""
         for path in [p for p in self._fds if p.startswith(prefix)]:
             self._drop(path)
+        for path in [p for p in self._memo if p.startswith(prefix)]:
+            del self._memo[path]
 
     def close(self) -> None:
         for fd in self._fds.values():
             os.close(fd)
         self._fds.clear()
+        self._memo.clear()
 
     def _drop(self, path: str) -> None:
+        self._memo.pop(path, None)
         fd = self._fds.pop(path, None)
         if fd is not None:
             os.close(fd)

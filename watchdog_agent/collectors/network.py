@@ -51,6 +51,6 @@ class NetReader:
             return None
         if netns in self._cycle:
             return self._cycle[netns]
-        value = f.get(f"{self.proc_root}/{pid}/net/dev", parse_net_dev)
+        value = f.memo(f"{self.proc_root}/{pid}/net/dev", parse_net_dev)[0]
         self._cycle[netns] = value
         return value

@@ -5,7 +5,8 @@ every container, so those come from there and the rest from the v1 controllers.
 
 The task count is read last and doubles as the liveness check: a cgroup with no task
 left (the container stopped while it was being read) gives None, a gap, instead of a
-sample of near-zero numbers.
+sample of near-zero numbers. The fields come in two groups, ``read_fast`` (every pass)
+and ``read_slow`` (when the container moved, or its turn came): see below.
 
 The readers fill a ``SampleFields``: the fields of ``model.CgroupSample`` as a TypedDict,
 so a misspelt field name is a ``mypy --strict`` error rather than a value that silently
@@ -141,11 +142,9 @@ def _memory_stat_v1(data: bytes) -> SampleFields:
     }
 
 
-def read_cpu_stat_v2(f: FileReader, d: str) -> SampleFields:
+def cpu_stat_v2(data: bytes) -> SampleFields:
     """v2 cpu.stat: usage always; throttling only where the cpu controller is enabled."""
-    stat = f.get(d + "/cpu.stat", parse_flat_keyed)
-    if stat is None:
-        return {}
+    stat = parse_flat_keyed(data, "cpu.stat")
     return {
         "cpu_usage_ns": _mul(stat.get("usage_usec"), 1000),
         "cpu_user_ns": _mul(stat.get("user_usec"), 1000),
@@ -156,11 +155,15 @@ def read_cpu_stat_v2(f: FileReader, d: str) -> SampleFields:
     }
 
 
+def _blkio_io(data: bytes) -> tuple[IoDevice, ...]:
+    return blkio_devices(parse_blkio_ops(data))
+
+
 def read_psi(f: FileReader, d: str) -> SampleFields:
     return {
-        "psi_cpu": f.get(d + "/cpu.pressure", parse_pressure),
-        "psi_memory": f.get(d + "/memory.pressure", parse_pressure),
-        "psi_io": f.get(d + "/io.pressure", parse_pressure),
+        "psi_cpu": f.memo(d + "/cpu.pressure", parse_pressure)[0],
+        "psi_memory": f.memo(d + "/memory.pressure", parse_pressure)[0],
+        "psi_io": f.memo(d + "/io.pressure", parse_pressure)[0],
     }
 
 
@@ -173,60 +176,94 @@ def _alive_v2(f: FileReader, d: str, tasks: int | None) -> bool:
     return bool(f.get(d + "/cgroup.procs", parse_pid_list))
 
 
-def read_v2(f: FileReader, loc: CgroupLocation) -> SampleFields | None:
-    """Fields of a pure-v2 container; None when its cgroup holds no task any more."""
+# The sampler reads a container in two groups (collectors/sampler.py says when):
+# - read_fast, every pass: CPU (usage, user/system, throttling), memory usage, block I/O
+#   (the sampler adds the network counters). Block I/O and network move without the
+#   container running (the kernel's writeback, packets answered in softirq); CPU and
+#   memory usage are the probe: when neither moved, nothing the rest shows moved either,
+#   but for PSI (averages decay; a task blocked on I/O stalls without running) and the
+#   LRU split of memory.stat (reclaim by others).
+# - read_slow: memory details, OOM events, pids, PSI; also the liveness check.
+
+
+def read_fast(f: FileReader, loc: CgroupLocation) -> tuple[SampleFields, bool]:
+    """The fields read on every pass, and whether CPU or memory usage moved since the
+    previous ``read_fast`` of this container (bytes compared; unchanged files are not
+    parsed again)."""
+    out: SampleFields = {}
+    if loc.mode is CgroupMode.V2:
+        d = loc.unified
+        assert d is not None
+        cpu_fields, cpu_same = f.memo(d + "/cpu.stat", cpu_stat_v2)
+        if cpu_fields is not None:
+            out.update(cpu_fields)
+        out["memory_usage_bytes"], mem_same = f.memo(d + "/memory.current", parse_int)
+        out["io"] = f.memo(d + "/io.stat", parse_io_stat)[0]
+        return out, not (cpu_same and mem_same)
+    v1 = loc.v1
+    cpu_same = mem_same = True
+    if loc.unified is not None:  # hybrid: the unified cpu.stat has usage/user/system
+        ucpu, cpu_same = f.memo(loc.unified + "/cpu.stat", cpu_stat_v2)
+        if ucpu is not None:
+            out.update(ucpu)
+    elif (acct := v1.get("cpuacct")) is not None:
+        out["cpu_usage_ns"], cpu_same = f.memo(acct + "/cpuacct.usage", parse_int)
+        times = f.memo(acct + "/cpuacct.stat", parse_flat_keyed)[0] or {}
+        tick_ns = 1_000_000_000 // CLK_TCK
+        out["cpu_user_ns"] = _mul(times.get("user"), tick_ns)
+        out["cpu_system_ns"] = _mul(times.get("system"), tick_ns)
+    if (cpu := v1.get("cpu")) is not None:
+        stat = f.memo(cpu + "/cpu.stat", parse_flat_keyed)[0] or {}
+        out["cpu_periods"] = stat.get("nr_periods")
+        out["cpu_throttled_periods"] = stat.get("nr_throttled")
+        out["cpu_throttled_ns"] = stat.get("throttled_time")  # already ns on v1
+    if (mem := v1.get("memory")) is not None:
+        out["memory_usage_bytes"], mem_same = f.memo(mem + "/memory.usage_in_bytes", parse_int)
+    if (blk := v1.get("blkio")) is not None:
+        io = f.memo(blk + "/blkio.throttle.io_service_bytes_recursive", _blkio_io)[0]
+        if io is None:
+            io = f.memo(blk + "/blkio.throttle.io_service_bytes", _blkio_io)[0]
+        out["io"] = io
+    return out, not (cpu_same and mem_same)
+
+
+def read_slow(f: FileReader, loc: CgroupLocation) -> SampleFields | None:
+    """The other fields; None when the cgroup holds no task any more (a gap)."""
+    if loc.mode is CgroupMode.V2:
+        return _slow_v2(f, loc)
+    return _slow_v1(f, loc)
+
+
+def _slow_v2(f: FileReader, loc: CgroupLocation) -> SampleFields | None:
     d = loc.unified
     assert d is not None
-    out = read_cpu_stat_v2(f, d)
-    events = f.get(d + "/memory.events", parse_flat_keyed)
+    out: SampleFields = {}
+    events = f.memo(d + "/memory.events", parse_flat_keyed)[0]
     if events is not None:
         out["memory_failcnt"] = events.get("oom")  # what Docker reports as failcnt on v2
         out["oom_kills"] = events.get("oom_kill")
-    out["memory_usage_bytes"] = f.get(d + "/memory.current", parse_int)
     out["memory_peak_bytes"] = f.get(d + "/memory.peak", parse_int)
     out["memory_swap_bytes"] = f.get(d + "/memory.swap.current", parse_int)
     out["pids_peak"] = f.get(d + "/pids.peak", parse_int)
-    out["io"] = f.get(d + "/io.stat", parse_io_stat)
     out.update(f.get(d + "/memory.stat", _memory_stat_v2) or {})
     out.update(read_psi(f, d))
     tasks = out["pids_current"] = f.get(d + "/pids.current", parse_int)
     return out if _alive_v2(f, d, tasks) else None
 
 
-def read_v1(f: FileReader, loc: CgroupLocation) -> SampleFields | None:
-    """Fields of a v1 or hybrid container; None when its cgroup holds no task any more."""
+def _slow_v1(f: FileReader, loc: CgroupLocation) -> SampleFields | None:
     v1 = loc.v1
     out: SampleFields = {}
-    cpu = v1.get("cpu")
     if loc.unified is not None:
-        out.update(read_cpu_stat_v2(f, loc.unified))  # the v1 cpu controller has the rest
         out.update(read_psi(f, loc.unified))
-    elif (acct := v1.get("cpuacct")) is not None:
-        times = f.get(acct + "/cpuacct.stat", parse_flat_keyed) or {}
-        tick_ns = 1_000_000_000 // CLK_TCK
-        out["cpu_usage_ns"] = f.get(acct + "/cpuacct.usage", parse_int)
-        out["cpu_user_ns"] = _mul(times.get("user"), tick_ns)
-        out["cpu_system_ns"] = _mul(times.get("system"), tick_ns)
-    if cpu is not None:
-        stat = f.get(cpu + "/cpu.stat", parse_flat_keyed) or {}
-        out["cpu_periods"] = stat.get("nr_periods")
-        out["cpu_throttled_periods"] = stat.get("nr_throttled")
-        out["cpu_throttled_ns"] = stat.get("throttled_time")  # already ns on v1
     if (mem := v1.get("memory")) is not None:
-        oom = f.get(mem + "/memory.oom_control", parse_flat_keyed) or {}
-        out["memory_usage_bytes"] = f.get(mem + "/memory.usage_in_bytes", parse_int)
+        oom = f.memo(mem + "/memory.oom_control", parse_flat_keyed)[0] or {}
         out["memory_peak_bytes"] = f.get(mem + "/memory.max_usage_in_bytes", parse_int)
         out["memory_failcnt"] = f.get(mem + "/memory.failcnt", parse_int)
         out["oom_kills"] = oom.get("oom_kill")
         out.update(f.get(mem + "/memory.stat", _memory_stat_v1) or {})
         # kernel memory (stacks, slab, page tables...), counted in usage_in_bytes too
         out["memory_kernel_bytes"] = f.get(mem + "/memory.kmem.usage_in_bytes", parse_int)
-    if (blk := v1.get("blkio")) is not None:
-        service = f.get(blk + "/blkio.throttle.io_service_bytes_recursive", parse_blkio_ops)
-        if service is None:
-            service = f.get(blk + "/blkio.throttle.io_service_bytes", parse_blkio_ops)
-        if service is not None:
-            out["io"] = blkio_devices(service)
     pids = v1.get("pids")
     tasks = None if pids is None else f.get(pids + "/pids.current", parse_int)
     out["pids_current"] = tasks
@@ -235,7 +272,7 @@ def read_v1(f: FileReader, loc: CgroupLocation) -> SampleFields | None:
     elif loc.unified is not None:
         alive = _alive_v2(f, loc.unified, None)
     else:
-        anchor = mem or cpu or v1.get("cpuacct")
+        anchor = mem or v1.get("cpu") or v1.get("cpuacct")
         if anchor is None:
             raise ContainerGone("no cgroup directory")
         alive = bool(f.get(anchor + "/cgroup.procs", parse_pid_list))

@@ -36,6 +36,8 @@ class Inventory:
         self._refs: dict[str, ContainerRef] = {}
         self.resyncs = 0
         self.updates = 0
+        # id -> how many `docker update` events it had: the sampler re-reads its limits
+        self.limit_updates: dict[str, int] = {}
 
     @property
     def refs(self) -> Mapping[str, ContainerRef]:
@@ -60,6 +62,7 @@ class Inventory:
         action = event.action.split(":", 1)[0]
         if action == "destroy":
             self._refs.pop(event.actor_id, None)
+            self.limit_updates.pop(event.actor_id, None)
         elif action in REINSPECT:
             try:
                 self._refs[event.actor_id] = await self.client.inspect_container(event.actor_id)
@@ -67,6 +70,8 @@ class Inventory:
                 self._refs.pop(event.actor_id, None)
         else:
             return
+        if action == "update":
+            self.limit_updates[event.actor_id] = self.limit_updates.get(event.actor_id, 0) + 1
         self.updates += 1
 
     async def follow(self, events: Subscription) -> None:
