@@ -434,6 +434,5 @@ def every_family(
     for mode in CgroupMode:
         per_container.update((s.name, s) for s in container_table(mode))
     return [*per_container.values(), info_spec(allowlist), *SNAPSHOT_TABLE, *AGENT_TABLE,
-            JOURNAL_ERRORS, METRICS_SCRAPES, AGENT_TASKS, *DAEMON_TABLE, *HOST_TABLE, *PROCESS_TABLE,
-            *STATE_TABLE,
-            *DISK_CONTAINER_TABLE, *DISK_TABLE]  # fmt: skip
+            JOURNAL_ERRORS, METRICS_SCRAPES, AGENT_TASKS, *DAEMON_TABLE, *HOST_TABLE,
+            *PROCESS_TABLE, *STATE_TABLE, *DISK_CONTAINER_TABLE, *DISK_TABLE]  # fmt: skip
