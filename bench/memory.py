@@ -25,7 +25,7 @@ and scraped ``/metrics`` (``Accept-Encoding: gzip``, as Prometheus asks).
   every 15 passes.
 
 Markdown tables on stdout, progress on stderr. ``--quick``: 0, 10 real, 100 generated,
-a churn of 120 passes.
+a churn of 45 passes.
 """
 
 from __future__ import annotations
@@ -56,11 +56,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.gentree import make_tree
 from bench.treechurn import Tree
-from watchdog_agent.agent.history import NS, ROW
+from watchdog_agent.agent.history import ROW
 from watchdog_agent.agent.malloctune import tune_allocator
 from watchdog_agent.agent.wiring import Agent
 from watchdog_agent.aio import cancel_and_wait, run_to_end
 from watchdog_agent.collectors import sampler as sampler_module
+from watchdog_agent.collectors.rates import NS
 from watchdog_agent.config import DEFAULT_DOCKER_HOST, Settings
 from watchdog_agent.model import ContainerStats, Pressure, PsiLine
 from watchdog_agent.server.app import create_app
@@ -344,7 +345,7 @@ def filled_case(settings: dict[str, Any]) -> dict[str, Any]:
     """RSS with the history full (or, with no container, after a few passes)."""
     with spawn(settings, "fill") as (proc, first):
         rows = asyncio.run(check_and_scrape(first["base"]))
-        time.sleep(max(1.0, 3 * settings.get("interval", 1.0)))  # real passes on top
+        time.sleep(3 * settings.get("interval", 1.0))  # real passes on top
         return {**first, "history_rows": rows, "rss": rss_mb(proc.pid)}
 
 
@@ -394,7 +395,7 @@ def contract(args: argparse.Namespace) -> None:
     quick = args.quick
     real = 10 if quick else args.real
     generated = 100 if quick else args.generated
-    passes = 120 if quick else args.passes
+    passes = 45 if quick else args.passes
     replace = max(1, generated // 100) if args.replace is None else args.replace
     interval = 0.2 if quick else 1.0
     rows: list[tuple[str, dict[str, Any]]] = []
@@ -472,7 +473,7 @@ def full(args: argparse.Namespace) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    ap.add_argument("--quick", action="store_true", help="0, 10 real, 100 generated, 120 passes")
+    ap.add_argument("--quick", action="store_true", help="0, 10 real, 100 generated, 45 passes")
     ap.add_argument("--real", type=int, default=200, help="real containers (0: none)")
     ap.add_argument("--generated", type=int, default=1000)
     ap.add_argument("--passes", type=int, default=3600, help="churn passes (1 s each)")
