@@ -215,15 +215,18 @@ def history_figures(agent: Agent) -> dict[str, Any]:
     }
 
 
-async def churn_passes(agent: Agent) -> None:
+async def churn_passes(agent: Agent, stop: asyncio.Event) -> None:
     """Passes on commands from stdin (``passes N``), as Agent._sample_forever runs them,
-    with the sampler's clock faked; a JSON line after each command."""
+    with the sampler's clock faked; a JSON line after each command. Ends at SIGTERM or
+    when stdin closes."""
     await cancel_and_wait([agent.tasks["sampler"]])  # this loop samples instead
     clock = FakeClock()
     setattr(sampler_module, "time", clock)  # noqa: B010 - the bench's clock, not the agent's
     done = 0
     while (line := await asyncio.to_thread(sys.stdin.readline)).startswith("passes"):
         for _ in range(int(line.split()[1])):
+            if stop.is_set():
+                return
             clock.wall += agent.settings.interval
             clock.mono += agent.settings.interval
             snapshot, targets = await run_to_end(agent._pass, None)
@@ -251,7 +254,7 @@ async def child(settings_json: str, mode: str) -> None:
             await asyncio.sleep(0.05)
         if mode == "churn":
             print(json.dumps({"base": base, "stages": stages}), flush=True)
-            await churn_passes(agent)
+            await churn_passes(agent, stop)
             return
         await asyncio.sleep(settings.interval * 3)  # a few real passes first (rates)
         stages["sampling"] = rss_mb()
@@ -415,9 +418,13 @@ def contract(args: argparse.Namespace) -> None:
     with generated_tree(generated) as (root, _):
         rows.append((f"{generated:,} generated, history full",
                      filled_case(tree_settings(root, interval))))  # fmt: skip
-    say(f"memory: {generated} generated containers, {passes} passes of churn")
-    churned = churn_case(generated, passes, replace)
-    rows.append((f"{generated:,} generated, after {passes:,} passes of churn", churned))
+    churned: dict[str, Any] = {}
+    if passes:
+        say(f"memory: {generated} generated containers, {passes} passes of churn")
+        churned = churn_case(generated, passes, replace)
+        rows.append((f"{generated:,} generated, after {passes:,} passes of churn", churned))
+    else:
+        say("memory: --passes 0: no churn row")
     print("<!-- table: rss -->")
     print("| agent (`serve`, its own process) | containers sampled | history rows held "
           "| bytes a row | RSS after imports | RSS |")  # fmt: skip
@@ -426,6 +433,8 @@ def contract(args: argparse.Namespace) -> None:
         sampled = r.get("sampled", r.get("filled", 0))
         print(f"| {label} | {sampled:,} | {r['held']:,} | {r['row_bytes']:.1f} "
               f"| {r['stages']['imported']:.1f} MB | **{r['rss']:.1f} MB** |")  # fmt: skip
+    if not churned:
+        return
     print()
     print("<!-- table: churn -->")
     print(f"| churn at {generated:,} generated containers | passes | started | removed "

@@ -23,7 +23,9 @@ its values in the ring need: nothing at all while every row holds the base's val
 or 64-bit difference from the base, and a per-row bit mask for the gaps of such a
 column once one had a gap. A value that does not fit its column re-packs the ring once
 with the base moved to each column's smallest value and every width recomputed from
-the rows held (so a ring also narrows again as old rows leave). A sample the compact
+the rows held, with room for HEADROOM times their span (so a ring also narrows again as
+old rows leave, and a steadily growing counter re-packs it at most every few rings'
+worth of samples: the time column, in microseconds, about every 30 minutes at 1 s). A sample the compact
 rows cannot hold exactly (a served CPU total that is not ``ns / 1e9``, a value that is
 not an integer) turns the ring into WIDE rows (ROW below: float64 counters, exact to
 2**53) until it is released.
@@ -59,6 +61,9 @@ PSI_FIRST = 12  # 18 PSI averages: cpu, memory, io; some then full; avg10, avg60
 COLUMNS = PSI_FIRST + 18
 CONST = ""  # a column held once per ring, in its base
 WIDTHS = (("b", 0x7F), ("h", 0x7FFF), ("i", 0x7FFF_FFFF), ("q", 0x7FFF_FFFF_FFFF_FFFF))
+# a re-pack gives each column room for HEADROOM times the span its rows held: a counter
+# that keeps growing at the same rate needs the next re-pack HEADROOM - 1 rings later
+HEADROOM = 4
 
 Values = list[int | None]
 
@@ -380,7 +385,9 @@ class Ring:
             masked = masked or len(present) < len(column)
             low = min(present)
             span = max(present) - low
-            code = next((c for c, top in WIDTHS if span <= top), None)
+            code = next((c for c, top in WIDTHS if span * HEADROOM <= top), WIDTHS[-1][0])
+            if span > WIDTHS[-1][1]:
+                return False
             if code is None:
                 return False
             codes.append(code)
