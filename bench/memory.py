@@ -159,7 +159,7 @@ def moving(s: ContainerStats, i: int, rng: random.Random) -> ContainerStats:
     usage = s.memory_usage_bytes
     usage = None if usage is None else max(0, usage + rng.randrange(-8 << 20, 8 << 20))
     return s._replace(
-        sampled_at=s.sampled_at - i,
+        sampled_at=s.sampled_at - i + rng.random() * 0.002,  # a pass's jitter
         sample=x._replace(cpu_usage_ns=ns, cpu_throttled_ns=thr, psi_cpu=psi),
         cpu_percent=rng.random() * 50,
         cpu_usage_seconds_total=None if ns is None else ns / NS,
@@ -185,7 +185,7 @@ def fill(agent: Agent) -> int:
         agent.store.rows.record(
             {cid: moving(s, i, rng) for cid, s in latest.containers.items()},
             latest.taken_at - i * step,
-        )
+        )  # (moving() gives the sample times a pass's jitter)
     return len(latest.containers)
 
 
@@ -220,15 +220,16 @@ async def churn_passes(agent: Agent, stop: asyncio.Event) -> None:
     with the sampler's clock faked; a JSON line after each command. Ends at SIGTERM or
     when stdin closes."""
     await cancel_and_wait([agent.tasks["sampler"]])  # this loop samples instead
-    clock = FakeClock()
+    clock, jitter = FakeClock(), random.Random(2)
     setattr(sampler_module, "time", clock)  # noqa: B010 - the bench's clock, not the agent's
     done = 0
     while (line := await asyncio.to_thread(sys.stdin.readline)).startswith("passes"):
         for _ in range(int(line.split()[1])):
             if stop.is_set():
                 return
-            clock.wall += agent.settings.interval
-            clock.mono += agent.settings.interval
+            tick = agent.settings.interval + jitter.random() * 0.002  # as FixedRate wakes
+            clock.wall += tick
+            clock.mono += tick
             snapshot, targets = await run_to_end(agent._pass, None)
             agent.targets = targets
             agent.store.put(snapshot)

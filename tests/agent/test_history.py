@@ -133,6 +133,7 @@ def same(row: dict[str, object], want: dict[str, object]) -> None:
         {"memory_usage_bytes": 2**32 - 1, "memory_inactive_file_bytes": 0},  # the old gap mark
         {"memory_usage_bytes": 2**32, "memory_inactive_file_bytes": 0},
         {"memory_usage_bytes": 0, "memory_inactive_file_bytes": 0},
+        {"memory_usage_bytes": 3 * 2**20 + 1, "memory_inactive_file_bytes": 0},  # off the page
         {"io": (IoDevice(8, 0, 2**33, 1),)},
         {"net": (NetInterface("eth0", 2**53 - 1, 1, 0, 0, 0, 0, 0, 0),)},
         {"net": (NetInterface("eth0", 2**53 + 1, 1, 0, 0, 2**63 - 1, 0, 0, 0),)},
@@ -143,8 +144,9 @@ def same(row: dict[str, object], want: dict[str, object]) -> None:
     ],
 )
 def test_any_value_reads_back_exactly_through_every_width(big: dict[str, object]) -> None:
-    """Columns are deltas against the ring's base at the narrowest width that holds
-    them: a value that does not fit re-packs the ring at wider columns, and the earlier
+    """Columns are deltas against the ring's base, in steps of their common divisor, at
+    the narrowest width that holds them: a value that does not fit (or is off the step)
+    re-packs the ring, and the earlier
     rows, the gaps and the odd row all read back as served, past 2**53 too."""
     ring = Ring(6)
     bare = derive(None, CgroupSample(CID, 1.0, 1_700_000_001.0), REF)  # every value a gap

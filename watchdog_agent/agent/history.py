@@ -20,12 +20,14 @@ counters and PSI stall totals (the latest sample has them); those read back as N
 Each integer column is delta-encoded against a per-ring base, at the narrowest width
 its values in the ring need: nothing at all while every row holds the base's value
 (a limit, an idle container's PSI, a gap that is always a gap), else a signed 8, 16, 32
-or 64-bit difference from the base, and a per-row bit mask for the gaps of such a
-column once one had a gap. A value that does not fit its column re-packs the ring once
+or 64-bit difference from the base in units of the differences' greatest common
+divisor (4096 for memory in pages, 1000 for CPU nanoseconds that cgroup v2 counts in
+microseconds), and a per-row bit mask for the gaps of such a column once one had a
+gap. A value that does not fit its column re-packs the ring once
 with the base moved to each column's smallest value and every width recomputed from
 the rows held, with room for HEADROOM times their span (so a ring also narrows again as
 old rows leave, and a steadily growing counter re-packs it at most every few rings'
-worth of samples: the time column, in microseconds, about every 30 minutes at 1 s). A sample the compact
+worth of samples: the time column about every 30 minutes at 1 s). A sample the compact
 rows cannot hold exactly (a served CPU total that is not ``ns / 1e9``, a value that is
 not an integer) turns the ring into WIDE rows (ROW below: float64 counters, exact to
 2**53) until it is released.
@@ -33,6 +35,7 @@ not an integer) turns the ring into WIDE rows (ROW below: float64 counters, exac
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
 from collections.abc import Iterator, Mapping
@@ -66,6 +69,7 @@ WIDTHS = (("b", 0x7F), ("h", 0x7FFF), ("i", 0x7FFF_FFFF), ("q", 0x7FFF_FFFF_FFFF
 HEADROOM = 4
 
 Values = list[int | None]
+_ONES = (1,) * COLUMNS
 
 
 def _f(value: float | None) -> float:
@@ -274,13 +278,23 @@ def _wide_row(cpu: float, thr: float, v: Values) -> tuple[float, ...]:
     )  # fmt: skip
 
 
+@functools.cache
+def _shape(
+    codes: tuple[str, ...], masked: bool
+) -> tuple[tuple[str, ...], tuple[int, ...], tuple[int, ...], struct.Struct]:
+    """A row layout's columns held once, columns packed and Struct (shared by rings)."""
+    consts = tuple(i for i, c in enumerate(codes) if c == CONST)
+    packed = tuple(i for i, c in enumerate(codes) if c != CONST)
+    return codes, consts, packed, struct.Struct("<ff" + ("I" if masked else "") + "".join(codes))
+
+
 class Ring:
     """One container's last ``capacity`` samples as packed rows (compact, delta-encoded
     against ``base`` at the widths in ``codes``, until a sample needs WIDE rows)."""
 
     __slots__ = (
         "allocated", "base", "buf", "capacity", "codes", "consts", "count", "fmt", "image",
-        "last_seen", "masked", "name", "packed", "start", "wide",
+        "last_seen", "masked", "name", "packed", "scale", "start", "wide",
     )  # fmt: skip
 
     def __init__(self, capacity: int) -> None:
@@ -294,14 +308,12 @@ class Ring:
         self.wide = False  # ROW rows from now on
         self.base: Values = [None] * COLUMNS
         self.masked = False  # rows carry a gap mask (a packed column had a gap)
+        self.scale: tuple[int, ...] = _ONES  # each column's differences are multiples of it
         self._shape((CONST,) * COLUMNS)
         self.buf = bytearray(self.fmt.size * self.allocated)
 
     def _shape(self, codes: tuple[str, ...]) -> None:
-        self.codes = codes
-        self.consts = tuple(i for i, c in enumerate(codes) if c == CONST)
-        self.packed = tuple(i for i, c in enumerate(codes) if c != CONST)
-        self.fmt = struct.Struct("<ff" + ("I" if self.masked else "") + "".join(codes))
+        self.codes, self.consts, self.packed, self.fmt = _shape(codes, self.masked)
 
     @property
     def row_size(self) -> int:
@@ -329,7 +341,7 @@ class Ring:
 
     def _encode(self, v: Values, cpu: float, thr: float) -> bytes | None:
         """The row for ``v`` at the ring's widths; None when a value does not fit."""
-        base = self.base
+        base, scale = self.base, self.scale
         for i in self.consts:
             if v[i] != base[i]:
                 return None
@@ -340,8 +352,13 @@ class Ring:
             if x is None:
                 mask |= 1 << i
                 args.append(0)
-            else:
-                args.append(x - base[i])  # type: ignore[operator]  # packed: base is int
+                continue
+            d = x - base[i]  # type: ignore[operator]  # packed: base is int
+            if scale[i] != 1:
+                if d % scale[i]:
+                    return None
+                d //= scale[i]
+            args.append(d)
         if mask:
             if not self.masked:
                 return None
@@ -355,11 +372,11 @@ class Ring:
         fmt = self.fmt
         data = fmt.unpack_from(self.buf, slot * fmt.size)
         v = list(self.base)
-        base = self.base
+        base, scale = self.base, self.scale
         first = 3 if self.masked else 2
         mask = data[2] if self.masked else 0
         for k, i in enumerate(self.packed, first):
-            v[i] = None if mask >> i & 1 else base[i] + data[k]
+            v[i] = None if mask >> i & 1 else base[i] + data[k] * scale[i]
         return data[0], data[1], v
 
     def _reshape(self, new: Values) -> bool:
@@ -371,6 +388,7 @@ class Ring:
             rows = rows[1:]
         codes: list[str] = []
         base: Values = []
+        scale: list[int] = []
         masked = False
         for i in range(COLUMNS):
             column = [r[2][i] for r in rows]
@@ -381,18 +399,18 @@ class Ring:
             if all(x == column[0] for x in column):
                 codes.append(CONST)
                 base.append(column[0])
+                scale.append(1)
                 continue
             masked = masked or len(present) < len(column)
             low = min(present)
-            span = max(present) - low
-            code = next((c for c, top in WIDTHS if span * HEADROOM <= top), WIDTHS[-1][0])
+            step = math.gcd(*(x - low for x in present)) or 1  # pages, microseconds ...
+            span = (max(present) - low) // step
             if span > WIDTHS[-1][1]:
                 return False
-            if code is None:
-                return False
-            codes.append(code)
+            codes.append(next((c for c, top in WIDTHS if span * HEADROOM <= top), "q"))
             base.append(low)
-        self.base, self.masked = base, masked
+            scale.append(step)
+        self.base, self.masked, self.scale = base, masked, tuple(scale)
         self._shape(tuple(codes))
         size = self.fmt.size
         buf = bytearray(size * self.allocated)
