@@ -55,15 +55,13 @@ from aiohttp import web
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.gentree import make_tree
-from bench.treechurn import Tree
-from watchdog_agent.agent.history import ROW
+from bench.treechurn import Tree, moving
 from watchdog_agent.agent.malloctune import tune_allocator
+from watchdog_agent.agent.widerows import ROW
 from watchdog_agent.agent.wiring import Agent
 from watchdog_agent.aio import cancel_and_wait, run_to_end
 from watchdog_agent.collectors import sampler as sampler_module
-from watchdog_agent.collectors.rates import NS
 from watchdog_agent.config import DEFAULT_DOCKER_HOST, Settings
-from watchdog_agent.model import ContainerStats, Pressure, PsiLine
 from watchdog_agent.server.app import create_app
 
 DOCKER = os.environ.get("WATCHDOG_TEST_DOCKER_CLI", "/usr/bin/docker")
@@ -141,37 +139,6 @@ async def running(settings: Settings) -> AsyncIterator[tuple[Agent, str]]:
 
 
 # -- the child: the agent ---------------------------------------------------------------
-
-
-def moving(s: ContainerStats, i: int, rng: random.Random) -> ContainerStats:
-    """``s`` as it could have read ``i`` seconds earlier on a busy container: counters
-    lower by a few seconds' worth each, memory and PSI elsewhere (numbers the sampler
-    could have served: the CPU total is its counter / 1e9)."""
-    x = s.sample
-    back = i * (1 + rng.random())
-
-    def less(v: int | None, per_second: int) -> int | None:
-        return None if v is None else max(0, v - int(back * per_second))
-
-    ns = less(x.cpu_usage_ns, 300_000_000)
-    thr = less(x.cpu_throttled_ns, 2_000_000)
-    psi = Pressure(PsiLine(round(rng.random() * 8, 2), round(rng.random() * 3, 2), 0.5, 0), None)
-    usage = s.memory_usage_bytes
-    usage = None if usage is None else max(0, usage + rng.randrange(-8 << 20, 8 << 20))
-    return s._replace(
-        sampled_at=s.sampled_at - i + rng.random() * 0.002,  # a pass's jitter
-        sample=x._replace(cpu_usage_ns=ns, cpu_throttled_ns=thr, psi_cpu=psi),
-        cpu_percent=rng.random() * 50,
-        cpu_usage_seconds_total=None if ns is None else ns / NS,
-        cpu_throttled_seconds_total=None if thr is None else thr / NS,
-        cpu_throttled_percent=rng.random() * 5,
-        memory_usage_bytes=usage,
-        memory_working_set_bytes=usage,
-        net_rx_bytes=less(s.net_rx_bytes, 20_000),
-        net_tx_bytes=less(s.net_tx_bytes, 5_000),
-        blk_read_bytes=less(s.blk_read_bytes, 100_000),
-        blk_write_bytes=less(s.blk_write_bytes, 400_000),
-    )
 
 
 def fill(agent: Agent) -> int:

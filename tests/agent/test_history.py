@@ -8,7 +8,8 @@ import random
 
 import pytest
 
-from watchdog_agent.agent.history import ROW, History, Ring
+from watchdog_agent.agent.history import History, Ring
+from watchdog_agent.agent.widerows import ROW
 from watchdog_agent.collectors.rates import derive
 from watchdog_agent.model import (
     CgroupSample,
