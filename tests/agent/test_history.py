@@ -4,10 +4,12 @@ wrap, and a gone container's ring is released after the grace period."""
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 
-from watchdog_agent.agent.history import NARROW, ROW, History, Ring
+from watchdog_agent.agent.history import History, Ring
+from watchdog_agent.agent.widerows import ROW
 from watchdog_agent.collectors.rates import derive
 from watchdog_agent.model import (
     CgroupSample,
@@ -18,7 +20,7 @@ from watchdog_agent.model import (
     Pressure,
     PsiLine,
 )
-from watchdog_agent.wire.tojson import history_json, stats_json
+from watchdog_agent.wire.tojson import history_json, rfc3339, stats_json
 
 CID = "c" * 64
 REF = ContainerRef(id=CID, name="web", image="busybox:latest")
@@ -97,10 +99,10 @@ def test_ring_keeps_the_last_samples_oldest_first_without_slack() -> None:
         ring.append(stats(n), float(n))
     assert [r.sampled_at - 1_700_000_000 for r in ring.rows(CID, 99)] == [8, 9, 10, 11, 12]
     assert [r.pids for r in ring.rows(CID, 2)] == [3 + 11, 3 + 12]
-    assert not ring.wide and ring.nbytes == 5 * NARROW.size  # grown to exactly its capacity
+    assert not ring.wide and ring.nbytes == 5 * ring.row_size  # grown to exactly its capacity
     small = Ring(300)
     small.append(stats(1), 0.0)
-    assert small.nbytes < 300 * NARROW.size  # a short-lived container holds few rows
+    assert small.nbytes < 300 * small.row_size  # a short-lived container holds few rows
 
 
 def served(s: ContainerStats) -> dict[str, object]:
@@ -129,34 +131,75 @@ def same(row: dict[str, object], want: dict[str, object]) -> None:
     [
         {"memory_usage_bytes": 2**32 + 4096, "memory_inactive_file_bytes": 0},
         {"memory_limit_bytes": 2**40},
-        {"memory_usage_bytes": 2**32 - 1, "memory_inactive_file_bytes": 0},  # the gap mark
+        {"memory_usage_bytes": 2**32 - 1, "memory_inactive_file_bytes": 0},  # the old gap mark
+        {"memory_usage_bytes": 2**32, "memory_inactive_file_bytes": 0},
+        {"memory_usage_bytes": 0, "memory_inactive_file_bytes": 0},
+        {"memory_usage_bytes": 3 * 2**20 + 1, "memory_inactive_file_bytes": 0},  # off the page
         {"io": (IoDevice(8, 0, 2**33, 1),)},
         {"net": (NetInterface("eth0", 2**53 - 1, 1, 0, 0, 0, 0, 0, 0),)},
+        {"net": (NetInterface("eth0", 2**53 + 1, 1, 0, 0, 2**63 - 1, 0, 0, 0),)},
+        {"pids_current": 2**32, "pids_limit": 0},
+        {"cpu_usage_ns": 0},  # a counter reset (the cgroup was recreated)
+        {"cpu_usage_ns": 2**62 + 1, "cpu_throttled_ns": 2**53 + 1},
+        {"net": None, "io": None, "psi_cpu": None, "memory_limit_bytes": None},  # gaps
     ],
 )
-def test_a_value_past_32_bits_widens_the_ring_and_every_row_reads_back(
-    big: dict[str, object],
-) -> None:
-    """Rows start NARROW (byte counts as uint32); the first that does not fit re-packs
-    the ring as ROW: earlier rows, gaps and the wide row all read back as served."""
+def test_any_value_reads_back_exactly_through_every_width(big: dict[str, object]) -> None:
+    """Columns are deltas against the ring's base, in steps of their common divisor, at
+    the narrowest width that holds them: a value that does not fit (or is off the step)
+    re-packs the ring, and the earlier
+    rows, the gaps and the odd row all read back as served, past 2**53 too."""
     ring = Ring(6)
     bare = derive(None, CgroupSample(CID, 1.0, 1_700_000_001.0), REF)  # every value a gap
     kept = [bare, stats(2), stats(3)]
     for s in kept:
         ring.append(s, 0.0)
-    assert not ring.wide and ring.nbytes == 6 * NARROW.size
-    kept.append(stats(4, **big))
-    ring.append(kept[-1], 0.0)
-    kept.append(stats(5))
-    ring.append(kept[-1], 0.0)
-    assert ring.wide and ring.nbytes == 6 * ROW.size
+    assert not ring.wide and ring.nbytes == 6 * ring.row_size
+    kept += [stats(4, **big), stats(5), stats(6, **big), stats(7)]  # the last two wrap
+    for s in kept[3:]:
+        ring.append(s, 0.0)
+    assert not ring.wide and ring.nbytes == 6 * ring.row_size
     rows = [history_json(r) for r in ring.rows(CID, 99)]
-    assert len(rows) == len(kept)
-    for row, s in zip(rows, kept, strict=True):
+    assert len(rows) == 6
+    for row, s in zip(rows, kept[-6:], strict=True):
         same(row, served(s))
-    gaps = ("memory_usage_bytes", "memory_limit_bytes", "net_rx_bytes", "blk_write_bytes")
-    assert all(rows[0][key] is None for key in gaps)  # gaps stay gaps through the re-pack
-    assert rows[1]["memory_limit_bytes"] == 268_435_456
+
+
+def test_a_row_is_smaller_than_the_wide_one_and_constant_columns_cost_nothing() -> None:
+    ring = Ring(300)
+    for n in range(1, 301):
+        ring.append(stats(n), 0.0)
+    moving = ring.row_size
+    idle = Ring(300)
+    for n in range(1, 301):
+        idle.append(stats(1)._replace(sampled_at=1_700_000_000.0 + n), 0.0)
+    assert idle.row_size < moving < ROW.size
+    assert idle.rows(CID, 1)[0].sampled_at == 1_700_000_300.0
+
+
+def test_sample_times_read_back_as_the_served_microseconds() -> None:
+    ring = Ring(300)
+    rng = random.Random(7)
+    times = [1_764_530_000 + rng.random() * 10**6 for _ in range(295)]
+    times += [1_700_000_000.0000005, 1_700_000_000.0000015, 1_700_000_000.9999996, 2**31 - 0.5]
+    times.append(math.nextafter(1_700_000_001.0, 0))
+    for t in times:
+        ring.append(stats(3)._replace(sampled_at=t), 0.0)
+    for row, t in zip(ring.rows(CID, 300), times, strict=True):
+        assert rfc3339(row.sampled_at) == rfc3339(t)
+
+
+def test_a_sample_the_compact_rows_cannot_hold_turns_the_ring_wide() -> None:
+    """A CPU total that is not its counter / 1e9 (not the sampler's) keeps its float:
+    the ring re-packs as ROW once, and every row reads back as served."""
+    ring = Ring(4)
+    kept = [stats(1), stats(2), stats(3)._replace(cpu_usage_seconds_total=0.1), stats(4)]
+    for s in kept:
+        ring.append(s, 0.0)
+    assert ring.wide and ring.nbytes == 4 * ROW.size
+    for row, s in zip(ring.rows(CID, 9), kept, strict=True):
+        same(history_json(row), served(s))
+    assert ring.rows(CID, 9)[2].cpu_usage_seconds_total == 0.1
 
 
 def test_gone_containers_are_released_after_the_grace() -> None:
@@ -169,3 +212,30 @@ def test_gone_containers_are_released_after_the_grace() -> None:
     assert other not in history and history.rows(other, 5) == []
     assert len(history) == 1 and history.dropped == 1
     assert [math.floor(r.sampled_at) % 10 for r in history.since(CID, 1_700_000_002.0)] == [2, 3]
+
+
+def test_churned_containers_leave_nothing_behind() -> None:
+    """Containers that come and go (one new each pass, each sampled for 10 passes) leave
+    no ring, no row and no byte once the grace is over: the long-lived containers'
+    rings hold what they hold without the churn, and read back the same."""
+    steady = [f"{n:064x}" for n in range(5)]
+    made = [stats(n) for n in range(1, 115)]
+
+    def run(churn: bool) -> History:
+        history = History(capacity=50, grace=30.0)
+        born: dict[str, int] = {}
+        for p in range(1, 95):
+            if churn and p <= 50:
+                born[f"{p:064x}"[::-1]] = p
+            live = [c for c, b in born.items() if p - b < 10] + steady
+            passes = {c: made[p + int(c[-2:], 16) % 20]._replace(id=c) for c in live}
+            history.record(passes, now=float(p))
+        if churn:
+            assert history.dropped == len(born) == 50
+        return history
+
+    churned, plain = run(True), run(False)
+    assert set(churned._rings) == set(plain._rings) == set(steady)
+    assert churned.nbytes == plain.nbytes
+    for cid in steady:
+        assert churned.rows(cid, 50) == plain.rows(cid, 50)

@@ -1,234 +1,327 @@
-"""Per-container sample history in fixed-width rows: what ``?history=N``, post-mortems
-and sparklines read, at ROW.size bytes a sample instead of a whole ContainerStats.
+"""Per-container sample history in packed rows: what ``?history=N``, post-mortems and
+sparklines read, at a few dozen bytes a sample instead of a whole ContainerStats.
 
-One ``Ring`` per container holds its last ``capacity`` samples as packed rows in one
-``bytearray`` (``struct``, little-endian, no padding), oldest overwritten first. A
-missing value stays a gap: NaN in a float column, an all-ones sentinel in an integer
-column, mapped back to None on reading, never 0.
+One ``Ring`` per container holds its last ``capacity`` samples in one ``bytearray``
+(``struct``, little-endian, no padding), oldest overwritten first. A missing value stays
+a gap, mapped back to None on reading, never 0.
 
-Columns (ROW below): the sample time, CPU (percent as float32, counters as float64),
-memory usage, working set and limit (float64: exact to 2**53 bytes), pids and their
-limit (uint32), network and block I/O counters (float64) and the PSI averages of cpu,
-memory and io, ``some`` and ``full`` (uint16 hundredths of a percent: the kernel prints
-two decimals, so this is exact). ``memory_percent`` is derived again from usage and
-limit exactly as the sampler derives it. Not kept: per-interface network counters and
-PSI stall totals (the latest sample has them); those read back as None.
+What a row keeps (COLUMNS integers and two floats): the sample time in whole
+microseconds (what the API serves: RFC 3339 with microseconds, rounded as
+``datetime.fromtimestamp`` rounds), the CPU and throttled time as the nanosecond
+counters they are derived from (``ns / 1e9`` gives the served float back bit for bit),
+memory usage, working set (as its difference from usage: the sampler serves them
+equal) and limit, pids and their limit, the network and block I/O byte counters and
+the PSI averages of cpu, memory and io, ``some`` and ``full``, in hundredths of a
+percent (the kernel prints two decimals: exact); CPU percent and throttled percent as
+float32 (7 significant digits, NaN for a gap). ``memory_percent`` is derived again from
+usage and limit exactly as the sampler derives it. Not kept: per-interface network
+counters and PSI stall totals (the latest sample has them); those read back as None.
 
-A ring starts with NARROW rows: the same columns, but memory usage, working set and
-limit and the network and block I/O byte counters as uint32 (exact below 4 GiB), 104
-bytes instead of 132. The first sample with one of those at 4 GiB or more re-packs the
-ring's rows as ROW once, and the ring stays wide until it is released: every value reads
-back exactly as served either way.
+Each integer column is delta-encoded against a per-ring base, at the narrowest width
+its values in the ring need: nothing at all while every row holds the base's value
+(a limit, an idle container's PSI, a gap that is always a gap), else a signed 8, 16, 32
+or 64-bit difference from the base in units of the differences' greatest common
+divisor (4096 for memory in pages, 1000 for CPU nanoseconds that cgroup v2 counts in
+microseconds), and a per-row bit mask for the gaps of such a column once one had a
+gap. A value that does not fit its column re-packs the ring once
+with the base moved to each column's smallest value and every width recomputed from
+the rows held, with room for HEADROOM times their span (so a ring also narrows again as
+old rows leave, and a steadily growing counter re-packs it at most every few rings'
+worth of samples: the time column about every 30 minutes at 1 s). A sample the compact
+rows cannot hold exactly (a served CPU total that is not ``ns / 1e9``, a value that is
+not an integer) turns the ring into WIDE rows (ROW below: float64 counters, exact to
+2**53) until it is released.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
 from collections.abc import Iterator, Mapping
 
-from watchdog_agent.model import (
-    ContainerStats,
-    HistoryRow,
-    Pressure,
-    PressureAvg,
-    PsiAvg,
-    PsiLine,
+from watchdog_agent.agent.widerows import (
+    NO_U16,
+    ROW,
+    _f,
+    _float32,
+    _percent,
+    _pressure,
+    _u32,
+    pack,
+    unpack,
 )
+from watchdog_agent.model import ContainerStats, HistoryRow, Pressure, PsiLine
 
-ROW = struct.Struct("<dfddfdddIIdddd18H")
-NARROW = struct.Struct("<dfddfIIIIIIIII18H")  # ROW's columns, 32-bit byte counts
-_NARROWED = (5, 6, 7, 10, 11, 12, 13)  # the columns NARROW holds as uint32 (not pids)
-NAN = math.nan
-NO_U32 = 0xFFFF_FFFF
-NO_U16 = 0xFFFF
+NS = 1_000_000_000
+US = 1_000_000
 _FIRST_ROWS = 8  # a new ring's first allocation; it doubles up to its capacity
-_PSI_NONE = (NO_U16,) * 6
+
+# the integer columns of a compact row (the two float32 percentages come first)
+T, CPU_NS, THR_NS, MEM, WS, LIMIT, PIDS, PIDS_LIMIT, RX, TX, RD, WR = range(12)
+PSI_FIRST = 12  # 18 PSI averages: cpu, memory, io; some then full; avg10, avg60, avg300
+COLUMNS = PSI_FIRST + 18
+CONST = ""  # a column held once per ring, in its base
+WIDTHS = (("b", 0x7F), ("h", 0x7FFF), ("i", 0x7FFF_FFFF), ("q", 0x7FFF_FFFF_FFFF_FFFF))
+# a re-pack gives each column room for HEADROOM times the span its rows held: a counter
+# that keeps growing at the same rate needs the next re-pack HEADROOM - 1 rings later
+HEADROOM = 4
+
+Values = list[int | None]
+_ONES = (1,) * COLUMNS
 
 
-def _f(value: float | None) -> float:
-    return NAN if value is None else float(value)
+def micros(t: float) -> int:
+    """``t`` in whole microseconds, rounded as ``datetime.fromtimestamp`` rounds (the
+    fraction, half to even): ``micros(t) / 1e6`` formats as the same RFC 3339 string."""
+    whole = math.trunc(t)
+    return whole * US + round((t - whole) * US)
 
 
-def _u32(value: int | None) -> int:
-    return NO_U32 if value is None or not 0 <= value < NO_U32 else value
-
-
-def _psi_line(line: PsiLine | None) -> tuple[int, int, int]:
-    if line is None:
-        return (NO_U16, NO_U16, NO_U16)
-    return (_centi(line.avg10), _centi(line.avg60), _centi(line.avg300))
-
-
-def _centi(avg: float) -> int:
-    value = round(avg * 100)
-    return value if 0 <= value < NO_U16 else NO_U16
-
-
-def _psi(p: Pressure | None) -> tuple[int, ...]:
-    return _PSI_NONE if p is None else (*_psi_line(p.some), *_psi_line(p.full))
-
-
-def pack(stats: ContainerStats) -> bytes:
-    """One sample as a ROW (the served numbers; not the raw CgroupSample)."""
-    s = stats.sample
-    return ROW.pack(
-        stats.sampled_at,
-        _f(stats.cpu_percent),
-        _f(stats.cpu_usage_seconds_total),
-        _f(stats.cpu_throttled_seconds_total),
-        _f(stats.cpu_throttled_percent),
-        _f(stats.memory_usage_bytes),
-        _f(stats.memory_working_set_bytes),
-        _f(stats.memory_limit_bytes),
-        _u32(stats.pids),
-        _u32(stats.pids_limit),
-        _f(stats.net_rx_bytes),
-        _f(stats.net_tx_bytes),
-        _f(stats.blk_read_bytes),
-        _f(stats.blk_write_bytes),
-        *_psi(s.psi_cpu),
-        *_psi(s.psi_memory),
-        *_psi(s.psi_io),
-    )
-
-
-def _n32(value: int | None) -> int:
-    """A byte count as a NARROW column; ValueError when it needs a wide row."""
-    if value is None:
-        return NO_U32
-    if type(value) is not int or not 0 <= value < NO_U32:
-        raise ValueError(value)
-    return value
-
-
-def pack_narrow(stats: ContainerStats) -> bytes:
-    """One sample as a NARROW row; ValueError when a byte count does not fit 32 bits."""
-    s = stats.sample
-    return NARROW.pack(
-        stats.sampled_at,
-        _f(stats.cpu_percent),
-        _f(stats.cpu_usage_seconds_total),
-        _f(stats.cpu_throttled_seconds_total),
-        _f(stats.cpu_throttled_percent),
-        _n32(stats.memory_usage_bytes),
-        _n32(stats.memory_working_set_bytes),
-        _n32(stats.memory_limit_bytes),
-        _u32(stats.pids),
-        _u32(stats.pids_limit),
-        _n32(stats.net_rx_bytes),
-        _n32(stats.net_tx_bytes),
-        _n32(stats.blk_read_bytes),
-        _n32(stats.blk_write_bytes),
-        *_psi(s.psi_cpu),
-        *_psi(s.psi_memory),
-        *_psi(s.psi_io),
-    )
-
-
-def _wide(data: tuple[float, ...]) -> tuple[float, ...]:
-    """A NARROW row's values as ROW's (a gap's all-ones becomes NaN)."""
-    out = list(data)
-    for i in _NARROWED:
-        if out[i] == NO_U32:
-            out[i] = NAN
-    return tuple(out)
-
-
-def _float(value: float) -> float | None:
-    return None if value != value else value
-
-
-def _float32(value: float) -> float | None:
-    # a float32 column: give the digits it holds, not the binary expansion's tail
-    return None if value != value else float(f"{value:.7g}")
-
-
-def _int(value: float) -> int | None:
-    return None if value != value else int(value)
-
-
-def _avg(values: tuple[int, ...]) -> PsiAvg | None:
-    if NO_U16 in values:
+def _ns(seconds: float | None, ns: int | None) -> int | None:
+    """The counter behind a served CPU total; ValueError when it does not give it back."""
+    if seconds is None:
         return None
-    return PsiAvg(values[0] / 100, values[1] / 100, values[2] / 100)
+    if ns is None or ns / NS != seconds:
+        raise ValueError(seconds)
+    return ns
 
 
-def _pressure(values: tuple[int, ...]) -> PressureAvg | None:
-    some, full = _avg(values[:3]), _avg(values[3:])
-    return None if some is None and full is None else PressureAvg(some, full)
+def _hundredths(line: PsiLine | None) -> tuple[int | None, ...]:
+    if line is None:
+        return (None, None, None)
+    return (round(line.avg10 * 100), round(line.avg60 * 100), round(line.avg300 * 100))
 
 
-def unpack(cid: str, name: str | None, image: str | None, data: tuple[float, ...]) -> HistoryRow:
-    t, cpu, cpu_s, thr_s, thr, mem, ws, limit, pids, pids_limit = data[:10]
-    usage, mem_limit = _int(mem), _int(limit)
-    psi = data[14:]
+def _pressure_values(p: Pressure | None) -> tuple[int | None, ...]:
+    if p is None:
+        return (None,) * 6
+    return (*_hundredths(p.some), *_hundredths(p.full))
+
+
+def values(stats: ContainerStats) -> Values:
+    """A sample's integer columns; ValueError when a CPU total is not its counter / 1e9."""
+    s = stats.sample
+    usage, ws = stats.memory_usage_bytes, stats.memory_working_set_bytes
+    return [
+        micros(stats.sampled_at),
+        _ns(stats.cpu_usage_seconds_total, s.cpu_usage_ns),
+        _ns(stats.cpu_throttled_seconds_total, s.cpu_throttled_ns),
+        usage,
+        None if ws is None else ws - (usage or 0),
+        stats.memory_limit_bytes,
+        stats.pids,
+        stats.pids_limit,
+        stats.net_rx_bytes,
+        stats.net_tx_bytes,
+        stats.blk_read_bytes,
+        stats.blk_write_bytes,
+        *_pressure_values(s.psi_cpu),
+        *_pressure_values(s.psi_memory),
+        *_pressure_values(s.psi_io),
+    ]
+
+
+def compact_row(
+    cid: str, name: str | None, image: str | None, cpu: float, thr: float, v: Values
+) -> HistoryRow:
+    """A compact row's columns as a HistoryRow."""
+    t, cpu_ns, thr_ns, usage, ws, limit = v[T], v[CPU_NS], v[THR_NS], v[MEM], v[WS], v[LIMIT]
     return HistoryRow(
         id=cid,
         name=name,
         image=image,
-        sampled_at=t,
+        sampled_at=(t or 0) / US,
         cpu_percent=_float32(cpu),
-        cpu_usage_seconds_total=_float(cpu_s),
-        cpu_throttled_seconds_total=_float(thr_s),
+        cpu_usage_seconds_total=None if cpu_ns is None else cpu_ns / NS,
+        cpu_throttled_seconds_total=None if thr_ns is None else thr_ns / NS,
         cpu_throttled_percent=_float32(thr),
         memory_usage_bytes=usage,
-        memory_working_set_bytes=_int(ws),
-        memory_limit_bytes=mem_limit,
-        memory_percent=None if usage is None or not mem_limit else usage / mem_limit * 100.0,
-        pids=None if pids == NO_U32 else int(pids),
-        pids_limit=None if pids_limit == NO_U32 else int(pids_limit),
-        net_rx_bytes=_int(data[10]),
-        net_tx_bytes=_int(data[11]),
-        blk_read_bytes=_int(data[12]),
-        blk_write_bytes=_int(data[13]),
-        psi_cpu=_pressure(tuple(int(v) for v in psi[0:6])),
-        psi_memory=_pressure(tuple(int(v) for v in psi[6:12])),
-        psi_io=_pressure(tuple(int(v) for v in psi[12:18])),
+        memory_working_set_bytes=None if ws is None else ws + (usage or 0),
+        memory_limit_bytes=limit,
+        memory_percent=_percent(usage, limit),
+        pids=v[PIDS],
+        pids_limit=v[PIDS_LIMIT],
+        net_rx_bytes=v[RX],
+        net_tx_bytes=v[TX],
+        blk_read_bytes=v[RD],
+        blk_write_bytes=v[WR],
+        psi_cpu=_pressure(tuple(v[PSI_FIRST : PSI_FIRST + 6])),
+        psi_memory=_pressure(tuple(v[PSI_FIRST + 6 : PSI_FIRST + 12])),
+        psi_io=_pressure(tuple(v[PSI_FIRST + 12 : PSI_FIRST + 18])),
     )
 
 
-class Ring:
-    """One container's last ``capacity`` samples as packed rows (NARROW until a value
-    needs ROW)."""
+def _wide_row(cpu: float, thr: float, v: Values) -> tuple[float, ...]:
+    """A compact row's columns as ROW's."""
+    row = compact_row("", None, None, cpu, thr, v)
+    psi = [NO_U16 if x is None or not 0 <= x < NO_U16 else x for x in v[PSI_FIRST:]]
+    return (
+        row.sampled_at, cpu, _f(row.cpu_usage_seconds_total),
+        _f(row.cpu_throttled_seconds_total), thr, _f(row.memory_usage_bytes),
+        _f(row.memory_working_set_bytes), _f(row.memory_limit_bytes), _u32(row.pids),
+        _u32(row.pids_limit), _f(row.net_rx_bytes), _f(row.net_tx_bytes),
+        _f(row.blk_read_bytes), _f(row.blk_write_bytes), *psi,
+    )  # fmt: skip
 
-    __slots__ = ("buf", "capacity", "count", "image", "last_seen", "name", "row", "start")
+
+@functools.cache
+def _shape(
+    codes: tuple[str, ...], masked: bool
+) -> tuple[tuple[str, ...], tuple[int, ...], tuple[int, ...], struct.Struct]:
+    """A row layout's columns held once, columns packed and Struct (shared by rings)."""
+    consts = tuple(i for i, c in enumerate(codes) if c == CONST)
+    packed = tuple(i for i, c in enumerate(codes) if c != CONST)
+    return codes, consts, packed, struct.Struct("<ff" + ("I" if masked else "") + "".join(codes))
+
+
+class Ring:
+    """One container's last ``capacity`` samples as packed rows (compact, delta-encoded
+    against ``base`` at the widths in ``codes``, until a sample needs WIDE rows)."""
+
+    __slots__ = (
+        "allocated", "base", "buf", "capacity", "codes", "consts", "count", "fmt", "image",
+        "last_seen", "masked", "name", "packed", "scale", "start", "wide",
+    )  # fmt: skip
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self.row = NARROW
-        self.buf = bytearray(NARROW.size * min(capacity, _FIRST_ROWS))
+        self.allocated = min(capacity, _FIRST_ROWS)  # rows the buffer has room for
         self.count = 0  # rows held
         self.start = 0  # slot of the oldest row once full
         self.name: str | None = None
         self.image: str | None = None
         self.last_seen = 0.0  # unix seconds of the last append
+        self.wide = False  # ROW rows from now on
+        self.base: Values = [None] * COLUMNS
+        self.masked = False  # rows carry a gap mask (a packed column had a gap)
+        self.scale: tuple[int, ...] = _ONES  # each column's differences are multiples of it
+        self._shape((CONST,) * COLUMNS)
+        self.buf = bytearray(self.fmt.size * self.allocated)
+
+    def _shape(self, codes: tuple[str, ...]) -> None:
+        self.codes, self.consts, self.packed, self.fmt = _shape(codes, self.masked)
 
     @property
-    def wide(self) -> bool:
-        return self.row is ROW
+    def row_size(self) -> int:
+        return self.fmt.size
+
+    def append(self, stats: ContainerStats, seen: float) -> None:
+        row: bytes | None = None
+        if self.wide:
+            row = pack(stats)
+        else:
+            cpu, thr = _f(stats.cpu_percent), _f(stats.cpu_throttled_percent)
+            try:
+                v = values(stats)
+            except ValueError:
+                pass
+            else:
+                row = self._encode(v, cpu, thr)
+                if row is None and self._reshape(v):
+                    row = self._encode(v, cpu, thr)
+            if row is None:
+                self._widen()
+                row = pack(stats)
+        self._put(row)
+        self.name, self.image, self.last_seen = stats.name, stats.image, seen
+
+    def _encode(self, v: Values, cpu: float, thr: float) -> bytes | None:
+        """The row for ``v`` at the ring's widths; None when a value does not fit."""
+        base, scale = self.base, self.scale
+        for i in self.consts:
+            if v[i] != base[i]:
+                return None
+        args: list[float | int] = [cpu, thr, 0] if self.masked else [cpu, thr]
+        mask = 0
+        for i in self.packed:
+            x = v[i]
+            if x is None:
+                mask |= 1 << i
+                args.append(0)
+                continue
+            d = x - base[i]  # type: ignore[operator]  # packed: base is int
+            if scale[i] != 1:
+                if d % scale[i]:
+                    return None
+                d //= scale[i]
+            args.append(d)
+        if mask:
+            if not self.masked:
+                return None
+            args[2] = mask
+        try:
+            return self.fmt.pack(*args)
+        except (struct.error, OverflowError, TypeError):
+            return None
+
+    def _decode(self, slot: int) -> tuple[float, float, Values]:
+        fmt = self.fmt
+        data = fmt.unpack_from(self.buf, slot * fmt.size)
+        v = list(self.base)
+        base, scale = self.base, self.scale
+        first = 3 if self.masked else 2
+        mask = data[2] if self.masked else 0
+        for k, i in enumerate(self.packed, first):
+            v[i] = None if mask >> i & 1 else base[i] + data[k] * scale[i]
+        return data[0], data[1], v
+
+    def _reshape(self, new: Values) -> bool:
+        """Re-pack the rows held (less the one ``new`` replaces when full) at widths that
+        fit them and ``new``, against each column's smallest value; False when no width
+        does (a value that is not an integer, a span of 2**63 or more)."""
+        rows = [self._decode(slot) for slot in self.slots(self.count)]
+        if self.count == self.capacity:
+            rows = rows[1:]
+        codes: list[str] = []
+        base: Values = []
+        scale: list[int] = []
+        masked = False
+        for i in range(COLUMNS):
+            column = [r[2][i] for r in rows]
+            column.append(new[i])
+            present = [x for x in column if x is not None]
+            if any(type(x) is not int for x in present):
+                return False
+            if all(x == column[0] for x in column):
+                codes.append(CONST)
+                base.append(column[0])
+                scale.append(1)
+                continue
+            masked = masked or len(present) < len(column)
+            low = min(present)
+            step = math.gcd(*(x - low for x in present)) or 1  # pages, microseconds ...
+            span = (max(present) - low) // step
+            if span > WIDTHS[-1][1]:
+                return False
+            codes.append(next((c for c, top in WIDTHS if span * HEADROOM <= top), "q"))
+            base.append(low)
+            scale.append(step)
+        self.base, self.masked, self.scale = base, masked, tuple(scale)
+        self._shape(tuple(codes))
+        size = self.fmt.size
+        buf = bytearray(size * self.allocated)
+        for k, (cpu, thr, v) in enumerate(rows):
+            row = self._encode(v, cpu, thr)
+            assert row is not None  # every held value fits by construction
+            buf[k * size : (k + 1) * size] = row
+        self.buf, self.count, self.start = buf, len(rows), 0
+        return True
 
     def _widen(self) -> None:
         """Re-pack every row as ROW (once: the ring then stays wide)."""
-        old, slots = self.buf, len(self.buf) // NARROW.size
-        self.buf = bytearray(ROW.size * slots)
-        for i in range(slots):
-            ROW.pack_into(self.buf, i * ROW.size, *_wide(NARROW.unpack_from(old, i * NARROW.size)))
-        self.row = ROW
+        rows = [self._decode(slot) for slot in self.slots(self.count)]
+        self.buf = bytearray(ROW.size * self.allocated)
+        for k, (cpu, thr, v) in enumerate(rows):
+            ROW.pack_into(self.buf, k * ROW.size, *_wide_row(cpu, thr, v))
+        self.start, self.wide = 0, True
 
-    def append(self, stats: ContainerStats, seen: float) -> None:
-        if self.row is NARROW:
-            try:
-                row = pack_narrow(stats)
-            except ValueError:
-                self._widen()
-                row = pack(stats)
-        else:
-            row = pack(stats)
-        size = self.row.size
+    def _put(self, row: bytes) -> None:
+        size = len(row)
         if self.count < self.capacity:
-            if (self.count + 1) * size > len(self.buf):  # grow to an exact size, no slack
-                grown = bytearray(size * min(self.capacity, 2 * self.count))
+            if self.count == self.allocated:  # grow to an exact size, no slack
+                self.allocated = min(self.capacity, 2 * self.count)
+                grown = bytearray(size * self.allocated)
                 grown[: len(self.buf)] = self.buf
                 self.buf = grown
             slot = self.count
@@ -237,7 +330,6 @@ class Ring:
             slot = self.start
             self.start = (self.start + 1) % self.capacity
         self.buf[slot * size : (slot + 1) * size] = row
-        self.name, self.image, self.last_seen = stats.name, stats.image, seen
 
     def slots(self, n: int) -> Iterator[int]:
         """The slots of the last ``n`` rows, oldest first."""
@@ -247,23 +339,20 @@ class Ring:
             yield (first + i) % self.capacity
 
     def rows(self, cid: str, n: int) -> list[HistoryRow]:
-        fmt = self.row
-        size, buf, name, image = fmt.size, self.buf, self.name, self.image
-        if fmt is NARROW:
+        name, image = self.name, self.image
+        if self.wide:
+            buf = self.buf
             return [
-                unpack(cid, name, image, _wide(fmt.unpack_from(buf, slot * size)))
+                unpack(cid, name, image, ROW.unpack_from(buf, slot * ROW.size))
                 for slot in self.slots(n)
             ]
-        return [
-            unpack(cid, name, image, fmt.unpack_from(buf, slot * size)) for slot in self.slots(n)
-        ]
+        return [compact_row(cid, name, image, *self._decode(slot)) for slot in self.slots(n)]
 
     def times(self) -> list[float]:
-        """The sample times, oldest first (the first column, without unpacking rows)."""
-        size = self.row.size
-        return [
-            struct.unpack_from("<d", self.buf, slot * size)[0] for slot in self.slots(self.count)
-        ]
+        """The sample times, oldest first."""
+        if self.wide:
+            return [ROW.unpack_from(self.buf, s * ROW.size)[0] for s in self.slots(self.count)]
+        return [(self._decode(s)[2][T] or 0) / US for s in self.slots(self.count)]
 
     @property
     def nbytes(self) -> int:
@@ -289,8 +378,8 @@ class History:
 
     @property
     def wide(self) -> int:
-        """Rings holding ROW rows (a value needed more than 32 bits)."""
-        return sum(1 for r in self._rings.values() if r.row is ROW)
+        """Rings holding WIDE rows (a sample the compact rows could not hold exactly)."""
+        return sum(1 for r in self._rings.values() if r.wide)
 
     @property
     def nbytes(self) -> int:
