@@ -197,7 +197,7 @@ async def churn_passes(agent: Agent, stop: asyncio.Event) -> None:
             tick = agent.settings.interval + jitter.random() * 0.002  # as FixedRate wakes
             clock.wall += tick
             clock.mono += tick
-            snapshot, targets = await run_to_end(agent._pass, None)
+            snapshot, targets = await run_to_end(agent._pass, None, {})
             agent.targets = targets
             agent.store.put(snapshot)
             done += 1

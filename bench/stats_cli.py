@@ -202,15 +202,14 @@ def floor(repeat: int, warm: bool) -> None:
 def measure(host: str, n: int, repeat: int, cpus: float | None, warm: bool) -> None:
     with realfleet.containers(host, n, cpus) as ids, serving(host) as url:
         idset = set(ids)
-        running = set(realfleet.docker(host, "ps", "-q", "--no-trunc").split())
-        scoped = running != idset  # other containers run there too: ours only, by label
         label = realfleet.docker(host, "inspect", "-f", "{{json .Config.Labels}}", ids[0])
         bench_label = json.loads(label)[realfleet.LABEL]
         ours = [AGENT, "stats", "--no-stream", "--docker-host", host]
         theirs = [realfleet.DOCKER, "-H", host, "stats", "--no-stream"]
-        if scoped:
-            ours += ["--filter", f"label={realfleet.LABEL}={bench_label}"]
-            theirs += ids
+        # ours only, by label (docker's by id), always: another container can start on
+        # the engine while the bench runs
+        ours += ["--filter", f"label={realfleet.LABEL}={bench_label}"]
+        theirs += ids
         wait_sampled(url, idset)
         plain = {**CHILD_ENV, "WATCHDOG_AGENT_URL": NO_AGENT}
         through = {**CHILD_ENV, "WATCHDOG_AGENT_URL": url}
