@@ -125,6 +125,21 @@ async def test_every_documented_route_needs_credentials(cred_files: dict[str, st
         f"Basic {TOKEN}",
         f"Digest {TOKEN}",
     ],
+    # names, not the values: the secrets are random per process, and pytest-xdist's
+    # workers must collect the same test ids
+    ids=[
+        "token+x",
+        "token-1",
+        "bearer-empty",
+        "no-scheme",
+        "wrong-password",
+        "unknown-user",
+        "empty-password",
+        "no-colon",
+        "not-base64",
+        "token-as-basic",
+        "token-as-digest",
+    ],
 )
 async def test_wrong_credentials_answer_401(cred_files: dict[str, str], header: str) -> None:
     headers = {"Authorization": header}
