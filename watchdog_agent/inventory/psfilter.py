@@ -17,6 +17,7 @@ must hold (as Docker does). Matching:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -28,6 +29,8 @@ STATUSES = frozenset({"created", "restarting", "running", "removing", "paused", 
 PS_KEYS = frozenset({"id", "name", "label", "status", "ancestor", "image", "exited"})
 
 Check = Callable[[ContainerRef], bool]
+
+_EXIT_CODE = re.compile(r"-?[0-9]{1,10}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +61,7 @@ def parse_ps_filters(items: Sequence[str]) -> PsFilter:
         value = value.strip()
         if key == "status" and value not in STATUSES:
             raise UsageError(f"bad status {value[:40]!r}; valid: {', '.join(sorted(STATUSES))}")
-        if key == "exited" and not value.lstrip("-").isdigit():
+        if key == "exited" and not _EXIT_CODE.fullmatch(value):  # ASCII: int("²") fails
             raise UsageError(f"bad exit code {value[:40]!r}: expected an integer")
         found.setdefault("ancestor" if key == "image" else key, []).append(value)
     return PsFilter({k: tuple(v) for k, v in sorted(found.items())})

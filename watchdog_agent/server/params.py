@@ -29,7 +29,7 @@ def count(query: Mapping[str, str], name: str, maximum: int) -> int | None:
     if value is None:
         return None
     text = value.strip()
-    if not text.isdigit() or int(text) < 1:
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:  # int("²") fails
         raise UsageError(f"{name}={value[:40]!r}: expected a positive integer")
     return min(int(text), maximum)
 

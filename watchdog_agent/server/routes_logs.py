@@ -69,7 +69,7 @@ def parse_query(query: Mapping[str, str], now: float | None = None) -> LogQuery:
     tail_text = query.get("tail", "all").strip().lower()
     if tail_text == "all":
         tail = MAX_TAIL
-    elif tail_text.isdigit():
+    elif tail_text.isascii() and tail_text.isdigit():  # int("²") fails
         tail = min(int(tail_text), MAX_TAIL)
     else:
         raise UsageError(f"tail={tail_text[:40]!r}: expected a number of lines or 'all'")
