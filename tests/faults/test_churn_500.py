@@ -107,16 +107,21 @@ class Churn:
                 assert resp.status in (204, 404), await resp.text()
 
 
-def leftovers(ids: list[str], metrics: str) -> str:
-    """What tells an agent that keeps a gone container's series from a kernel that
-    kept its cgroup (a runc that failed to remove it under load): the cgroup
-    directories still there for each id, and a line of /metrics naming it."""
+def leftovers(ids: list[str], metrics: str, agent: Agent, engine: PrivateEngine) -> str:
+    """What tells an agent that keeps a gone container's series from an engine or a
+    kernel that kept it: for each id, the agent's ref, Docker's state, the cgroup
+    directories still there, and a line of /metrics naming it."""
     out = [f"series left for {len(ids)} removed containers:"]
     for cid in ids[:5]:
+        ref = agent.refs().get(cid)
+        known = engine.docker("inspect", "-f", "{{.State.Status}}", cid, check=False)
+        docker = known.stdout.decode().strip() or known.stderr.decode().strip()[:80]
         dirs = [str(p) for p in Path("/sys/fs/cgroup").glob(f"*/*/{cid}")]
-        dirs += [str(p) for p in Path("/sys/fs/cgroup").glob(f"*/{cid}")]
         line = next((ln for ln in metrics.splitlines() if cid in ln), "")
-        out.append(f"{cid[:12]}: cgroup dirs {dirs[:3] or 'none'}; {line[:200]}")
+        out.append(
+            f"{cid[:12]}: agent ref {ref and ref.state}, docker {docker!r}, "
+            f"cgroup dirs {dirs[:2] or 'none'}; {line[:160]}"
+        )
     return "\n".join(out)
 
 
@@ -227,7 +232,7 @@ async def test_500_containers_churn_under_sampling_and_scraping_leave_nothing(
             assert resp.status == 200
             metrics = await resp.text()
         left_series = [c for c in churn.ids if c in metrics]
-        assert not left_series, leftovers(left_series, metrics)
+        assert not left_series, leftovers(left_series, metrics, agent, engine)
         gc.collect()
         assert agent.events is not None and agent.events.tap is not None
         window = agent.events.tap._seen  # bounded on purpose (SEEN_SPAN_NS, SEEN_KEYS)
