@@ -229,17 +229,18 @@ async def test_500_containers_churn_under_sampling_and_scraping_leave_nothing(
         await asyncio.to_thread(engine.docker, "rm", "-f", flush)
         await asyncio.sleep(GRACE + 0.5)
 
+        # the disk sample (Docker's df, every --disk-interval) taken during the churn
+        # lists the containers of that moment until the next: ask for a fresh one
+        # (before the scrape below, whose disk series then render it)
+        async with client.get("/api/v1/disk?refresh=1&verbose=1") as resp:
+            assert resp.status == 200
+            assert not [c for c in churn.ids if c in await resp.text()]
         assert not [c for c in churn.ids if c in agent.store.rows]
         async with client.get("/metrics") as resp:
             assert resp.status == 200
             metrics = await resp.text()
         left_series = [c for c in churn.ids if c in metrics]
         assert not left_series, leftovers(left_series, metrics, agent, engine)
-        # the disk sample (Docker's df, every --disk-interval) taken during the churn
-        # lists the containers of that moment until the next: ask for a fresh one
-        async with client.get("/api/v1/disk?refresh=1&verbose=1") as resp:
-            assert resp.status == 200
-            assert not [c for c in churn.ids if c in await resp.text()]
         gc.collect()
         assert agent.events is not None and agent.events.tap is not None
         window = agent.events.tap._seen  # bounded on purpose (SEEN_SPAN_NS, SEEN_KEYS)
