@@ -27,9 +27,10 @@ from watchdog_agent.model import ContainerRef
 
 STATUSES = frozenset({"created", "restarting", "running", "removing", "paused", "exited", "dead"})
 PS_KEYS = frozenset({"id", "name", "label", "status", "ancestor", "image", "exited"})
-_EXIT_CODE = re.compile(r"-?[0-9]+")  # ASCII: "²".isdigit() holds but int("²") fails
 
 Check = Callable[[ContainerRef], bool]
+
+_EXIT_CODE = re.compile(r"-?[0-9]{1,10}")  # ASCII: "²".isdigit() holds but int("²") fails
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +61,7 @@ def parse_ps_filters(items: Sequence[str]) -> PsFilter:
         value = value.strip()
         if key == "status" and value not in STATUSES:
             raise UsageError(f"bad status {value[:40]!r}; valid: {', '.join(sorted(STATUSES))}")
-        if key == "exited" and not _EXIT_CODE.fullmatch(value):
+        if key == "exited" and not _EXIT_CODE.fullmatch(value):  # ASCII: int("²") fails
             raise UsageError(f"bad exit code {value[:40]!r}: expected an integer")
         found.setdefault("ancestor" if key == "image" else key, []).append(value)
     return PsFilter({k: tuple(v) for k, v in sorted(found.items())})
