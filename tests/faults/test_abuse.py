@@ -14,7 +14,6 @@ equal-length values (a spy on hmac.compare_digest, no timing).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import json
 import secrets
@@ -33,6 +32,7 @@ from helpers.privateengine import poll
 from helpers.rawhttp import Answer, request
 from helpers.serveproc import ServeProcess
 from helpers.serving import serving, tree_settings, until
+from helpers.slowclients import HOGS, Slow, Window, drip, silent, stream_hog
 
 from watchdog_agent.server.connections import BACKLOG
 from watchdog_agent.server.openapi import document
@@ -309,118 +309,6 @@ ROUNDS = 6  # the normal client's rounds (/healthz, /api/v1/containers) during t
 MIN_FLOOD = 3.0  # seconds the flood lasts at least: the header deadline (1 s) cuts many
 
 
-class Window:
-    """Until when the slow clients keep at it; ``close`` ends it early."""
-
-    def __init__(self, seconds: float) -> None:
-        self._loop = asyncio.get_running_loop()
-        self.end = self._loop.time() + seconds
-
-    def open(self) -> bool:
-        return self._loop.time() < self.end
-
-    def left(self) -> float:
-        return max(0.0, self.end - self._loop.time())
-
-    def close(self) -> None:
-        self.end = self._loop.time()
-
-
-REDIAL = 0.5  # seconds a slow client waits before it connects again once cut
-HOGS = 50  # of the 500: each asks for a stream it never reads
-
-
-@dataclass
-class Slow:
-    """Tallies of what the slow clients met."""
-
-    connected: int = 0
-    cut: int = 0  # closed by the agent
-    streams: int = 0  # a stream answered 200 and held (never read)
-    too_many: int = 0  # a stream answered 429 cleanly
-    other: Counter[str] | None = None
-
-
-async def _drip(port: int, end: Window, slow: Slow) -> None:
-    """Slowloris: a request line, then a header byte every 0.3 s; again when cut."""
-    while end.open():
-        try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            await asyncio.sleep(0.1)
-            continue
-        slow.connected += 1
-        try:
-            writer.write(b"GET /api/v1/containers HTTP/1.1\r\nX-Slow: ")
-            while end.open():
-                await asyncio.sleep(0.3)
-                writer.write(b"x")
-                await writer.drain()
-                if reader.at_eof():
-                    raise ConnectionResetError
-        except OSError:
-            slow.cut += 1
-        finally:
-            writer.close()
-        await asyncio.sleep(REDIAL)
-
-
-async def _silent(port: int, end: Window, slow: Slow) -> None:
-    """Connects and sends nothing; again when cut."""
-    while end.open():
-        try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            await asyncio.sleep(0.1)
-            continue
-        slow.connected += 1
-        try:
-            while end.open():
-                with contextlib.suppress(TimeoutError):
-                    if await asyncio.wait_for(reader.read(1), 0.2) == b"":
-                        break
-            else:
-                continue  # (the finally closes it)
-            slow.cut += 1  # EOF: the agent closed it
-        except OSError:
-            slow.cut += 1  # reset: the agent aborted it
-        finally:
-            writer.close()
-        await asyncio.sleep(REDIAL)
-
-
-async def _stream_hog(port: int, end: Window, slow: Slow) -> None:
-    """A whole request for a stream, then never reads it: a stream slot, or a 429."""
-    try:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    except OSError:
-        return
-    slow.connected += 1
-    try:
-        auth = AUTH["Authorization"]
-        head = f"GET /api/v1/stats?stream=1 HTTP/1.1\r\nHost: a\r\nAuthorization: {auth}\r\n\r\n"
-        writer.write(head.encode())
-        status = await asyncio.wait_for(reader.readline(), 10)
-        if b" 200 " in status:
-            slow.streams += 1
-            while end.open():  # holds it, reading nothing
-                await asyncio.sleep(0.1)
-        elif b" 429 " in status:
-            rest = await asyncio.wait_for(reader.readuntil(b"}"), 10)
-            assert b'"too many streams"' in rest or b"too many" in rest, rest
-            assert b"application/json" in rest, rest
-            slow.too_many += 1
-            while end.open():  # then idles on it
-                await asyncio.sleep(0.1)
-        else:
-            assert slow.other is not None
-            slow.other[status.decode(errors="replace").strip()] += 1
-    except (OSError, asyncio.IncompleteReadError, TimeoutError):
-        slow.cut += 1
-    finally:
-        writer.close()
-
-
 @pytest.mark.engine
 async def test_500_slow_clients_leave_the_agent_answering_others(served: Served) -> None:
     start = len(served.proc.logs)
@@ -428,11 +316,12 @@ async def test_500_slow_clients_leave_the_agent_answering_others(served: Served)
     end = Window(HOLD)
     slow = Slow(other=Counter())
     # the stream hogs first, each until it has its stream or its 429; then the rest
-    hogs = [asyncio.create_task(_stream_hog(served.port, end, slow)) for _ in range(HOGS)]
+    auth = AUTH["Authorization"]
+    hogs = [asyncio.create_task(stream_hog(served.port, end, slow, auth)) for _ in range(HOGS)]
     await until(lambda: slow.streams + slow.too_many + slow.cut >= HOGS, 10)
-    drips = [_drip(served.port, end, slow) for _ in range(300)]
-    silent = [_silent(served.port, end, slow) for _ in range(SLOW - 300 - HOGS)]
-    flood = asyncio.gather(*hogs, *drips, *silent)
+    drips = [drip(served.port, end, slow) for _ in range(300)]
+    quiet = [silent(served.port, end, slow) for _ in range(SLOW - 300 - HOGS)]
+    flood = asyncio.gather(*hogs, *drips, *quiet)
     answers: list[tuple[str, int]] = []
     sockets: list[int] = []
     base = f"http://127.0.0.1:{served.port}"

@@ -228,7 +228,7 @@ class Tap:
         """Hand what the reader queued to the sink in batches, in order."""
         while True:
             item = await self._queue.get()
-            more = None  # not the previous batch's last item, kept while waiting (test_release)
+            more = None  # not the previous batch's last item, kept while waiting (test_churn_500)
             batch: list[Item] = []
             done = item is None
             if item is not None:
