@@ -20,6 +20,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from watchdog_agent.agent.diskareas import areas
 from watchdog_agent.exporter.disk import DiskMetrics, render_disk
 from watchdog_agent.exporter.exposition import EOF, Format
+from watchdog_agent.exporter.gzipped import inflate
 from watchdog_agent.model import DiskArea, DiskUsage
 
 
@@ -76,6 +77,27 @@ def test_rendered_once_per_sample_and_none_before_the_first() -> None:
     assert metrics.render(Format.TEXT) is first and len(calls) == 1
     latest[0] = tricky()
     assert metrics.render(Format.TEXT) != first and len(calls) == 2
+
+
+def test_a_container_removed_since_the_sample_has_no_series() -> None:
+    """The sample (every --disk-interval seconds) may name a container Docker has since
+    removed: its series go with the inventory's next version, the sample's areas stay."""
+    du = usage()
+    ids = [c.id for c in du.containers if c.size_rw is not None]
+    assert len(ids) >= 2
+    known = set(ids)
+    version = [0]
+    metrics = DiskMetrics(lambda: du, areas, known=lambda: known, version=lambda: version[0])
+    before = metrics.render(Format.TEXT).decode()
+    assert all(f'id="/docker/{i}"' in before for i in ids)
+    known.discard(ids[0])
+    assert metrics.render(Format.TEXT).decode() == before  # the same version: cached
+    version[0] += 1
+    after = metrics.render(Format.TEXT).decode()
+    assert f'id="/docker/{ids[0]}"' not in after
+    assert all(f'id="/docker/{i}"' in after for i in ids[1:])
+    assert 'watchdog_docker_disk_bytes{type="build_cache"}' in after
+    assert inflate(metrics.gzipped(Format.TEXT)) == after.encode()
 
 
 def test_promtool_accepts_the_disk_series() -> None:

@@ -1,12 +1,14 @@
 """Series from Docker's disk sample (/system/df, taken every --disk-interval seconds):
 each container's writable layer (``DISK_CONTAINER_TABLE``) and the areas of ``docker
-system df`` (``DISK_TABLE``). They change only with a new disk sample, so they are
-rendered once per sample; before the first one (or without Docker) there are none. No I/O.
+system df`` (``DISK_TABLE``). They change only with a new disk sample (or, for the
+containers' series, when the inventory changes: a container removed since the sample has
+none), so they are rendered once per sample and inventory version; before the first
+sample (or without Docker) there are none. No I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 
 from watchdog_agent.model import DiskArea, DiskContainer, DiskUsage
 
@@ -41,10 +43,18 @@ def area_families(areas: Sequence[DiskArea]) -> list[Family]:
     ]
 
 
-def render_disk(usage: DiskUsage, areas: Sequence[DiskArea], fmt: Format) -> bytes:
-    """The disk families in ``fmt`` (no ``# EOF``): containers' first, then the areas."""
+def render_disk(
+    usage: DiskUsage,
+    areas: Sequence[DiskArea],
+    fmt: Format,
+    known: Container[str] | None = None,
+) -> bytes:
+    """The disk families in ``fmt`` (no ``# EOF``): containers' first (only those in
+    ``known``, when given), then the areas."""
     rows: list[tuple[DiskContainer, None, Series]] = [
-        (c, None, series(c.id, primary_name(c.names), c.image)) for c in usage.containers
+        (c, None, series(c.id, primary_name(c.names), c.image))
+        for c in usage.containers
+        if known is None or c.id in known
     ]
     out: list[bytes] = []
     for spec in DISK_CONTAINER_TABLE:
@@ -56,12 +66,24 @@ def render_disk(usage: DiskUsage, areas: Sequence[DiskArea], fmt: Format) -> byt
 
 
 class DiskMetrics:
-    """Renders the latest disk sample once per sample and format."""
+    """Renders the latest disk sample once per sample, inventory version and format.
 
-    def __init__(self, latest: Callable[[], DiskUsage | None], areas: Areas) -> None:
+    ``known`` (with ``version``, which changes whenever it may have): the ids of the
+    containers Docker still has; a container removed after the sample has no series,
+    though the sample (taken every --disk-interval seconds) still names it."""
+
+    def __init__(
+        self,
+        latest: Callable[[], DiskUsage | None],
+        areas: Areas,
+        known: Callable[[], Container[str]] | None = None,
+        version: Callable[[], object] | None = None,
+    ) -> None:
         self._latest = latest
         self._areas = areas
-        self._key: DiskUsage | None = None
+        self._known = known
+        self._version = version
+        self._key: tuple[DiskUsage, object] | None = None
         self._rendered: dict[Format, bytes] = {}
         self._gzipped: dict[Format, Deflated] = {}
 
@@ -79,9 +101,11 @@ class DiskMetrics:
         usage = self._latest()
         if usage is None:
             return b""
-        if usage is not self._key:
-            self._key, self._rendered, self._gzipped = usage, {}, {}
+        version = None if self._version is None else self._version()
+        if self._key is None or self._key[0] is not usage or self._key[1] != version:
+            self._key, self._rendered, self._gzipped = (usage, version), {}, {}
         out = self._rendered.get(fmt)
         if out is None:
-            out = self._rendered[fmt] = render_disk(usage, self._areas(usage), fmt)
+            known = None if self._known is None else self._known()
+            out = self._rendered[fmt] = render_disk(usage, self._areas(usage), fmt, known)
         return out

@@ -139,7 +139,12 @@ def setup(app: web.Application) -> None:
         host=lambda: agent.host,
         cost=lambda: agent.cost,
         daemon=agent.daemon_state,
-        disk=DiskMetrics(lambda: None if agent.disk is None else agent.disk.latest, areas),
+        disk=DiskMetrics(
+            lambda: None if agent.disk is None else agent.disk.latest,
+            areas,
+            known=agent.refs,
+            version=lambda: _inventory_version(agent),
+        ),
         count_scrapes=True,
         tasks=lambda: len(asyncio.all_tasks()),  # a scrape runs on the loop
     )
