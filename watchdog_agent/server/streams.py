@@ -18,6 +18,8 @@ from typing import TypeVar
 import structlog
 from aiohttp import WSMsgType, web
 
+from watchdog_agent.aio import Mailbox
+
 from .httperrors import ApiError
 from .params import wants_sse
 
@@ -151,6 +153,8 @@ def choose_writer(request: web.Request, websocket: bool = False) -> Writer:
 
 async def next_or_tick(items: AsyncIterator[_T], timeout: float) -> _T | None:
     """The next item, or None when ``timeout`` passed first; StopAsyncIteration at the end."""
+    if isinstance(items, Mailbox) and items.qsize():
+        return await anext(items)  # queued: no timer (wait_for costs ~20 µs an item)
     try:
         return await asyncio.wait_for(anext(items), timeout)
     except TimeoutError:
