@@ -45,26 +45,33 @@ SCRAPE = web.AppKey("metrics_scrape", Scrape)
 class Renderer:
     """Renders each new snapshot once, in a thread, when a scrape first asks for it.
 
-    Scrapes never queue behind a rendering: while one runs they get the last rendering
-    (one sampling interval older); only the very first scrape waits. The cache holds the
-    rendered bytes, not the Snapshot: a replaced Snapshot is released at once.
+    A scrape waits for the rendering it started only when the last one is more than
+    ``max_lag`` seconds of snapshots behind (Prometheus every 15 s against sampling
+    every second: every scrape waits, and gets the latest snapshot); scrapes in quick
+    succession (many scrapers) do not queue behind a rendering: they get the last one,
+    at most ``max_lag`` older. The cache holds the rendered bytes, not the Snapshot: a
+    replaced Snapshot is released at once.
     """
 
     TRIES = 3  # a new rendering may come in while a form of the last one is made
 
-    def __init__(self, cache: MetricsCache) -> None:
+    def __init__(self, cache: MetricsCache, max_lag: float) -> None:
         self.cache = cache
+        self.max_lag = max_lag
         self._task: asyncio.Task[None] | None = None
         self._forms: dict[Kind, asyncio.Task[None]] = {}
+        self._rendered_at: float | None = None  # taken_at of the installed rendering
 
     async def ensure(self, snapshot: Snapshot | None, asking: Kind) -> None:
         """A rendering of ``snapshot`` started, if it is new, in the forms the last one
-        was asked in and ``asking``'s; awaited only when there is none yet."""
+        was asked in and ``asking``'s; awaited when there is none yet or the last one
+        lags the snapshot by more than ``max_lag``."""
         if snapshot is None or self.cache.rendered(snapshot):
             return
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._render(snapshot, asking), name="metrics-render")
-        if not self.cache.ready:
+        lagging = self._rendered_at is None or snapshot.taken_at - self._rendered_at > self.max_lag
+        if not self.cache.ready or lagging:
             await asyncio.shield(self._task)
 
     async def ensure_form(self, kind: Kind) -> None:
@@ -84,6 +91,7 @@ class Renderer:
         # built in the thread, installed here: the latest rendering changes on the loop only
         build = functools.partial(self.cache.build, snapshot, asking=asking)
         self.cache.install(await asyncio.to_thread(build))
+        self._rendered_at = snapshot.taken_at
 
     async def close(self) -> None:
         tasks = [task for task in (self._task, *self._forms.values()) if task is not None]
@@ -130,7 +138,8 @@ def setup(app: web.Application) -> None:
     """Needs ``AGENT`` and ``EVENT_COUNTS`` in the app."""
     agent = app[AGENT]
     cache = MetricsCache(refs=agent.refs, label_allowlist=agent.settings.metric_labels)
-    renderer = Renderer(cache)
+    # a scrape may get the rendering of a snapshot up to two passes older than the latest
+    renderer = Renderer(cache, max_lag=2 * agent.settings.interval)
     app[SCRAPE] = Scrape(
         cache,
         sampling_errors=agent.sampling_errors,
