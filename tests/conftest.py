@@ -27,15 +27,24 @@ settings.load_profile("nightly" if NIGHTLY else "ci")
 SHARED_ENGINE_FIXTURES = ("docker_host", "docker_cli")
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups off the items
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Group tests for pytest-xdist's ``--dist loadgroup``: the shared engine's tests
-    together, any other file's tests together (module fixtures are made once)."""
+    """Group tests for pytest-xdist's ``--dist loadgroup``: every file with a test on the
+    shared engine in one group, any other file's tests together (module fixtures are
+    made once, and a file's tests run in their order)."""
+
+    def path(item: pytest.Item) -> str:
+        return item.nodeid.split("::")[0]
+
+    on_engine = {
+        path(item)
+        for item in items
+        if any(f in getattr(item, "fixturenames", ()) for f in SHARED_ENGINE_FIXTURES)
+    }
     for item in items:
-        if item.get_closest_marker("xdist_group") is not None:
-            continue
-        fixtures = getattr(item, "fixturenames", ())
-        shared = any(f in fixtures for f in SHARED_ENGINE_FIXTURES)
-        item.add_marker(pytest.mark.xdist_group("engine" if shared else item.nodeid.split("::")[0]))
+        if item.get_closest_marker("xdist_group") is None:
+            where = path(item)
+            item.add_marker(pytest.mark.xdist_group("engine" if where in on_engine else where))
 
 
 # --- Docker engine -----------------------------------------------------------------
