@@ -68,6 +68,7 @@ def busy(docker_cli: DockerCLI) -> Iterator[str]:
 
 
 @pytest.mark.engine
+@pytest.mark.cpu_accuracy  # a --cpus 0.5 loop's rate: alone, not beside other tests
 async def test_real_prometheus_scrapes_the_agent(
     busy: str, docker_host: str, tmp_path: Path
 ) -> None:
