@@ -54,6 +54,7 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.children import stop
 from bench.gentree import make_tree
 from bench.treechurn import Tree, moving
 from watchdog_agent.agent.malloctune import tune_allocator
@@ -289,12 +290,7 @@ def spawn(settings: dict[str, Any], mode: str) -> Iterator[tuple[subprocess.Pope
             if proc.poll() is None:
                 assert proc.stdin is not None
                 proc.stdin.close()
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                stop(proc, 30)
 
 
 def _json_line(proc: subprocess.Popen[str], err: Any = None) -> Any:

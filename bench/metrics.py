@@ -48,6 +48,7 @@ import aiohttp
 from helpers.oracle import Oracle
 from prometheus_client import CollectorRegistry, generate_latest
 
+from bench.children import stop
 from bench.gentree import make_tree
 from bench.scrapers import agent_process
 from watchdog_agent.collectors.cgroupfs import Layout
@@ -243,12 +244,7 @@ def peer_process(tree: Path) -> Iterator[str]:
             raise RuntimeError(f"the prometheus_client server did not start ({proc.wait()})")
         yield line
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, 15)
 
 
 async def scrapes(url: str, accept: str, encoding: str, runs: int) -> tuple[list[float], int, str]:

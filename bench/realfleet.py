@@ -25,6 +25,8 @@ from pathlib import Path
 
 import aiohttp
 
+from bench.children import stop
+
 DOCKER = os.environ.get("WATCHDOG_TEST_DOCKER_CLI", "/usr/bin/docker")
 IMAGE = "watchdog-test/busybox:latest"
 TEST_ENGINE = "unix:///tmp/wd-engine/docker.sock"
@@ -90,13 +92,7 @@ def own_engine() -> Iterator[str]:
         say(f"started a throwaway engine on {host} in {time.monotonic() - t0:.1f} s")
         yield host
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(proc, 30)
         log.close()
         # empty cgroup directories the engine made under its parent (rmdir only removes
         # empty ones), then its state directory

@@ -46,6 +46,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.children import stop
 from bench.gentree import make_tree
 
 AGENT = str(Path(sys.executable).with_name("watchdog-agent"))
@@ -80,13 +81,7 @@ def serve(
     try:
         yield proc, wait_listening(proc, log_path)
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(proc, 15)
 
 
 @contextmanager
