@@ -185,6 +185,7 @@ class Flood:
             self.done.set()
 
 
+@pytest.mark.cpu_accuracy  # timing: the cap must fill, so it runs alone (scripts/test)
 def test_a_slow_header_flood_is_cut_off_while_healthz_answers() -> None:
     cap = 100
     args = ("--header-timeout", "1", "--max-connections", str(cap))
