@@ -90,8 +90,8 @@ class NetInterface(NamedTuple):
 class IoDevice(NamedTuple):
     major: int
     minor: int
-    read_bytes: int
-    write_bytes: int
+    read_bytes: int | None  # None: the file did not say (never 0)
+    write_bytes: int | None
     read_ios: int | None = None
     write_ios: int | None = None
 
