@@ -238,8 +238,8 @@ class ProcessInfo:
     user: str
     uid: int | None
     state: str
-    threads: int
-    cpu_seconds: float
+    threads: int | None  # None only when read from an agent's JSON that lacked it
+    cpu_seconds: float | None
     cpu_percent: float | None
     rss_bytes: int | None
     started_at: float | None  # unix seconds
