@@ -66,6 +66,13 @@ CONCURRENT = 4  # captures running at once (more wait their turn)
 FORGET_AFTER = 60.0  # seconds a container unknown to Docker and the sampler keeps its events
 
 
+def attribute_number(attributes: Mapping[str, str], key: str) -> int | None:
+    """An event attribute (``signal``, ``exitCode``) that is a decimal number, else None:
+    it is the daemon's text about a container, and ``"²".isdigit()`` holds."""
+    text = attributes.get(key, "")
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 def signal_of(exit_code: int | None, kill_signal: int | None) -> int | None:
     """The last ``kill`` event's signal, else the one an exit code > 128 encodes."""
     if kill_signal is not None:
@@ -198,9 +205,9 @@ class PostMortems:
             self._kills.pop(cid, None)
             self._ooms.pop(cid, None)
         elif action == "kill":
-            signal = event.attributes.get("signal", "")
-            if signal.isdigit():
-                self._kills[cid] = int(signal)
+            signal = attribute_number(event.attributes, "signal")
+            if signal is not None:
+                self._kills[cid] = signal
             self._spawn(self._read_one(cid))
         elif action == "oom" and not _stopped(recent):  # a late oom: its die has it
             self._ooms[cid] = (event, now + OOM_GRACE)
@@ -302,8 +309,7 @@ class PostMortems:
         client = self._client
         errors: list[str] = []
         ref = self._refs().get(cid)
-        exit_text = attrs.get("exitCode", "")
-        exit_code = int(exit_text) if exit_text.isdigit() else None
+        exit_code = attribute_number(attrs, "exitCode")
         oom_killed: bool | None = None
         logs: list[LogLine] = []
         if client is not None:
