@@ -41,7 +41,6 @@ import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
-import structlog
 from aiohttp import web
 
 from watchdog_agent.agent import gctune
@@ -62,6 +61,7 @@ from watchdog_agent.events.bus import Bus
 from watchdog_agent.events.journal import JOURNAL_FILE, Journal
 from watchdog_agent.events.service import EventsService
 from watchdog_agent.inventory.follow import Inventory
+from watchdog_agent.logsetup import get_logger
 from watchdog_agent.model import (
     LIVE_STATES,
     CgroupMode,
@@ -74,7 +74,7 @@ from watchdog_agent.model import (
 )
 from watchdog_agent.sqlitefile import make_parent
 
-log = structlog.get_logger("watchdog_agent.agent.wiring")
+log = get_logger("watchdog_agent.agent.wiring")
 
 CONNECT_FIRST = 0.25  # seconds before the second try to reach an engine absent at start
 CONNECT_MAX = 3.0  # the back-off's cap: an engine that appears is picked up this soon

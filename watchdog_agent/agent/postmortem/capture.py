@@ -32,8 +32,6 @@ from collections.abc import Callable, Coroutine, Mapping
 from contextlib import aclosing
 from typing import Any
 
-import structlog
-
 from watchdog_agent.agent.postmortem.store import PostMortemStore, postmortem_json
 from watchdog_agent.agent.snapshots import SnapshotStore
 from watchdog_agent.aio import cancel_and_wait, spawn
@@ -43,6 +41,7 @@ from watchdog_agent.docker.client import DockerClient
 from watchdog_agent.docker.logframes import LogDecoder
 from watchdog_agent.errors import ContainerGone, WatchdogError
 from watchdog_agent.events.bus import Bus, Subscription
+from watchdog_agent.logsetup import get_logger
 from watchdog_agent.model import (
     CgroupLocation,
     ContainerRef,
@@ -53,7 +52,7 @@ from watchdog_agent.model import (
     ProcessInfo,
 )
 
-log = structlog.get_logger("watchdog_agent.agent.postmortem.capture")
+log = get_logger("watchdog_agent.agent.postmortem.capture")
 
 RECENT = 50  # events kept per container
 PROCESS_EVERY = 2.0  # seconds between two process-list reads of a running container
