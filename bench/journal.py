@@ -224,10 +224,10 @@ def replay_shapes(rng: random.Random, end: int) -> list[Shape]:
         return since, since + minutes * MINUTE_NS
 
     def run(filters: list[str], minutes: int) -> Callable[[Journal], Sized]:
-        matches = parse_filters(filters).matches
+        event_filter = parse_filters(filters)
 
         def go(journal: Journal) -> list[str]:
-            items = asyncio.run(replay(journal, None, matches, window(minutes), end))
+            items = asyncio.run(replay(journal, None, event_filter, window(minutes), end))
             return [stream_item(item)[1] for item in items]
 
         return go

@@ -21,9 +21,9 @@ from collections.abc import Callable, Collection, Coroutine
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
-import structlog
+from watchdog_agent.logsetup import get_logger
 
-log = structlog.get_logger("watchdog_agent.aio")
+log = get_logger("watchdog_agent.aio")
 
 T = TypeVar("T")
 

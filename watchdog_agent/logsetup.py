@@ -8,11 +8,25 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import TextIO
+from collections.abc import Mapping
+from typing import Any, TextIO
 
-import structlog
+# structlog's console renderer imports rich, and rich.traceback pygments, whenever rich
+# is installed (it is: Textual needs it): 3.3 MB of the agent's resident memory for
+# tracebacks it never prints (format_exc_info renders them as plain text first). Every
+# module logs through get_logger below, so structlog is first imported here, with rich
+# hidden for that import only; a command that uses rich (dstats) still imports it.
+_rich = sys.modules.get("rich")
+sys.modules["rich"] = None  # type: ignore[assignment]  # makes `import rich` fail
+try:
+    import structlog
+finally:
+    if _rich is None:
+        del sys.modules["rich"]
+    else:
+        sys.modules["rich"] = _rich
 
-from watchdog_agent.termsafe import escape, escape_lines
+from watchdog_agent.termsafe import escape, escape_lines  # noqa: E402
 
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
           "error": logging.ERROR}  # fmt: skip
@@ -49,3 +63,17 @@ def configure(level: str = "info", json: bool | None = None, stream: TextIO | No
         logger_factory=lambda *_: structlog.PrintLogger(sys.stderr if stream is None else stream),
         cache_logger_on_first_use=False,
     )
+
+
+def get_logger(name: str) -> Any:
+    """A structlog logger named ``name`` (configured or not yet)."""
+    return structlog.get_logger(name)
+
+
+def current() -> dict[str, Any]:
+    """The configuration in force, to give back to :func:`restore`."""
+    return structlog.get_config()
+
+
+def restore(config: Mapping[str, Any]) -> None:
+    structlog.configure(**config)

@@ -90,8 +90,8 @@ class NetInterface(NamedTuple):
 class IoDevice(NamedTuple):
     major: int
     minor: int
-    read_bytes: int
-    write_bytes: int
+    read_bytes: int | None  # None: the file did not say (never 0)
+    write_bytes: int | None
     read_ios: int | None = None
     write_ios: int | None = None
 
@@ -238,8 +238,8 @@ class ProcessInfo:
     user: str
     uid: int | None
     state: str
-    threads: int
-    cpu_seconds: float
+    threads: int | None  # None only when read from an agent's JSON that lacked it
+    cpu_seconds: float | None
     cpu_percent: float | None
     rss_bytes: int | None
     started_at: float | None  # unix seconds

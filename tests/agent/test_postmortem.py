@@ -14,7 +14,7 @@ import pytest
 from helpers.dockercli import IMAGE, DockerCLI, unique_name
 from helpers.serving import check_schema, response_schema, serving
 
-from watchdog_agent.agent.postmortem.capture import signal_of
+from watchdog_agent.agent.postmortem.capture import attribute_number, signal_of
 from watchdog_agent.agent.postmortem.store import (
     APPLICATION_ID,
     POSTMORTEM_FILE,
@@ -25,6 +25,14 @@ from watchdog_agent.config import Settings
 from watchdog_agent.errors import StoreError
 
 # -- unit ---------------------------------------------------------------------------------
+
+
+def test_event_numbers_are_ascii_decimals_or_absent() -> None:
+    assert attribute_number({"signal": "15"}, "signal") == 15
+    assert attribute_number({"exitCode": "137"}, "exitCode") == 137
+    for odd in ("²", "-1", "", " 9", "1_0", "9\n", "٣"):
+        assert attribute_number({"signal": odd}, "signal") is None, odd
+    assert attribute_number({}, "signal") is None
 
 
 def test_signal_from_the_kill_event_else_from_the_exit_code() -> None:

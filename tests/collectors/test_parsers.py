@@ -6,8 +6,9 @@ import pytest
 
 from watchdog_agent.collectors import parse_cgroup as pc
 from watchdog_agent.collectors import parse_proc as pp
+from watchdog_agent.collectors.rates import derive
 from watchdog_agent.errors import ParseError
-from watchdog_agent.model import IoDevice, PsiLine
+from watchdog_agent.model import CgroupSample, IoDevice, PsiLine
 
 
 def test_limits_distinguish_max_from_numbers() -> None:
@@ -65,6 +66,16 @@ def test_io_stat_generic_keys() -> None:
         IoDevice(259, 0, 24576000, 1048576, 600, 256),
         IoDevice(8, 16, 1459200, 314773504, 192, 353),
     )
+
+
+def test_io_stat_without_byte_counts_has_gaps_and_so_has_the_total() -> None:
+    """A line that does not say rbytes (no kernel writes one): None, not 0, and the
+    container's total of that direction is unknown too."""
+    (dev,) = pc.parse_io_stat(b"8:16 wbytes=512 wios=1\n")
+    assert dev == IoDevice(8, 16, None, 512, None, 1)
+    sample = CgroupSample("c", monotonic=1.0, wall=1.0, io=(dev, IoDevice(8, 0, 7, 9)))
+    stats = derive(None, sample)
+    assert (stats.blk_read_bytes, stats.blk_write_bytes) == (None, 521)
 
 
 def test_blkio_v1_read_write_only() -> None:

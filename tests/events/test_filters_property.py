@@ -6,8 +6,11 @@ api/types/filters: ExactMatch, FuzzyMatch, MatchKVList) on random events."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
+import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 
 from helpers.fuzzing import examples
 from hypothesis import given, settings
@@ -21,6 +24,7 @@ from watchdog_agent.events.filters import (
     familiar_name,
     parse_filters,
 )
+from watchdog_agent.events.journal import Journal
 from watchdog_agent.model import Event
 
 # small alphabets, so that random filters and random events often meet
@@ -206,3 +210,30 @@ def test_familiar_name_is_idempotent_and_total(image: str) -> None:
     name = familiar_name(image)
     assert familiar_name(name) == name
     assert name in image
+
+
+# label keys and values JSON escapes (quotes, backslashes, non-ASCII, U+2028)
+ODD = ['"', "\\", "é", 'a"b', "\u2028", "\U0001f600"]
+odd_labels = st.dictionaries(
+    st.sampled_from(LABEL_KEYS + ODD), st.sampled_from(LABEL_VALUES + ODD), max_size=3
+)
+label_filters = st.lists(
+    st.tuples(st.sampled_from(LABEL_KEYS + ODD), st.none() | st.sampled_from(LABEL_VALUES + ODD)),
+    min_size=1,
+    max_size=2,
+).map(lambda kvs: EventFilter({"label": frozenset(k if v is None else f"{k}={v}" for k, v in kvs)}))
+
+
+@settings(max_examples=examples(30), deadline=None)
+@given(filters | label_filters, st.lists(st.tuples(events(), odd_labels), max_size=12))
+def test_the_journals_narrowing_loses_no_event_the_filter_keeps(
+    flt: EventFilter, drawn: list[tuple[Event, dict[str, str]]]
+) -> None:
+    stored = [
+        dataclasses.replace(e, attributes={**e.attributes, **extra}, time_nano=10**9 + n)
+        for n, (e, extra) in enumerate(drawn)
+    ]
+    with tempfile.TemporaryDirectory() as tmp, Journal(str(Path(tmp) / "j.db")) as journal:
+        journal.append(stored)
+        got = journal.query(None, None, narrow=flt.narrowing(), predicate=flt.matches)
+    assert got == [e for e in stored if flt.matches(e)], flt.to_args()

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from watchdog_agent.errors import StoreError, WatchdogError
+from watchdog_agent.events.filters import parse_filters
 from watchdog_agent.events.journal import SCHEMA_VERSION, Journal
 from watchdog_agent.model import Event, Gap
 
@@ -123,6 +124,40 @@ def test_sql_narrowing_and_predicate(journal: Journal) -> None:
     )
     assert [e.time_nano for e in failed] == [T0 + 2 * S]
     assert len(journal.query(None, None, limit=2)) == 2
+
+
+def test_a_filters_narrowing_skips_in_sql_what_it_cannot_keep(journal: Journal) -> None:
+    journal.append(
+        [
+            ev(0, "start", tier="web"),
+            ev(1, "die", tier="db"),
+            ev(2, "exec_start: sh -c true", tier="web"),
+            ev(3, "exec_die", tier='say "web"'),
+            ev(4, "die", type_="network", actor="net1", tier="web"),
+            ev(5, "die", tier="wéb"),
+        ]
+    )
+
+    def narrowed(*filters: str) -> list[int]:
+        narrow = parse_filters(filters).narrowing()
+        return [(e.time_nano - T0) // S for e in journal.query(None, None, narrow=narrow)]
+
+    assert narrowed() == [0, 1, 2, 3, 4, 5]
+    assert narrowed("event=die") == [1, 4, 5]
+    assert narrowed("event=die", "type=container") == [1, 5]
+    # exec_start switches every value to a prefix: "exec_start: sh ...", "st..."
+    assert narrowed("event=exec_start") == [2]
+    assert narrowed("event=exec_start", "event=st") == [0, 2]
+    assert narrowed("event=di") == []
+    assert narrowed("event=exec_start", "event=di") == [1, 2, 4, 5]
+    assert narrowed("label=tier=web") == [0, 2, 4]
+    assert narrowed("label=tier=wéb") == [5]
+    assert narrowed('label=tier=say "web"') == [3]
+    assert narrowed("label=tier", "event=die") == [1, 4, 5]
+    assert narrowed("label=team") == []
+    assert narrowed("scope=swarm") == []
+    # exclusions and names are the predicate's: the narrowing keeps them all
+    assert narrowed("event!=die", "container=nothing") == [0, 1, 2, 3, 4, 5]
     assert journal.query(None, None, limit=0) == []
 
 

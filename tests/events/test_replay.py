@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from watchdog_agent.errors import DockerUnavailable, UsageError
+from watchdog_agent.events.filters import EventFilter, parse_filters
 from watchdog_agent.events.journal import Journal
 from watchdog_agent.events.replay import replay
 from watchdog_agent.model import Event, Gap
@@ -24,8 +25,7 @@ def ev(n: int, action: str = "start") -> Event:
     return Event("container", action, f"{n:064x}", {"name": "web"}, "local", nano // S, nano)
 
 
-def anything(event: Event) -> bool:
-    return True
+anything = EventFilter()
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ async def test_an_older_window_is_completed_from_docker_once_and_in_order(
 
 async def test_the_filter_applies_to_both_sources(journal: Journal) -> None:
     buffer = Buffer([ev(5, "die"), ev(6)])
-    got = await replay(journal, buffer, lambda e: e.action == "die", (T0, None), NOW)
+    got = await replay(journal, buffer, parse_filters(["event=die"]), (T0, None), NOW)
     assert got == [ev(5, "die"), ev(11, "die")]
 
 

@@ -71,8 +71,9 @@ def test_processes_of_any_shape_read_back(
     doc = {"pid": 5, "ppid": 1, **proc, "children": [{"pid": 6, "ppid": 5, **c} for c in children]}
     got = process_from_json(doc)
     assert (got.pid, got.ppid, len(got.children)) == (5, 1, len(children))
-    if proc.get("rss_bytes") is None:
-        assert got.rss_bytes is None
+    for key in ("rss_bytes", "threads", "cpu_seconds"):
+        if proc.get(key) is None:
+            assert getattr(got, key) is None  # absent: a gap, never 0
     count = unreadable_from_json({"unreadable": unreadable})
     assert count is None or (count >= 0 and count == unreadable)
 

@@ -16,15 +16,14 @@ import asyncio
 import contextlib
 import time
 
-import structlog
-
 from watchdog_agent.collectors.fsusage import measure_data_root
 from watchdog_agent.docker.engine import EngineAPI
 from watchdog_agent.errors import DockerError, DockerUnavailable, ParseError
 from watchdog_agent.events.bus import Bus
+from watchdog_agent.logsetup import get_logger
 from watchdog_agent.model import DaemonState, Event, Gap
 
-log = structlog.get_logger("watchdog_agent.agent.daemoninfo")
+log = get_logger("watchdog_agent.agent.daemoninfo")
 
 PING_INTERVAL = 5.0  # seconds between liveness pings
 INFO_INTERVAL = 60.0  # seconds between /info samples while nothing happens

@@ -17,15 +17,14 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-import structlog
-
 from watchdog_agent.aio import cancel_and_wait
 from watchdog_agent.docker.decode import disk_usage_from_json
 from watchdog_agent.docker.engine import EngineAPI
 from watchdog_agent.errors import DockerError, DockerUnavailable, ParseError
+from watchdog_agent.logsetup import get_logger
 from watchdog_agent.model import DiskUsage
 
-log = structlog.get_logger("watchdog_agent.agent.disksampler")
+log = get_logger("watchdog_agent.agent.disksampler")
 
 MIN_REFRESH = 5.0  # seconds: ?refresh=1 asks Docker at most this often
 RETRY = 10.0  # seconds before trying again after a failed sample (if sooner than interval)

@@ -4,14 +4,13 @@ their own, in a worker thread apart from the container pass, which they never de
 
 from __future__ import annotations
 
-import structlog
-
 from watchdog_agent.aio import FixedRate, run_to_end
 from watchdog_agent.collectors.agentcost import AgentCost
 from watchdog_agent.collectors.host import HostReader
+from watchdog_agent.logsetup import get_logger
 from watchdog_agent.model import HostSample, ProcessCost
 
-log = structlog.get_logger("watchdog_agent.agent.hostsampler")
+log = get_logger("watchdog_agent.agent.hostsampler")
 
 
 class HostSampler:

@@ -41,13 +41,13 @@ import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
-import structlog
 from aiohttp import web
 
 from watchdog_agent.agent import gctune
 from watchdog_agent.agent.daemoninfo import DaemonInfoSampler
 from watchdog_agent.agent.disksampler import DiskSampler, fetch_through
 from watchdog_agent.agent.hostsampler import HostSampler
+from watchdog_agent.agent.malloctune import release_free_memory
 from watchdog_agent.agent.postmortem.capture import PostMortems
 from watchdog_agent.agent.postmortem.store import store_path
 from watchdog_agent.agent.snapshots import SnapshotStore
@@ -62,6 +62,7 @@ from watchdog_agent.events.bus import Bus
 from watchdog_agent.events.journal import JOURNAL_FILE, Journal
 from watchdog_agent.events.service import EventsService
 from watchdog_agent.inventory.follow import Inventory
+from watchdog_agent.logsetup import get_logger
 from watchdog_agent.model import (
     LIVE_STATES,
     CgroupMode,
@@ -74,11 +75,12 @@ from watchdog_agent.model import (
 )
 from watchdog_agent.sqlitefile import make_parent
 
-log = structlog.get_logger("watchdog_agent.agent.wiring")
+log = get_logger("watchdog_agent.agent.wiring")
 
 CONNECT_FIRST = 0.25  # seconds before the second try to reach an engine absent at start
 CONNECT_MAX = 3.0  # the back-off's cap: an engine that appears is picked up this soon
 FIRST_SYNC_WAIT = 10.0  # seconds the first sample waits for the inventory's first list
+RELEASE_EVERY = 60.0  # seconds between two hand-backs of free heap pages (malloctune.py)
 
 CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
 _T = TypeVar("_T")
@@ -119,6 +121,7 @@ class Agent:
         self._cache: TargetCache | None = None
         self._limits: dict[str, Limits] = {}
         self._updates_seen: Mapping[str, int] = {}  # the inventory's limit_updates, last pass
+        self._released = time.monotonic()  # free heap pages last handed back
         self.hosts: HostSampler | None = None  # the host task's readings, once it ran
 
     # -- what handlers read ---------------------------------------------------------------
@@ -392,7 +395,8 @@ class Agent:
         self, refs: list[ContainerRef] | None, updates: Mapping[str, int]
     ) -> tuple[Snapshot, dict[str, Target]]:
         """One pass, in a thread: find targets, refresh changed limits (after a `docker
-        update`: ``updates`` counts them per container), sample."""
+        update`: ``updates`` counts them per container), sample; once a minute, hand the
+        free heap pages back (malloctune.py)."""
         assert self._sampler is not None and self._cache is not None and self.layout is not None
         if refs is None:
             targets = discovered_targets(self.layout)
@@ -407,7 +411,11 @@ class Agent:
             if self._updates_seen.get(cid) != count:
                 self._sampler.invalidate_limits(cid)
         self._updates_seen = updates
-        return self._sampler.sample(targets), targets
+        sampled = self._sampler.sample(targets)
+        if time.monotonic() - self._released >= RELEASE_EVERY:
+            release_free_memory()  # what the rings' growth freed (malloctune.py)
+            self._released = time.monotonic()
+        return sampled, targets
 
 
 def _open_journal(journal: Journal) -> None:

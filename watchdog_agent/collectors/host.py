@@ -32,8 +32,8 @@ import time
 import warnings
 
 import psutil
-import structlog
 
+from watchdog_agent.logsetup import get_logger
 from watchdog_agent.model import HostSample
 
 from .hostparse import (
@@ -46,7 +46,7 @@ from .hostparse import (
     parse_os_release,
 )
 
-log = structlog.get_logger("watchdog_agent.collectors.host")
+log = get_logger("watchdog_agent.collectors.host")
 
 DEFAULT_PROC = "/proc"
 # psutil's own failures on a partial or odd /proc: a missing file, a missing field

@@ -186,15 +186,19 @@ def parse_io_stat(data: bytes, what: str = "io.stat") -> tuple[IoDevice, ...]:
                 IoDevice(
                     major=major,
                     minor=minor,
-                    read_bytes=int(keys.get(b"rbytes", b"0")),
-                    write_bytes=int(keys.get(b"wbytes", b"0")),
-                    read_ios=int(keys[b"rios"]) if b"rios" in keys else None,
-                    write_ios=int(keys[b"wios"]) if b"wios" in keys else None,
+                    read_bytes=_optional_int(keys.get(b"rbytes")),
+                    write_bytes=_optional_int(keys.get(b"wbytes")),
+                    read_ios=_optional_int(keys.get(b"rios")),
+                    write_ios=_optional_int(keys.get(b"wios")),
                 )
             )
         except ValueError as exc:
             raise ParseError(what, repr(line[:60])) from exc
     return tuple(devices)
+
+
+def _optional_int(value: bytes | None) -> int | None:
+    return None if value is None else int(value)
 
 
 def parse_blkio_ops(
@@ -233,8 +237,8 @@ def blkio_devices(
             IoDevice(
                 major=major,
                 minor=minor,
-                read_bytes=ops.get("read", 0),
-                write_bytes=ops.get("write", 0),
+                read_bytes=ops.get("read"),
+                write_bytes=ops.get("write"),
                 read_ios=counts.get("read"),
                 write_ios=counts.get("write"),
             )

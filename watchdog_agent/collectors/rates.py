@@ -6,6 +6,8 @@ rate for that interval, never a negative one.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from watchdog_agent.model import CgroupSample, ContainerRef, ContainerStats
 
 NS = 1_000_000_000
@@ -58,6 +60,16 @@ def docker_memory_usage(sample: CgroupSample) -> int | None:
     return usage
 
 
+def _total(counts: Iterable[int | None]) -> int | None:
+    """The sum of every device's count; None when one device did not say."""
+    total = 0
+    for n in counts:
+        if n is None:
+            return None
+        total += n
+    return total
+
+
 def derive(
     prev: CgroupSample | None, cur: CgroupSample, ref: ContainerRef | None = None
 ) -> ContainerStats:
@@ -86,6 +98,6 @@ def derive(
         pids_limit=cur.pids_limit,
         net_rx_bytes=None if outside is None else sum(i.rx_bytes for i in outside),
         net_tx_bytes=None if outside is None else sum(i.tx_bytes for i in outside),
-        blk_read_bytes=None if io is None else sum(d.read_bytes for d in io),
-        blk_write_bytes=None if io is None else sum(d.write_bytes for d in io),
+        blk_read_bytes=None if io is None else _total(d.read_bytes for d in io),
+        blk_write_bytes=None if io is None else _total(d.write_bytes for d in io),
     )

@@ -196,7 +196,7 @@ async def _replay_journal(
     journal = Journal(path)
     await asyncio.to_thread(journal.open)
     try:
-        items = await replay(journal, docker_buffer, printer.filter.matches, window, now)
+        items = await replay(journal, docker_buffer, printer.filter, window, now)
     finally:
         await asyncio.to_thread(journal.close)
     for item in items:

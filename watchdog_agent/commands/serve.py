@@ -10,16 +10,15 @@ from __future__ import annotations
 import asyncio
 import signal
 
-import structlog
-
 from watchdog_agent.agent.malloctune import tune_allocator
 from watchdog_agent.config import Settings, is_loopback
 from watchdog_agent.errors import UsageError
+from watchdog_agent.logsetup import get_logger
 from watchdog_agent.server.app import create_app
 from watchdog_agent.server.connections import BACKLOG, GuardedSite, guarded_runner
 from watchdog_agent.server.tls import server_context
 
-log = structlog.get_logger("watchdog_agent.serve")
+log = get_logger("watchdog_agent.serve")
 
 SHUTDOWN_GRACE = 5.0  # seconds handlers get to finish once streams are told to end
 

@@ -107,7 +107,7 @@ def top_row(p: ProcessInfo, indent: str = "") -> list[str]:
         str(p.ppid),
         p.user,
         p.state,
-        str(p.threads),
+        MISSING if p.threads is None else str(p.threads),
         MISSING if p.cpu_percent is None else f"{p.cpu_percent:.1f}",
         binary_size(p.rss_bytes),
         _started(p.started_at),

@@ -50,9 +50,19 @@ async def run_top(
     if agent is not None and not settings.no_docker:
         link = await agentlink.choose(settings.docker_host, agent, instead="reading /proc here")
         doc = None if link is None else await _from_agent(link, ident)
-        if doc is not None:
-            _show_agent(doc, fmt, out)
-            return 0
+        if doc is not None and link is not None:
+            try:
+                shown = _agent_text(doc, fmt)
+            except (AttributeError, KeyError, TypeError, ValueError) as exc:
+                agentlink.note_stderr(
+                    f"the agent at {link.url} answered a process list this version cannot"
+                    f" read ({type(exc).__name__}); reading /proc here"
+                )
+            else:
+                out.write(shown)
+                _tell_unreadable(fmt, len(doc["processes"]), unreadable_from_json(doc), out)
+                out.flush()
+                return 0
     layout = Layout(settings.cgroup_root)
     target = await find_target(settings, layout, ident)
     listed = await read_top(settings.proc_root, target.location)
@@ -103,14 +113,12 @@ async def _from_agent(link: Link, ident: str) -> dict[str, Any] | None:
     return dict(doc)
 
 
-def _show_agent(doc: dict[str, Any], fmt: str, out: TextIO) -> None:
+def _agent_text(doc: dict[str, Any], fmt: str) -> str:
+    """What ``top`` prints for the agent's document (before the footer)."""
     if fmt == "json":
-        out.write(json.dumps(doc["processes"]) + "\n")
-    elif fmt == "tree-json":
-        out.write(json.dumps(doc["tree"]) + "\n")
-    elif fmt == "tree":
-        out.write(top_tree([process_from_json(p) for p in doc["tree"]]) + "\n")
-    else:
-        out.write(top_table([process_from_json(p) for p in doc["processes"]]) + "\n")
-    _tell_unreadable(fmt, len(doc["processes"]), unreadable_from_json(doc), out)
-    out.flush()
+        return json.dumps(doc["processes"]) + "\n"
+    if fmt == "tree-json":
+        return json.dumps(doc["tree"]) + "\n"
+    if fmt == "tree":
+        return top_tree([process_from_json(p) for p in doc["tree"]]) + "\n"
+    return top_table([process_from_json(p) for p in doc["processes"]]) + "\n"

@@ -49,6 +49,19 @@ Values = Mapping[str, frozenset[str]]
 
 
 @dataclass(frozen=True, slots=True)
+class Narrowing:
+    """What a store can test on its columns before decoding an event: every event the
+    filter keeps passes it (it may pass more; :meth:`EventFilter.matches` decides). None
+    or empty: that part does not narrow."""
+
+    types: frozenset[str] | None = None  # Type is one of these
+    scopes: frozenset[str] | None = None  # Scope is one of these
+    actions: frozenset[str] | None = None  # Action is one of these, or starts with one
+    action_prefixes: bool = False  # when the ``actions`` are prefixes (PREFIX_SWITCH)
+    labels: tuple[tuple[str, str | None], ...] = ()  # each key present (with this value)
+
+
+@dataclass(frozen=True, slots=True)
 class EventFilter:
     """A parsed set of filters; build it with :func:`parse_filters` or from mappings."""
 
@@ -78,6 +91,21 @@ class EventFilter:
         """Whether ``event`` passes: every positive key matches and no exclusion does."""
         return all(check(event) for check in self._checks) and not any(
             drop(event) for drop in self._drops
+        )
+
+    def narrowing(self) -> Narrowing:
+        """The positive keys a store can test before decoding (``type``, ``scope``,
+        ``event`` and every ``label``); exclusions and the name keys stay with
+        :meth:`matches`."""
+        include = self.include
+        actions = include.get("event")
+        labels = tuple(sorted(_label(v) for v in include.get("label", ())))
+        return Narrowing(
+            types=include.get("type"),
+            scopes=include.get("scope"),
+            actions=actions,
+            action_prefixes=bool(actions and actions & PREFIX_SWITCH),
+            labels=labels,
         )
 
     def to_docker_query(self) -> tuple[dict[str, list[str]], EventFilter]:
@@ -151,7 +179,7 @@ def _matcher(key: str, values: frozenset[str], *, every: bool) -> Check:
     if key == "image":
         return lambda ev: _match_image(ev, values)
     if key == "label":
-        labels = tuple(v.partition("=") for v in values)
+        labels = tuple(_label(v) for v in values)
         if every:
             return lambda ev: all(_has_label(ev.attributes, lb) for lb in labels)
         return lambda ev: any(_has_label(ev.attributes, lb) for lb in labels)
@@ -161,10 +189,15 @@ def _matcher(key: str, values: frozenset[str], *, every: bool) -> Check:
     )
 
 
-def _has_label(attributes: Mapping[str, str], label: tuple[str, str, str]) -> bool:
-    key, sep, value = label
+def _label(value: str) -> tuple[str, str | None]:
+    key, sep, wanted = value.partition("=")
+    return key, wanted if sep else None
+
+
+def _has_label(attributes: Mapping[str, str], label: tuple[str, str | None]) -> bool:
+    key, wanted = label
     found = attributes.get(key)
-    return found is not None and (not sep or found == value)
+    return found is not None and (wanted is None or found == wanted)
 
 
 def _match_image(ev: Event, values: frozenset[str]) -> bool:

@@ -18,12 +18,13 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+from watchdog_agent.events.filters import Narrowing
 from watchdog_agent.model import Event, Gap
 from watchdog_agent.sqlitefile import FileKind, guard, open_file, transaction
 
@@ -210,11 +211,13 @@ class Journal:
         actor_ids: Sequence[str] | None = None,
         predicate: Callable[[Event], bool] | None = None,
         limit: int | None = None,
+        narrow: Narrowing | None = None,
     ) -> list[Event]:
         """Stored events in insertion order, oldest first; both bounds are inclusive.
 
         ``types``/``actions``/``actor_ids`` match exactly (None: any; empty: none), in SQL;
-        ``predicate`` (e.g. an EventFilter's ``matches``) does the rest; ``limit`` caps the
+        ``narrow`` (an EventFilter's ``narrowing()``) skips in SQL what its filter cannot
+        keep; ``predicate`` (that filter's ``matches``) does the rest; ``limit`` caps the
         result after the predicate.
         """
         where: list[str] = []
@@ -231,6 +234,10 @@ class Journal:
                     return []
                 where.append(f"{column} IN ({', '.join('?' * len(values))})")
                 params.extend(values)
+        if narrow is not None:
+            for term, term_params in _narrowing_terms(narrow):
+                where.append(term)
+                params.extend(term_params)
         if limit is not None and limit <= 0:
             return []
         sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq"
@@ -330,8 +337,55 @@ class Journal:
         return None if row is None else row[0]
 
 
+def _attributes_json(attributes: Mapping[str, str]) -> str:
+    """The stored text of an event's attributes (ASCII: json's default escapes the rest)."""
+    return json.dumps(attributes, sort_keys=True, separators=(",", ":"), default=dict)
+
+
+def _narrowing_terms(narrow: Narrowing) -> Iterator[tuple[str, list[str]]]:
+    """SQL conditions every event ``narrow`` keeps meets. A value SQLite cannot bind (a
+    lone surrogate, which no stored text holds) leaves its part out: the predicate
+    still decides."""
+    for column, values in (("type", narrow.types), ("scope", narrow.scopes)):
+        if values and all(_encodable(v) for v in values):
+            yield f"{column} IN ({', '.join('?' * len(values))})", sorted(values)
+    actions = narrow.actions
+    if actions and all(_encodable(v) for v in actions):
+        if not narrow.action_prefixes:
+            yield f"action IN ({', '.join('?' * len(actions))})", sorted(actions)
+        else:
+            ranges = [(v, _after_prefix(v)) for v in sorted(actions)]
+            if all(end is not None for _, end in ranges):
+                terms = " OR ".join(["(action >= ? AND action < ?)"] * len(ranges))
+                yield f"({terms})", [x for r in ranges for x in r if x is not None]
+    for key, value in narrow.labels:
+        # the attributes column is _attributes_json: a label is its key's JSON, a colon
+        # and (when a value is asked) the value's JSON, somewhere in it
+        needle = json.dumps(key) + ":" + ("" if value is None else json.dumps(value))
+        yield "instr(attributes, ?) > 0", [needle]
+
+
+def _after_prefix(prefix: str) -> str | None:
+    """The least text greater than every text starting with ``prefix`` (UTF-8 order, as
+    SQLite's BINARY collation compares, is code point order); None when there is none."""
+    if not prefix:
+        return None
+    code = ord(prefix[-1]) + 1
+    if 0xD800 <= code <= 0xDFFF:
+        code = 0xE000
+    return None if code > 0x10FFFF else prefix[:-1] + chr(code)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _row(e: Event) -> Row:
-    attributes = json.dumps(e.attributes, sort_keys=True, separators=(",", ":"), default=dict)
+    attributes = _attributes_json(e.attributes)
     legacy = (e.status, e.id, e.from_)
     return (e.time_nano, e.type, e.action, e.actor_id, e.scope, e.time, attributes, *legacy)
 

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from watchdog_agent.errors import DockerError, DockerUnavailable, UsageError
 from watchdog_agent.events.backlog import complete, interleave
+from watchdog_agent.events.filters import EventFilter
 from watchdog_agent.events.journal import Journal
 from watchdog_agent.model import Event, Gap
 
@@ -26,18 +27,22 @@ Stored = tuple[list[Event], list[Gap], int | None]
 
 def read_journal(
     journal: Journal | None,
-    matches: Callable[[Event], bool],
+    event_filter: EventFilter,
     since: int | None,
     until: int | None,
     limit: int | None = None,
 ) -> Stored:
-    """The journal's events (those ``matches`` keeps) and gaps of the window, and where
+    """The journal's events (those ``event_filter`` keeps) and gaps of the window, and where
     its coverage begins (None: it holds nothing). Blocking: run it in a thread. More than
     ``limit`` events is a UsageError asking for a narrower window."""
     if journal is None:
         return [], [], None
     events = journal.query(
-        since, until, predicate=matches, limit=None if limit is None else limit + 1
+        since,
+        until,
+        narrow=event_filter.narrowing(),
+        predicate=event_filter.matches,
+        limit=None if limit is None else limit + 1,
     )
     if limit is not None and len(events) > limit:
         raise UsageError(f"more than {limit} events match: narrow since/until or add filters")
@@ -47,7 +52,7 @@ def read_journal(
 async def replay(
     journal: Journal | None,
     read_buffer: ReadBuffer | None,
-    matches: Callable[[Event], bool],
+    event_filter: EventFilter,
     window: tuple[int | None, int | None],
     now: int,
     *,
@@ -60,12 +65,12 @@ async def replay(
     ``journal``: an open journal (None: there is none, and the gap before Docker's buffer
     says "no-journal"); ``read_buffer``: how to ask Docker for its buffer (None: no engine
     to ask, as when it does not answer: the part before the journal is then a gap named
-    ``unavailable``); ``matches``: the request's filter; ``now``: the time the window was
+    ``unavailable``); ``event_filter``: the request's filter; ``now``: the time the window was
     read at (unix nanoseconds), where an open or future ``until`` ends for Docker's part.
     """
     since, until = window
     stored, gaps, covered_from = await asyncio.to_thread(
-        read_journal, journal, matches, since, until, limit
+        read_journal, journal, event_filter, since, until, limit
     )
     end = now if until is None else min(until, now)
     buffered = None
@@ -75,7 +80,7 @@ async def replay(
         except (DockerUnavailable, DockerError):
             buffered = None
     extra = complete(
-        stored, covered_from, buffered, (since, end), matches,
+        stored, covered_from, buffered, (since, end), event_filter.matches,
         no_journal=journal is None, unavailable=unavailable,
     )  # fmt: skip
     return interleave([*extra.events, *stored], [*extra.gaps, *gaps])

@@ -16,17 +16,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
-import structlog
-
 from watchdog_agent.docker.client import DockerClient
 from watchdog_agent.errors import DockerError, DockerUnavailable, StoreError
 from watchdog_agent.events.backlog import read_buffer
 from watchdog_agent.events.bus import Bus
 from watchdog_agent.events.journal import Journal
 from watchdog_agent.events.tap import Item, Tap, now_nano
+from watchdog_agent.logsetup import get_logger
 from watchdog_agent.model import Event, Gap
 
-log = structlog.get_logger("watchdog_agent.events.service")
+log = get_logger("watchdog_agent.events.service")
 
 
 class EventsService:

@@ -26,17 +26,16 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
 
-import structlog
-
 from watchdog_agent.docker.client import DockerClient
 from watchdog_agent.docker.decode import event_from_json
 from watchdog_agent.docker.engine import QueryValue
 from watchdog_agent.errors import DockerError, DockerUnavailable, ParseError
 from watchdog_agent.events.filters import EventFilter
 from watchdog_agent.events.timeparse import to_docker_since
+from watchdog_agent.logsetup import get_logger
 from watchdog_agent.model import Event, Gap
 
-log = structlog.get_logger("watchdog_agent.events.tap")
+log = get_logger("watchdog_agent.events.tap")
 
 Item = Event | Gap
 Sink = Callable[[Sequence[Item]], Awaitable[None]]

@@ -130,8 +130,10 @@ def blkio(device_name: DeviceName) -> Getter:
         out: list[Sample] = []
         for d in s.sample.io or ():
             dev, major, minor = device_name(d.major, d.minor), str(d.major), str(d.minor)
-            out.append(((dev, major, minor, "Read"), d.read_bytes))
-            out.append(((dev, major, minor, "Write"), d.write_bytes))
+            if d.read_bytes is not None:
+                out.append(((dev, major, minor, "Read"), d.read_bytes))
+            if d.write_bytes is not None:
+                out.append(((dev, major, minor, "Write"), d.write_bytes))
         return out
 
     return get

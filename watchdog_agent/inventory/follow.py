@@ -10,15 +10,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 
-import structlog
-
 from watchdog_agent.docker.engine import EngineAPI
 from watchdog_agent.errors import DockerUnavailable, NotFound
 from watchdog_agent.events.bus import Subscription
 from watchdog_agent.inventory.listing import list_inspected
+from watchdog_agent.logsetup import get_logger
 from watchdog_agent.model import LIVE_STATES, ContainerRef, Event, Gap
 
-log = structlog.get_logger("watchdog_agent.inventory.follow")
+log = get_logger("watchdog_agent.inventory.follow")
 
 # container actions after which a container's inspect document may have changed
 REINSPECT = frozenset(

@@ -33,18 +33,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import structlog
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler, Middleware
 
 from watchdog_agent.config import Settings
 from watchdog_agent.errors import UsageError
+from watchdog_agent.logsetup import get_logger
 
 from .httperrors import ApiError, error_response
 from .logins import BcryptPool, Busy, FailureLimiter, check_costs, measure_probe
 from .tally import Tally
 
-log = structlog.get_logger("watchdog_agent.server")
+log = get_logger("watchdog_agent.server")
 
 REALM = "watchdog-agent"
 HEALTH_PATHS = frozenset({"/healthz", "/readyz"})

@@ -26,18 +26,18 @@ import resource
 from collections import Counter
 from typing import Any, cast
 
-import structlog
 from aiohttp import hdrs, web
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_server import Server
 
 from watchdog_agent.config import Settings
+from watchdog_agent.logsetup import get_logger
 
 from .httperrors import ApiError, error_response
 from .tally import LOG_EVERY, Tally
 
-log = structlog.get_logger("watchdog_agent.server")
+log = get_logger("watchdog_agent.server")
 
 SERVER_NAME = "watchdog-agent"  # the Server header: no Python or aiohttp version
 FD_RESERVE = 2  # the cap stays under 1/FD_RESERVE of the open-files limit

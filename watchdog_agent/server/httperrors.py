@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
@@ -29,8 +28,9 @@ from watchdog_agent.errors import (
     UsageError,
     WatchdogError,
 )
+from watchdog_agent.logsetup import get_logger
 
-log = structlog.get_logger("watchdog_agent.server")
+log = get_logger("watchdog_agent.server")
 
 
 class ApiError(Exception):

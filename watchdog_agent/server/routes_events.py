@@ -41,7 +41,7 @@ async def history_of(
     return await replay(
         agent.journal,
         None if client is None else partial(read_buffer, client),
-        event_filter.matches,
+        event_filter,
         (since, until),
         now,
         limit=HISTORY_MAX,

@@ -15,15 +15,15 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TypeVar
 
-import structlog
 from aiohttp import WSMsgType, web
 
 from watchdog_agent.aio import Mailbox
+from watchdog_agent.logsetup import get_logger
 
 from .httperrors import ApiError
 from .params import wants_sse
 
-log = structlog.get_logger("watchdog_agent.server")
+log = get_logger("watchdog_agent.server")
 
 KEEPALIVE = 15.0  # seconds between keep-alive ticks of an idle stream
 _T = TypeVar("_T")

@@ -7,9 +7,9 @@ import asyncio
 from collections import Counter
 from typing import Any
 
-import structlog
+from watchdog_agent.logsetup import get_logger
 
-log = structlog.get_logger("watchdog_agent.server")
+log = get_logger("watchdog_agent.server")
 
 LOG_EVERY = 10.0  # seconds between two lines of one tally at most
 

@@ -21,7 +21,6 @@ import tempfile
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-import structlog
 from aiohttp import web
 
 from watchdog_agent import logsetup
@@ -83,7 +82,7 @@ class LocalAgent:
         """Start it (blocking until it listens); FleetError when it cannot start."""
         self.directory = tempfile.mkdtemp(prefix="dstats-")  # 0700: this user only
         self._log = open(os.path.join(self.directory, LOG), "a", encoding="utf-8")  # noqa: SIM115
-        self._logging = structlog.get_config()  # put back at stop
+        self._logging = logsetup.current()  # put back at stop
         logsetup.configure(self.log_level, json=True, stream=self._log)
         try:
             self._thread.submit(self._start()).result(START_TIMEOUT)
@@ -119,7 +118,7 @@ class LocalAgent:
                 self._thread.submit(self._stop()).result(START_TIMEOUT)
         self._thread.stop()
         if self._log is not None:
-            structlog.configure(**self._logging)  # nothing logs to the closed file
+            logsetup.restore(self._logging)  # nothing logs to the closed file
             self._log.close()
             self._log = None
         if self.directory is not None:

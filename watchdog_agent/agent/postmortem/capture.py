@@ -32,8 +32,6 @@ from collections.abc import Callable, Coroutine, Mapping
 from contextlib import aclosing
 from typing import Any
 
-import structlog
-
 from watchdog_agent.agent.postmortem.store import PostMortemStore, postmortem_json
 from watchdog_agent.agent.snapshots import SnapshotStore
 from watchdog_agent.aio import cancel_and_wait, spawn
@@ -43,6 +41,7 @@ from watchdog_agent.docker.client import DockerClient
 from watchdog_agent.docker.logframes import LogDecoder
 from watchdog_agent.errors import ContainerGone, WatchdogError
 from watchdog_agent.events.bus import Bus, Subscription
+from watchdog_agent.logsetup import get_logger
 from watchdog_agent.model import (
     CgroupLocation,
     ContainerRef,
@@ -53,7 +52,7 @@ from watchdog_agent.model import (
     ProcessInfo,
 )
 
-log = structlog.get_logger("watchdog_agent.agent.postmortem.capture")
+log = get_logger("watchdog_agent.agent.postmortem.capture")
 
 RECENT = 50  # events kept per container
 PROCESS_EVERY = 2.0  # seconds between two process-list reads of a running container
@@ -64,6 +63,13 @@ LOG_TAIL = 100
 LOG_TIMEOUT = 10.0
 CONCURRENT = 4  # captures running at once (more wait their turn)
 FORGET_AFTER = 60.0  # seconds a container unknown to Docker and the sampler keeps its events
+
+
+def attribute_number(attributes: Mapping[str, str], key: str) -> int | None:
+    """An event attribute (``signal``, ``exitCode``) that is a decimal number, else None:
+    it is the daemon's text about a container, and ``"²".isdigit()`` holds."""
+    text = attributes.get(key, "")
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
 def signal_of(exit_code: int | None, kill_signal: int | None) -> int | None:
@@ -198,9 +204,9 @@ class PostMortems:
             self._kills.pop(cid, None)
             self._ooms.pop(cid, None)
         elif action == "kill":
-            signal = event.attributes.get("signal", "")
-            if signal.isdigit():
-                self._kills[cid] = int(signal)
+            signal = attribute_number(event.attributes, "signal")
+            if signal is not None:
+                self._kills[cid] = signal
             self._spawn(self._read_one(cid))
         elif action == "oom" and not _stopped(recent):  # a late oom: its die has it
             self._ooms[cid] = (event, now + OOM_GRACE)
@@ -302,8 +308,7 @@ class PostMortems:
         client = self._client
         errors: list[str] = []
         ref = self._refs().get(cid)
-        exit_text = attrs.get("exitCode", "")
-        exit_code = int(exit_text) if exit_text.isdigit() else None
+        exit_code = attribute_number(attrs, "exitCode")
         oom_killed: bool | None = None
         logs: list[LogLine] = []
         if client is not None:
