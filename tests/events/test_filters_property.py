@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from helpers.fuzzing import examples
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from watchdog_agent.errors import UsageError
@@ -226,6 +226,7 @@ label_filters = st.lists(
 
 @settings(max_examples=examples(30), deadline=None)
 @given(filters | label_filters, st.lists(st.tuples(events(), odd_labels), max_size=12))
+@example(parse_filters(["label=tier", "label=tier=a"]), [])  # one key, with and without
 def test_the_journals_narrowing_loses_no_event_the_filter_keeps(
     flt: EventFilter, drawn: list[tuple[Event, dict[str, str]]]
 ) -> None:

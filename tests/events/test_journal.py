@@ -154,6 +154,7 @@ def test_a_filters_narrowing_skips_in_sql_what_it_cannot_keep(journal: Journal) 
     assert narrowed("label=tier=wéb") == [5]
     assert narrowed('label=tier=say "web"') == [3]
     assert narrowed("label=tier", "event=die") == [1, 4, 5]
+    assert narrowed("label=tier", "label=tier=web") == [0, 2, 4]  # a key with and without
     assert narrowed("label=team") == []
     assert narrowed("scope=swarm") == []
     # exclusions and names are the predicate's: the narrowing keeps them all

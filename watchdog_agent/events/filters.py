@@ -99,7 +99,7 @@ class EventFilter:
         :meth:`matches`."""
         include = self.include
         actions = include.get("event")
-        labels = tuple(sorted(_label(v) for v in include.get("label", ())))
+        labels = tuple(_label(v) for v in sorted(include.get("label", ())))
         return Narrowing(
             types=include.get("type"),
             scopes=include.get("scope"),
