@@ -8,34 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import importlib.util
 import shutil
-import sys
 from pathlib import Path
 from types import FunctionType, ModuleType
 
+from helpers.gentree import load_gentree
 from helpers.serving import serving
 
 from watchdog_agent.agent.wiring import Agent
 from watchdog_agent.config import Settings
 from watchdog_agent.server.routes_metrics import RENDERER
 
-ROOT = Path(__file__).resolve().parents[2]
 CONTAINERS = 12
 REMOVED = 8
 GRACE = 0.5  # seconds the history keeps a gone container's rows (30 s in service)
-
-
-def _gentree() -> ModuleType:
-    """bench/gentree.py, loaded by path (bench/ need not be importable)."""
-    name = "watchdog_bench_gentree"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / "gentree.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclasses look their module up while built
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def strings_holding(root: object, ids: set[str]) -> set[str]:
@@ -70,7 +56,7 @@ async def wait_for(check: object, what: str, timeout: float = 20.0) -> None:
 
 
 async def test_removed_containers_leave_nothing_on_a_generated_host(tmp_path: Path) -> None:
-    gentree = _gentree()
+    gentree = load_gentree()
     ids: list[str] = gentree.make_tree(tmp_path, CONTAINERS, lean=True)
     settings = Settings(
         no_docker=True,

@@ -7,18 +7,15 @@ points at the agent, not at a broken fixture.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from helpers.gentree import load_gentree
 
-ROOT = Path(__file__).resolve().parents[2]
 TREES = Path(__file__).parent.parent / "fixtures" / "trees"
 LAYOUTS = sorted(p.name for p in TREES.iterdir() if (p / "expected.json").exists())
 
@@ -42,19 +39,6 @@ KEYS = {
     "psi_memory_full_avg10", "net_rx_bytes", "net_tx_bytes", "net_interfaces",
     "docker_memory_usage_bytes", "pids_in_tree", "ns_pids", "ppids",
 }  # fmt: skip
-
-
-def _gentree() -> ModuleType:
-    """bench/gentree.py, loaded by path (bench/ need not be importable)."""
-    name = "watchdog_bench_gentree"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / "gentree.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
 
 
 def discover(cgroup_root: Path) -> dict[str, Path]:
@@ -190,7 +174,7 @@ def test_sharednet_is_shared() -> None:
 
 @pytest.mark.parametrize("layout", ["systemd", "cgroupfs"])
 def test_make_tree(tmp_path: Path, layout: str) -> None:
-    gentree = _gentree()
+    gentree = load_gentree()
     ids = gentree.make_tree(tmp_path / "t", 5, layout)
     assert len(ids) == len(set(ids)) == 5
     cgroup, proc = tmp_path / "t" / "cgroup", tmp_path / "t" / "proc"
@@ -212,4 +196,4 @@ def test_make_tree(tmp_path: Path, layout: str) -> None:
 def test_make_tree_refuses_a_non_empty_dest(tmp_path: Path) -> None:
     (tmp_path / "x").write_text("")
     with pytest.raises(FileExistsError):
-        _gentree().make_tree(tmp_path, 1)
+        load_gentree().make_tree(tmp_path, 1)

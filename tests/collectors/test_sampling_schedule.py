@@ -6,15 +6,13 @@ cgroupfs); what is served is compared with a sampler that reads everything every
 
 from __future__ import annotations
 
-import importlib.util
 import random
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from helpers.gentree import load_gentree
 
 from watchdog_agent.collectors.cgroupfs import Layout
 from watchdog_agent.collectors.rates import derive
@@ -23,23 +21,9 @@ from watchdog_agent.collectors.targets import discovered_targets
 from watchdog_agent.model import CgroupSample, ContainerRef
 
 N = 6
-ROOT = Path(__file__).resolve().parents[2]
 
 
-def _gentree() -> ModuleType:
-    """bench/gentree.py, loaded by path (bench/ need not be importable)."""
-    name = "watchdog_bench_gentree"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / "gentree.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-gentree = _gentree()
+gentree = load_gentree()
 NEVER = 10**9  # full_every / full_seconds that never come due in a test
 
 
