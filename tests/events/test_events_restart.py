@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from helpers.agentcli import AGENT, Following
 from helpers.dockercli import IMAGE, TEST_LABEL
-from helpers.privateengine import PrivateEngine, poll, started_engine
+from helpers.privateengine import Key, PrivateEngine, key_of, poll, started_engine
 
 from watchdog_agent.events.journal import Journal
 from watchdog_agent.model import Event
@@ -31,16 +31,6 @@ from watchdog_agent.model import Event
 engine = pytest.mark.engine
 
 BUFFER = 256
-
-Key = tuple[int, str, str, str]
-
-
-def key_of(msg: dict[str, object]) -> Key:
-    actor = msg["Actor"]
-    assert isinstance(actor, dict)
-    t, typ, act = msg["timeNano"], msg["Type"], msg["Action"]
-    assert isinstance(t, int) and isinstance(typ, str) and isinstance(act, str)
-    return (t, typ, act, str(actor["ID"]))
 
 
 @pytest.fixture(scope="module")

@@ -22,12 +22,11 @@ from pathlib import Path
 import pytest
 from helpers.dockercli import IMAGE, TEST_LABEL, unique_name
 from helpers.faultkit import Stream, wait_for
-from helpers.privateengine import PrivateEngine, started_engine
+from helpers.privateengine import Key, PrivateEngine, key_of, started_engine
 from helpers.serveproc import ServeProcess
 
 pytestmark = pytest.mark.engine
 
-Key = tuple[int, str, str, str]
 SSE = {"Accept": "text/event-stream"}
 
 
@@ -41,14 +40,6 @@ def run(eng: PrivateEngine, *args: str) -> str:
     labels = ("--label", TEST_LABEL, "--label", eng.session_label, "--network", "none")
     out = eng.docker("run", *labels, *args).stdout.decode().strip()
     return out.splitlines()[-1] if out else ""
-
-
-def key_of(msg: dict[str, object]) -> Key:
-    actor = msg["Actor"]
-    assert isinstance(actor, dict)
-    t, typ, act = msg["timeNano"], msg["Type"], msg["Action"]
-    assert isinstance(t, int) and isinstance(typ, str) and isinstance(act, str)
-    return (t, typ, act, str(actor["ID"]))
 
 
 def journal_keys(path: Path) -> collections.Counter[Key]:

@@ -23,6 +23,7 @@ from watchdog_agent.events.timeparse import to_docker_since
 DOCKER = os.environ.get("WATCHDOG_TEST_DOCKER_CLI", "/usr/bin/docker")
 APPLETS = "sh sleep cat echo head dd yes ps top nc ping seq wc kill true false env id mkdir rm"
 PATH = os.environ.get("PATH", "") + ":/usr/sbin:/sbin:/usr/bin:/bin"
+Key = tuple[int, str, str, str]  # an event's identity: timeNano, Type, Action, Actor.ID
 
 
 def poll(cond: Callable[[], bool], timeout: float, what: str, step: float = 0.1) -> None:
@@ -179,3 +180,13 @@ def started_engine(extra_args: Sequence[str] = ()) -> Iterator[PrivateEngine]:
         if eng.proc is not None and eng.proc.poll() is None:
             eng.remove_containers()
         eng.destroy()
+
+
+def key_of(msg: dict[str, object]) -> Key:
+    """The identity of one line of ``PrivateEngine.events`` (decoded), as the journal keys
+    events."""
+    actor = msg["Actor"]
+    assert isinstance(actor, dict)
+    t, typ, act = msg["timeNano"], msg["Type"], msg["Action"]
+    assert isinstance(t, int) and isinstance(typ, str) and isinstance(act, str)
+    return (t, typ, act, str(actor["ID"]))
