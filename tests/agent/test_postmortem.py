@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from helpers.dockercli import IMAGE, DockerCLI, unique_name
+from helpers.oomkill import recorded_oom_kill
 from helpers.serving import check_schema, response_schema, serving
 
 from watchdog_agent.agent.postmortem.capture import attribute_number, signal_of
@@ -142,7 +143,8 @@ async def test_an_oom_killed_container_has_a_post_mortem_that_outlives_it(
     docker_cli: DockerCLI, docker_host: str, tmp_path: Path
 ) -> None:
     settings = Settings(docker_host=docker_host, interval=0.2, journal=str(tmp_path / "ev.db"))
-    name = unique_name("pm-oom")
+    first = unique_name("pm-oom")
+    names: list[str] = []  # one per run (helpers/oomkill.py may run it again)
     script = (
         "echo before-oom; echo to-stderr >&2; sleep 1.5; "
         "exec dd if=/dev/zero of=/data/f bs=1M count=64"
@@ -151,12 +153,16 @@ async def test_an_oom_killed_container_has_a_post_mortem_that_outlives_it(
         async with client.get("/healthz") as resp:  # its loops are in the agent's health
             tasks = (await resp.json())["tasks"]
         assert tasks["postmortem"] == tasks["postmortem-procs"] == "running"
-        async with client.get(f"/api/v1/containers/{name}/postmortem") as resp:
+        async with client.get(f"/api/v1/containers/{first}/postmortem") as resp:
             assert resp.status == 404
-        cid = await asyncio.to_thread(
-            docker_cli.start, "--memory", "16m", "--memory-swap", "16m", "--tmpfs", "/data",
-            IMAGE, "sh", "-c", script, name=name,
-        )  # fmt: skip
+
+        def run() -> str:
+            names.append(unique_name("pm-oom") if names else first)
+            return docker_cli.start("--memory", "16m", "--memory-swap", "16m", "--tmpfs",
+                                    "/data", IMAGE, "sh", "-c", script, name=names[-1])  # fmt: skip
+
+        cid = await asyncio.to_thread(recorded_oom_kill, docker_cli.run, run, first)
+        name = names[-1]
         pm = await _postmortem(client, name)
         assert pm["id"] == cid and pm["name"] == name and pm["action"] == "die"
         assert pm["oom_killed"] is True and pm["exit_code"] == 137 and pm["signal"] == 9

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import pytest
 from helpers.agentcli import AGENT, Following, agent
 from helpers.dockercli import IMAGE, TEST_LABEL, DockerCLI, unique_name
+from helpers.oomkill import recorded_oom_kill
 
 from watchdog_agent.events.timeparse import to_docker_since
 
@@ -210,15 +211,19 @@ def scripted_run(cli: DockerCLI, prefix: str, repo: str, scratch: Path) -> tuple
     do("unpause", t)
     do("stop", "-t", "0", t)
     do("rm", t)
+
     # out of memory: 64 MiB into a tmpfs with a 16 MiB limit and no swap
-    oom = do(
-        "run", "-d", "--name", f"{prefix}-oom", *lb, *NO_NET, "--memory", "16m",
-        "--memory-swap", "16m", "--tmpfs", "/t", IMAGE,
-        "sh", "-c", "dd if=/dev/zero of=/t/f bs=1M count=64; exit 3",
-    ).strip()  # fmt: skip
-    cli.started.append(oom)
-    cli.run("wait", oom)
-    do("rm", oom)
+    # (run again until Docker records the kill: helpers/oomkill.py)
+    def run_oom() -> str:
+        oom = do(
+            "run", "-d", "--name", f"{prefix}-oom", *lb, *NO_NET, "--memory", "16m",
+            "--memory-swap", "16m", "--tmpfs", "/t", IMAGE,
+            "sh", "-c", "dd if=/dev/zero of=/t/f bs=1M count=64; exit 3",
+        ).strip()  # fmt: skip
+        cli.started.append(oom)
+        return oom
+
+    do("rm", recorded_oom_kill(do, run_oom, f"{prefix}-oom"))
     # exit codes, start -a (attach), export
     x = do("run", "-d", "--name", f"{prefix}-x", *lb, *NO_NET, IMAGE, "sh", "-c", "exit 7")
     x = x.strip()

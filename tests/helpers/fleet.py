@@ -35,6 +35,7 @@ import yaml
 
 from helpers.agentcli import AGENT, agent_env
 from helpers.dockercli import IMAGE, TEST_LABEL
+from helpers.oomkill import recorded_oom_kill
 from helpers.privateengine import DOCKER, PrivateEngine, poll, require_dockerd
 
 REPO = Path(__file__).resolve().parents[2]
@@ -354,15 +355,16 @@ def _remove_test_containers(host: FleetHost) -> None:
         host.docker("rm", "-f", *ids.stdout.split(), check=False)
 
 
-def _run(host: FleetHost, name: str, *args: str, service: str | None = None) -> None:
+def _run(host: FleetHost, name: str, *args: str, service: str | None = None) -> str:
+    """``docker run -d`` with the test's labels; the container's id."""
     labels = ["--label", TEST_LABEL, "--label", host.engine.session_label]
     if service is not None:
         labels += ["--label", f"com.docker.compose.project={PROJECT}",
                    "--label", f"com.docker.compose.service={service}"]  # fmt: skip
     # --stop-timeout 1: an engine stopped by a test stops them at once (a shell as PID 1
     # ignores SIGTERM, and Docker would wait its default 10 s for each)
-    host.docker("run", "-d", "--name", name, "--network", "none", "--stop-timeout", "1",
-                *labels, *args)  # fmt: skip
+    return host.docker("run", "-d", "--name", name, "--network", "none", "--stop-timeout", "1",
+                       *labels, *args).stdout  # fmt: skip
 
 
 def block_device(path: Path) -> str | None:
@@ -393,7 +395,7 @@ def give_network(host: FleetHost, name: str) -> None:
 
 def start_workload(host: FleetHost) -> None:
     """The workload on ``host`` (modest CPU: the busy loop is capped at 0.2 CPU); returns
-    once the OOM kill and the exit 3 have happened.
+    once the exit 3 and an OOM kill Docker recorded (helpers/oomkill.py) have happened.
 
     cgroup v1 counts a container's block I/O only on a disk with a throttle rule for it,
     so the busy loop gets a generous one (--device-write-bps) on the disk it writes to:
@@ -415,12 +417,15 @@ def start_workload(host: FleetHost) -> None:
          service="cache")  # fmt: skip
     # writes to its writable layer: the writable-layer panels need a size to show
     _run(host, EXIT3, IMAGE, "sh", "-c", "echo migrated >/migrate.log; exit 3", service="migrate")
-    _run(host, OOM, "--memory", "16m", "--memory-swap", "16m", "--tmpfs", "/t", IMAGE,
-         "dd", "if=/dev/zero", "of=/t/fill", "bs=1M", "count=64")  # fmt: skip
+    recorded_oom_kill(
+        lambda *a: host.docker(*a).stdout,
+        lambda: _run(host, OOM, "--memory", "16m", "--memory-swap", "16m", "--tmpfs", "/t",
+                     IMAGE, "dd", "if=/dev/zero", "of=/t/fill", "bs=1M", "count=64"),
+        f"{OOM} on {host.name}",
+    )  # fmt: skip
     _run(host, RESTARTING, "--restart", "always", IMAGE, "sh", "-c", "sleep 1; exit 1")
 
     def ended() -> bool:
-        out = host.docker("inspect", "-f", "{{.State.Status}}", EXIT3, OOM).stdout.split()
-        return out == ["exited", "exited"]
+        return host.docker("inspect", "-f", "{{.State.Status}}", EXIT3).stdout.strip() == "exited"
 
-    poll(ended, 60, f"the exit-3 and OOM containers on {host.name} to end", step=0.2)
+    poll(ended, 60, f"the exit-3 container on {host.name} to end", step=0.2)
