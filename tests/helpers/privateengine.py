@@ -21,7 +21,11 @@ from helpers.dockercli import IMAGE
 from watchdog_agent.events.timeparse import to_docker_since
 
 DOCKER = os.environ.get("WATCHDOG_TEST_DOCKER_CLI", "/usr/bin/docker")
-APPLETS = "sh sleep cat echo head dd yes ps top nc ping seq wc kill true false env id mkdir rm"
+# the same as scripts/test's APPLETS, so that a test image made by either has every applet
+APPLETS = " ".join(
+    ("sh sleep cat echo head dd yes ps top nc ping seq wc kill true false env id mkdir rm",
+     "ls grep tail")
+)  # fmt: skip
 PATH = os.environ.get("PATH", "") + ":/usr/sbin:/sbin:/usr/bin:/bin"
 Key = tuple[int, str, str, str]  # an event's identity: timeNano, Type, Action, Actor.ID
 
