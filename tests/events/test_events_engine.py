@@ -223,7 +223,7 @@ def scripted_run(cli: DockerCLI, prefix: str, repo: str, scratch: Path) -> tuple
         cli.started.append(oom)
         return oom
 
-    do("rm", recorded_oom_kill(do, run_oom, f"{prefix}-oom"))
+    do("rm", recorded_oom_kill(cli.run, run_oom, f"{prefix}-oom"))
     # exit codes, start -a (attach), export
     x = do("run", "-d", "--name", f"{prefix}-x", *lb, *NO_NET, IMAGE, "sh", "-c", "exit 7")
     x = x.strip()
