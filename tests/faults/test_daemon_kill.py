@@ -34,6 +34,7 @@ from helpers.faultkit import (
     resources,
     settle,
     statuses,
+    typical,
     wait_for,
 )
 from helpers.privateengine import PrivateEngine, started_engine
@@ -118,7 +119,7 @@ def test_dockerd_sigkill_and_restart(engine: PrivateEngine, tmp_path: Path) -> N
         # the same Docker traffic as after the restart (inventory look-ups, a follow), so
         # that the client's pool of idle connections is as large before as after
         probe(eng, events, time.time_ns())
-        before = resources(agent.proc.pid, base)
+        before = typical(lambda: resources(agent.proc.pid, base))
 
         scraper = Scraper(base, ("/healthz", "/metrics", "/api/v1/containers"))
         scraper.start()
@@ -173,7 +174,7 @@ def test_dockerd_sigkill_and_restart(engine: PrivateEngine, tmp_path: Path) -> N
             return (now.tasks <= before.tasks and now.files <= before.files and not now.dead
                     and threads_ok)  # fmt: skip
 
-        after = settle(lambda: resources(agent.proc.pid, base), no_more, 10)
+        after = settle(lambda: typical(lambda: resources(agent.proc.pid, base)), no_more, 20)
         print(f"before the kill: {before}; after the restart: {after}")
         assert after.tasks <= before.tasks, f"asyncio tasks leaked: {before} -> {after}"
         assert after.files <= before.files, f"descriptors leaked: {before} -> {after}"

@@ -13,6 +13,7 @@ import subprocess
 import threading
 import time
 import urllib.parse
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -198,6 +199,20 @@ def resources(pid: int, base: str) -> Resources:
     tasks = metric(body, "watchdog_agent_tasks")
     assert tasks is not None, "no watchdog_agent_tasks in /metrics"
     return Resources(threads, fds, sockets, dead_sockets(pid), int(tasks))
+
+
+def typical(read: Callable[[], Resources], n: int = 9, gap: float = 0.25) -> Resources:
+    """Of ``n`` readings ``gap`` seconds apart, one with the most common task count (the
+    lower on a tie). A stream's tasks come and go between its chunks (a log follow awaits
+    each chunk in a task of its own), so a single reading can be one off either way,
+    while a leaked task moves the common count."""
+    readings = [read()]
+    for _ in range(n - 1):
+        time.sleep(gap)
+        readings.append(read())
+    counts = Counter(r.tasks for r in readings)
+    common = min(counts, key=lambda tasks: (-counts[tasks], tasks))
+    return next(r for r in readings if r.tasks == common)
 
 
 def settle(
