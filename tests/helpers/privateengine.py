@@ -21,11 +21,11 @@ from helpers.dockercli import IMAGE
 from watchdog_agent.events.timeparse import to_docker_since
 
 DOCKER = os.environ.get("WATCHDOG_TEST_DOCKER_CLI", "/usr/bin/docker")
-# the same as scripts/test's APPLETS, so that a test image made by either has every applet
-APPLETS = " ".join(
-    ("sh sleep cat echo head dd yes ps top nc ping seq wc kill true false env id mkdir rm",
-     "ls grep tail")
-)  # fmt: skip
+# the test image's commands (busybox_tar: scripts/test and private engines import it)
+APPLETS = (
+    "sh sleep cat echo head dd yes ps top nc ping seq wc kill true false env id mkdir rm "
+    "ls grep tail"
+)
 PATH = os.environ.get("PATH", "") + ":/usr/sbin:/sbin:/usr/bin:/bin"
 Key = tuple[int, str, str, str]  # an event's identity: timeNano, Type, Action, Actor.ID
 
@@ -36,6 +36,23 @@ def poll(cond: Callable[[], bool], timeout: float, what: str, step: float = 0.1)
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout} s waiting for {what}")
         time.sleep(step)
+
+
+def busybox_tar() -> bytes:
+    """The test image as a tar for ``docker import``: Debian's static busybox and a link
+    to it for each of APPLETS. scripts/test imports it into the suite's engine."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for d in (".", "bin"):
+            info = tarfile.TarInfo(d)
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(info)
+        tar.add("/bin/busybox", "bin/busybox")
+        for applet in APPLETS.split():
+            info = tarfile.TarInfo(f"bin/{applet}")
+            info.type, info.linkname = tarfile.SYMTYPE, "busybox"
+            tar.addfile(info)
+    return buf.getvalue()
 
 
 class PrivateEngine:
@@ -117,19 +134,8 @@ class PrivateEngine:
              "the killed dockerd's containerd to exit")  # fmt: skip
 
     def import_busybox(self) -> None:
-        """The test image, as scripts/test builds it: Debian's static busybox and links."""
-        buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode="w") as tar:
-            for d in (".", "bin"):
-                info = tarfile.TarInfo(d)
-                info.type, info.mode = tarfile.DIRTYPE, 0o755
-                tar.addfile(info)
-            tar.add("/bin/busybox", "bin/busybox")
-            for applet in APPLETS.split():
-                info = tarfile.TarInfo(f"bin/{applet}")
-                info.type, info.linkname = tarfile.SYMTYPE, "busybox"
-                tar.addfile(info)
-        self.docker("import", "-", IMAGE, stdin=buf.getvalue())
+        """The test image, the one scripts/test imports (``busybox_tar``)."""
+        self.docker("import", "-", IMAGE, stdin=busybox_tar())
 
     def remove_containers(self) -> None:
         ids = self.docker("ps", "-aq", "--filter", f"label={self.session_label}", check=False)
