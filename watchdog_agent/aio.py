@@ -10,6 +10,13 @@
   rather than firing a burst to catch up).
 - ``run_to_end``: a blocking call in a thread whose caller, when cancelled, still waits
   for the thread before it closes what the thread uses.
+- ``next_within``, ``wait_within``: an await with a deadline. Never ``asyncio.wait_for``
+  in a task someone cancels: on Python 3.11 it runs the await in a task of its own and,
+  when that task ends in the loop turn the cancel arrives, returns its result and drops
+  the cancel (CPython gh-86296; 3.12 rewrote it). The owner's ``cancel_and_wait`` then
+  waits for ever: an agent that got SIGTERM as an event reached its inventory hung until
+  SIGKILL. ``asyncio.timeout`` awaits in the caller's own task, where a cancel always
+  lands.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections import deque
-from collections.abc import Callable, Collection, Coroutine
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
@@ -130,6 +137,27 @@ async def run_to_end(func: Callable[..., T], *args: Any) -> T:
     except asyncio.CancelledError:
         await asyncio.wait([job])
         raise
+
+
+async def next_within(items: AsyncIterator[T], timeout: float | None) -> T | None:
+    """The next item, or None when ``timeout`` seconds passed first (None: no deadline);
+    StopAsyncIteration at the end. A cancel is never lost (the module's doc: why)."""
+    try:
+        async with asyncio.timeout(timeout):
+            return await anext(items)
+    except TimeoutError:
+        return None
+
+
+async def wait_within(event: asyncio.Event, timeout: float) -> bool:
+    """True once ``event`` is set, False when ``timeout`` seconds passed first. A cancel
+    is never lost (the module's doc: why)."""
+    try:
+        async with asyncio.timeout(timeout):
+            await event.wait()
+    except TimeoutError:
+        return False
+    return True
 
 
 class FixedRate:

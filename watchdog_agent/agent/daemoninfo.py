@@ -13,9 +13,9 @@ immutable DaemonState.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 
+from watchdog_agent.aio import wait_within
 from watchdog_agent.collectors.fsusage import measure_data_root
 from watchdog_agent.docker.engine import EngineAPI
 from watchdog_agent.errors import DockerError, DockerUnavailable, ParseError
@@ -88,8 +88,7 @@ class DaemonInfoSampler:
             await self._sleep(self.ping_interval)
 
     async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
+        await wait_within(self._wake, seconds)
 
     async def _ping(self) -> bool:
         try:

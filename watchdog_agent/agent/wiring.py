@@ -36,7 +36,6 @@ Nothing here does I/O before the contexts run.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from typing import Any, TypeVar
@@ -51,7 +50,7 @@ from watchdog_agent.agent.malloctune import release_free_memory
 from watchdog_agent.agent.postmortem.capture import PostMortems
 from watchdog_agent.agent.postmortem.store import store_path
 from watchdog_agent.agent.snapshots import SnapshotStore
-from watchdog_agent.aio import FixedRate, cancel_and_wait, run_to_end, spawn
+from watchdog_agent.aio import FixedRate, cancel_and_wait, run_to_end, spawn, wait_within
 from watchdog_agent.collectors.cgroupfs import Layout
 from watchdog_agent.collectors.sampler import Sampler, Target
 from watchdog_agent.collectors.targets import TargetCache, discovered_targets, target_for
@@ -367,8 +366,8 @@ class Agent:
 
     async def _sample_forever(self) -> None:
         if self.inventory is not None:  # an empty first snapshot would read "no containers"
-            with contextlib.suppress(TimeoutError):  # (an engine gone at once: cgroup paths)
-                await asyncio.wait_for(self._synced.wait(), FIRST_SYNC_WAIT)
+            # (an engine gone at once: cgroup paths after FIRST_SYNC_WAIT)
+            await wait_within(self._synced, FIRST_SYNC_WAIT)
         rate = FixedRate(self.settings.interval)
         tuned = False
         while True:  # cgroup paths until the inventory has listed Docker's containers

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 
+from watchdog_agent.aio import next_within
 from watchdog_agent.docker.engine import EngineAPI
 from watchdog_agent.errors import DockerUnavailable, NotFound
 from watchdog_agent.events.bus import Subscription
@@ -81,9 +82,7 @@ class Inventory:
         while True:
             timeout = max(0.0, next_resync - loop.time())
             try:
-                item = await asyncio.wait_for(anext(iterator), timeout)
-            except TimeoutError:
-                item = None
+                item = await next_within(iterator, timeout)
             except StopAsyncIteration:
                 return
             try:

@@ -34,7 +34,7 @@ from typing import Any
 
 from watchdog_agent.agent.postmortem.store import PostMortemStore, postmortem_json
 from watchdog_agent.agent.snapshots import SnapshotStore
-from watchdog_agent.aio import cancel_and_wait, spawn
+from watchdog_agent.aio import cancel_and_wait, next_within, spawn
 from watchdog_agent.collectors.proctree import container_processes
 from watchdog_agent.collectors.sampler import Target
 from watchdog_agent.docker.client import DockerClient
@@ -182,9 +182,7 @@ class PostMortems:
             due = min((deadline for _, deadline in self._ooms.values()), default=None)
             timeout = None if due is None else max(0.0, due - loop.time())
             try:
-                item = await asyncio.wait_for(anext(items), timeout)
-            except TimeoutError:
-                item = None
+                item = await next_within(items, timeout)
             except StopAsyncIteration:
                 return
             if isinstance(item, Event) and item.actor_id:
