@@ -85,10 +85,7 @@ class DaemonInfoSampler:
             elif not up:
                 self._wake.clear()  # read once it answers again (it reappears)
             was_up = up
-            await self._sleep(self.ping_interval)
-
-    async def _sleep(self, seconds: float) -> None:
-        await wait_within(self._wake, seconds)
+            await wait_within(self._wake, self.ping_interval)  # or a daemon event
 
     async def _ping(self) -> bool:
         try:
